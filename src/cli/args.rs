@@ -1,0 +1,201 @@
+//! The command line, as clap reads it. Names follow `shared/design/contract.md`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::engine::device::DeviceChoice;
+use crate::engine::sae::{BiasInit, L1Convention, TrainConfig};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "saelab",
+    version,
+    about = "A terminal lab for sparse autoencoders on CLIP embeddings"
+)]
+pub struct Cli {
+    /// Workspace folder (default: $SAELAB_WORKSPACE, else the platform's data folder).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Compute device: auto (CUDA, then Metal, then CPU), cpu, cuda or metal.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub device: DeviceArg,
+    /// Machine-readable JSON on stdout; progress and logs go to stderr.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress bars or informational messages.
+    #[arg(long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// (Re)creates the demo world's embedding set `demo`.
+    Demo {
+        /// Number of images.
+        #[arg(long, default_value_t = crate::engine::demo::DEFAULT_IMAGES)]
+        images: usize,
+        #[arg(long, default_value_t = crate::engine::demo::DEFAULT_SEED)]
+        seed: u64,
+    },
+    /// Lists embedding sets.
+    Sets,
+    /// Writes the picture of one item of a set as PNG (demo sets draw it on demand).
+    Image {
+        set: String,
+        id: usize,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Trains one SAE.
+    Train {
+        /// Embedding set to train on.
+        #[arg(long)]
+        data: String,
+        /// L1 coefficient λ.
+        #[arg(long = "lambda", allow_negative_numbers = true)]
+        lambda: f64,
+        /// Run name (default: SET-lamλ).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        opts: TrainOpts,
+    },
+    /// Trains one run per λ, concurrently.
+    Sweep {
+        #[arg(long)]
+        data: String,
+        /// Comma-separated λ values.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            allow_negative_numbers = true,
+            default_value = "1e-3,1e-2,3e-2"
+        )]
+        lambdas: Vec<f64>,
+        /// Prefix of the run names (default: the set's name).
+        #[arg(long)]
+        prefix: Option<String>,
+        #[command(flatten)]
+        opts: TrainOpts,
+    },
+    /// Lists runs with their status and progress.
+    Runs,
+    /// Continues interrupted runs from their last checkpoint.
+    Resume {
+        #[arg(required = true)]
+        runs: Vec<String>,
+        /// Train to this many epochs in all (extends a finished run).
+        #[arg(long)]
+        epochs: Option<usize>,
+    },
+    /// The metrics table (all runs by default).
+    Metrics { runs: Vec<String> },
+    /// Times SAE training at the study's shapes (compare with shared/bench/ref_sae.py).
+    Bench {
+        /// Steps to time (default: the whole 5 epochs).
+        #[arg(long)]
+        steps: Option<u64>,
+        /// Train on the rows of `ref_sae.py --save-data FILE` instead of our own generator.
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+        #[arg(long = "lambda", default_value_t = 1e-3)]
+        lambda: f64,
+        #[arg(long, value_enum, default_value = "mean")]
+        l1: L1Arg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DeviceArg {
+    Auto,
+    Cpu,
+    Cuda,
+    Metal,
+}
+
+impl From<DeviceArg> for DeviceChoice {
+    fn from(a: DeviceArg) -> Self {
+        match a {
+            DeviceArg::Auto => DeviceChoice::Auto,
+            DeviceArg::Cpu => DeviceChoice::Cpu,
+            DeviceArg::Cuda => DeviceChoice::Cuda,
+            DeviceArg::Metal => DeviceChoice::Metal,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum L1Arg {
+    Mean,
+    Sum,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BiasArg {
+    Mean,
+    Zero,
+}
+
+/// Training options shared by `train` and `sweep`; defaults are the study's.
+#[derive(Debug, Clone, Args)]
+pub struct TrainOpts {
+    /// Number of latents.
+    #[arg(long, default_value_t = 4096)]
+    pub dict: usize,
+    #[arg(long, default_value_t = 5)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
+    pub lr: f64,
+    /// L1 normalisation: mean over batch and latents (the study's) or sum over latents.
+    #[arg(long, value_enum, default_value = "mean")]
+    pub l1: L1Arg,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Save a checkpoint every this many steps (and at every epoch's end).
+    #[arg(long, default_value_t = 50)]
+    pub checkpoint_every: u64,
+    /// Log a metrics line every this many steps.
+    #[arg(long, default_value_t = 5)]
+    pub log_every: u64,
+    /// Keep decoder rows at unit norm.
+    #[arg(long)]
+    pub unit_norm_decoder: bool,
+    /// How b_dec starts: the data's mean, or zero.
+    #[arg(long, value_enum, default_value = "mean")]
+    pub b_dec_init: BiasArg,
+}
+
+impl From<L1Arg> for L1Convention {
+    fn from(a: L1Arg) -> Self {
+        match a {
+            L1Arg::Mean => L1Convention::Mean,
+            L1Arg::Sum => L1Convention::Sum,
+        }
+    }
+}
+
+impl TrainOpts {
+    pub fn config(&self, lambda: f64) -> TrainConfig {
+        TrainConfig {
+            dict: self.dict,
+            lambda,
+            l1: self.l1.into(),
+            lr: self.lr,
+            batch: self.batch,
+            epochs: self.epochs,
+            seed: self.seed,
+            unit_norm_decoder: self.unit_norm_decoder,
+            b_dec_init: match self.b_dec_init {
+                BiasArg::Mean => BiasInit::Mean,
+                BiasArg::Zero => BiasInit::Zero,
+            },
+            checkpoint_every: self.checkpoint_every,
+            log_every: self.log_every,
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! `saelab demo`, `saelab image`, and the overview `saelab` prints with no command.
+
+use std::path::Path;
+use std::time::Instant;
+
+use super::tables::print_json;
+use super::Ctx;
+use crate::engine::demo;
+use crate::engine::error::Error;
+use crate::engine::run::list_runs;
+use crate::engine::set::{self, EmbeddingSet};
+
+pub fn create(ctx: &Ctx, images: usize, seed: u64) -> anyhow::Result<()> {
+    if images == 0 {
+        return Err(Error::invalid("--images", "must be at least 1").into());
+    }
+    let start = Instant::now();
+    let dir = demo::create(&ctx.ws, images, seed)?;
+    let seconds = start.elapsed().as_secs_f64();
+    if ctx.json {
+        return print_json(
+            &serde_json::json!({"set": demo::SET_NAME, "rows": images, "dim": demo::DIM, "seconds": seconds, "path": dir}),
+        );
+    }
+    ctx.note(&format!(
+        "made set '{}': {images} embeddings of {} dimensions in {seconds:.1} s, in {}",
+        demo::SET_NAME,
+        demo::DIM,
+        dir.display()
+    ));
+    Ok(())
+}
+
+pub fn image(ctx: &Ctx, set_name: &str, id: usize, out: &Path) -> anyhow::Result<()> {
+    let set = EmbeddingSet::open(&ctx.ws, set_name)?;
+    if id >= set.rows() {
+        return Err(Error::invalid(
+            "item id",
+            format!(
+                "{id} is out of range: set '{set_name}' has {} items",
+                set.rows()
+            ),
+        )
+        .into());
+    }
+    if set.meta.source != "demo" {
+        return Err(Error::invalid(
+            "set",
+            format!("'{set_name}' keeps no pictures of its own (only demo sets draw them)"),
+        )
+        .into());
+    }
+    let img = demo::render_item(&set, id);
+    img.save(out)
+        .map_err(|e| Error::bad_file(out, format!("could not be written: {e}")))?;
+    ctx.note(&format!(
+        "wrote {} ({})",
+        out.display(),
+        demo::scene_of(set.meta.seed.unwrap_or(0), id).caption()
+    ));
+    Ok(())
+}
+
+/// What `saelab` with no command does until the lab's TUI lands: make sure the demo world
+/// exists, then say what is in the workspace and what to type next.
+pub fn overview(ctx: &Ctx) -> anyhow::Result<()> {
+    if !ctx
+        .ws
+        .set_dir(demo::SET_NAME)
+        .join(set::META_FILE)
+        .is_file()
+    {
+        ctx.note("first run: making the demo world…");
+        create(ctx, demo::DEFAULT_IMAGES, demo::DEFAULT_SEED)?;
+    }
+    let sets = set::list(&ctx.ws)?;
+    let runs = list_runs(&ctx.ws, &[])?;
+    println!("workspace  {}", ctx.ws.root().display());
+    println!("device     {}", ctx.device_name());
+    println!("sets       {}", sets.join(", "));
+    println!(
+        "runs       {}",
+        if runs.is_empty() {
+            "none yet".to_string()
+        } else {
+            runs.iter()
+                .map(|r| format!("{} ({})", r.run, r.status.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+    println!();
+    println!("next:  saelab sweep --data demo --lambdas 1e-3,1e-2,3e-2   train the study's sweep");
+    println!("       saelab runs | saelab metrics                        watch it, read the table");
+    println!("       saelab --help                                       every command");
+    Ok(())
+}

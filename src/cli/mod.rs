@@ -1,0 +1,97 @@
+//! The `saelab` command line: parses arguments and calls the engine. Errors surface as
+//! `anyhow` with the engine's messages; the binary maps them to exit statuses.
+
+pub mod args;
+mod bench;
+mod demo;
+mod progress;
+mod table;
+mod tables;
+mod train;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use args::{Cli, Command};
+
+use crate::engine::device::{describe, DeviceChoice};
+use crate::engine::workspace::Workspace;
+
+/// Set by Ctrl-C (or SIGTERM/SIGHUP); training loops save a checkpoint and stop when they see it.
+pub static CANCEL: AtomicBool = AtomicBool::new(false);
+
+/// What every command needs.
+pub struct Ctx {
+    pub ws: Workspace,
+    pub json: bool,
+    pub quiet: bool,
+    pub device: DeviceChoice,
+}
+
+impl Ctx {
+    /// An informational line on stderr (silenced by --quiet).
+    pub fn note(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("{msg}");
+        }
+    }
+
+    pub fn device_name(&self) -> String {
+        match self.device.open() {
+            Ok(d) => describe(&d),
+            Err(e) => format!("unavailable ({e})"),
+        }
+    }
+}
+
+/// Installs the Ctrl-C handler: the first press asks running jobs to save and stop, the
+/// second exits at once.
+pub fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if CANCEL.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: saving checkpoints (press Ctrl-C again to quit now)");
+    });
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let root = cli
+        .workspace
+        .clone()
+        .unwrap_or_else(Workspace::default_root);
+    let ctx = Ctx {
+        ws: Workspace::open(root)?,
+        json: cli.json,
+        quiet: cli.quiet,
+        device: cli.device.into(),
+    };
+    let Some(command) = cli.command else {
+        return demo::overview(&ctx);
+    };
+    match command {
+        Command::Demo { images, seed } => demo::create(&ctx, images, seed),
+        Command::Sets => tables::sets(&ctx),
+        Command::Image { set, id, out } => demo::image(&ctx, &set, id, &out),
+        Command::Train {
+            data,
+            lambda,
+            name,
+            opts,
+        } => train::train(&ctx, &data, lambda, name, &opts),
+        Command::Sweep {
+            data,
+            lambdas,
+            prefix,
+            opts,
+        } => train::sweep_cmd(&ctx, &data, &lambdas, prefix, &opts),
+        Command::Runs => tables::runs(&ctx),
+        Command::Resume { runs, epochs } => train::resume(&ctx, &runs, epochs),
+        Command::Metrics { runs } => tables::metrics(&ctx, &runs),
+        Command::Bench {
+            steps,
+            from,
+            lambda,
+            l1,
+        } => bench::run(steps, from.as_deref(), lambda, l1.into()),
+    }
+}

@@ -1,0 +1,96 @@
+//! Training progress on stderr: an indicatif bar per run on a terminal, and plain log lines
+//! when stderr is a file (a sweep under `nohup`).
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::engine::run::{MetricsRow, Observer};
+
+/// Plain log lines are written about this many times per run.
+const PLAIN_LINES_PER_RUN: u64 = 20;
+
+pub struct Progress {
+    multi: MultiProgress,
+    /// Each run's bar and the step of its last plain log line.
+    bars: Mutex<HashMap<String, (ProgressBar, u64)>>,
+    mode: Mode,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Bars,
+    Lines,
+    Quiet,
+}
+
+impl Progress {
+    pub fn new(quiet: bool) -> Self {
+        let mode = if quiet {
+            Mode::Quiet
+        } else if std::io::stderr().is_terminal() {
+            Mode::Bars
+        } else {
+            Mode::Lines
+        };
+        let target = match mode {
+            Mode::Bars => ProgressDrawTarget::stderr(),
+            _ => ProgressDrawTarget::hidden(),
+        };
+        Progress {
+            multi: MultiProgress::with_draw_target(target),
+            bars: Mutex::new(HashMap::new()),
+            mode,
+        }
+    }
+
+    /// Finishes every bar, leaving its last state on screen.
+    pub fn finish(&self) {
+        for (bar, _) in self.bars.lock().expect("progress lock").values() {
+            bar.abandon();
+        }
+    }
+}
+
+fn describe(row: &MetricsRow) -> String {
+    format!(
+        "loss {:.3e}  mse {:.3e}  L0 {:.0}  {:.0} ex/s",
+        row.loss, row.mse, row.avg_l0, row.examples_per_sec
+    )
+}
+
+impl Observer for Progress {
+    fn started(&self, run: &str, step: u64, total: u64) {
+        if self.mode == Mode::Lines {
+            eprintln!("{run}: training from step {step} of {total}");
+        }
+        let bar = self.multi.add(ProgressBar::new(total));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>20} [{bar:28}] {pos}/{len} {eta:>4} {msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(run.to_string());
+        bar.set_position(step);
+        self.bars
+            .lock()
+            .expect("progress lock")
+            .insert(run.into(), (bar, step));
+    }
+
+    fn logged(&self, run: &str, row: &MetricsRow, total: u64) {
+        let mut bars = self.bars.lock().expect("progress lock");
+        let Some((bar, last_line)) = bars.get_mut(run) else {
+            return;
+        };
+        bar.set_position(row.step);
+        bar.set_message(describe(row));
+        let every = (total / PLAIN_LINES_PER_RUN).max(1);
+        if self.mode == Mode::Lines && (row.step >= *last_line + every || row.step == total) {
+            eprintln!("{run}: step {}/{total}  {}", row.step, describe(row));
+            *last_line = row.step;
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! `saelab sets`, `runs` and `metrics`: tables for people, JSON rows for scripts.
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::table::markdown;
+use super::Ctx;
+use crate::engine::run::{format_lambda, list_runs, RunSummary, Status};
+use crate::engine::set::{self, EmbeddingSet};
+
+pub fn sets(ctx: &Ctx) -> anyhow::Result<()> {
+    let mut rows = Vec::new();
+    for name in set::list(&ctx.ws)? {
+        let meta = match EmbeddingSet::open(&ctx.ws, &name) {
+            Ok(s) => s.meta,
+            Err(e) => {
+                eprintln!("warning: set '{name}' cannot be read: {e}");
+                continue;
+            }
+        };
+        rows.push(meta);
+    }
+    if ctx.json {
+        return print_json(&rows);
+    }
+    if rows.is_empty() {
+        println!("No embedding sets yet: `saelab demo` makes the demo set.");
+        return Ok(());
+    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|m| {
+            vec![
+                m.name.clone(),
+                m.count.to_string(),
+                m.dim.to_string(),
+                m.model.clone(),
+                m.source.clone(),
+                m.tasks.join(","),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        markdown(&["set", "rows", "dim", "model", "source", "tasks"], &cells)
+    );
+    Ok(())
+}
+
+pub fn runs(ctx: &Ctx) -> anyhow::Result<()> {
+    let runs = list_runs(&ctx.ws, &[])?;
+    if ctx.json {
+        return print_json(&runs);
+    }
+    if runs.is_empty() {
+        println!("No runs yet: `saelab sweep --data demo` trains the study's three λ.");
+        return Ok(());
+    }
+    let cells: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            vec![
+                r.run.clone(),
+                r.data.clone(),
+                format_lambda(r.lambda),
+                r.status.name().into(),
+                format!("{}/{}", r.step, r.total_steps),
+                format!(
+                    "{:.0}%",
+                    100.0 * r.step as f64 / r.total_steps.max(1) as f64
+                ),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        markdown(
+            &["run", "data", "lambda", "status", "step", "progress"],
+            &cells
+        )
+    );
+    Ok(())
+}
+
+/// One row of `saelab metrics --json` (keys per the contract).
+fn metrics_json(r: &RunSummary) -> serde_json::Value {
+    let t = &r.config.train;
+    let mut row = json!({
+        "run": r.run, "data": r.data, "lambda": t.lambda, "dict": t.dict,
+        "l1_convention": t.l1.name(), "status": r.status.name(),
+    });
+    if let Some(res) = &r.results {
+        let m = &res.metrics;
+        let extra = json!({
+            "avg_l0": m.avg_l0, "mse": m.mse, "l1": m.l1, "r2": m.r2, "fvu": m.fvu,
+            "dead_frac": m.dead_frac, "dense_frac": m.dense_frac,
+            "examples_per_sec": res.examples_per_sec, "epochs": t.epochs, "steps": res.steps,
+        });
+        merge(&mut row, extra);
+        if let (Some(g), Some(f)) = (m.gt_recovery, m.gt_recovered_frac) {
+            merge(&mut row, json!({"gt_recovery": g, "gt_recovered_frac": f}));
+        }
+    }
+    row
+}
+
+fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
+    if let (Some(a), serde_json::Value::Object(b)) = (into.as_object_mut(), from) {
+        a.extend(b);
+    }
+}
+
+pub fn metrics(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
+    let mut runs = list_runs(&ctx.ws, names)?;
+    runs.sort_by(|a, b| {
+        (&a.data, a.lambda, &a.run)
+            .partial_cmp(&(&b.data, b.lambda, &b.run))
+            .expect("λ are finite")
+    });
+    if ctx.json {
+        let rows: Vec<_> = runs.iter().map(metrics_json).collect();
+        return print_json(&rows);
+    }
+    if runs.is_empty() {
+        println!("No runs yet: `saelab sweep --data demo` trains the study's three λ.");
+        return Ok(());
+    }
+    let with_gt = runs.iter().any(|r| {
+        r.results
+            .as_ref()
+            .is_some_and(|x| x.metrics.gt_recovery.is_some())
+    });
+    let mut headers = vec![
+        "run", "λ", "L1", "dict", "avg L0", "MSE", "L1 term", "R²", "FVU", "dead", "dense",
+    ];
+    if with_gt {
+        headers.extend(["gt recovery", "gt > 0.9"]);
+    }
+    headers.push("ex/s");
+    let cells: Vec<Vec<String>> = runs.iter().map(|r| metrics_cells(r, with_gt)).collect();
+    print!("{}", markdown(&headers, &cells));
+    let unfinished: Vec<&str> = runs
+        .iter()
+        .filter(|r| r.status != Status::Done)
+        .map(|r| r.run.as_str())
+        .collect();
+    if !unfinished.is_empty() {
+        eprintln!(
+            "not finished: {} (`saelab resume RUN` continues one)",
+            unfinished.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn metrics_cells(r: &RunSummary, with_gt: bool) -> Vec<String> {
+    let t = &r.config.train;
+    let mut cells = vec![
+        r.run.clone(),
+        format_lambda(t.lambda),
+        t.l1.name().into(),
+        t.dict.to_string(),
+    ];
+    let dash = || "-".to_string();
+    match &r.results {
+        Some(res) => {
+            let m = &res.metrics;
+            cells.extend([
+                format!("{:.1}", m.avg_l0),
+                format!("{:.3e}", m.mse),
+                format!("{:.4e}", m.l1),
+                format!("{:.4}", m.r2),
+                format!("{:.4}", m.fvu),
+                format!("{:.1}%", 100.0 * m.dead_frac),
+                format!("{:.1}%", 100.0 * m.dense_frac),
+            ]);
+            if with_gt {
+                cells.push(
+                    m.gt_recovery
+                        .map(|g| format!("{g:.3}"))
+                        .unwrap_or_else(dash),
+                );
+                cells.push(
+                    m.gt_recovered_frac
+                        .map(|f| format!("{:.0}%", 100.0 * f))
+                        .unwrap_or_else(dash),
+                );
+            }
+            cells.push(format!("{:.0}", res.examples_per_sec));
+        }
+        None => {
+            let n = 8 + if with_gt { 2 } else { 0 };
+            cells.extend(std::iter::repeat_with(dash).take(n));
+        }
+    }
+    cells
+}
+
+pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

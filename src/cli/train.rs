@@ -1,0 +1,173 @@
+//! `saelab train`, `sweep` and `resume`.
+
+use super::args::TrainOpts;
+use super::progress::Progress;
+use super::tables::print_json;
+use super::{Ctx, CANCEL};
+use crate::engine::error::Error;
+use crate::engine::fsutil;
+use crate::engine::run::sweep::train_concurrently;
+use crate::engine::run::train::create_run;
+use crate::engine::run::{
+    default_name, list_runs, sweep, RunConfig, RunDir, RunOutcome, SweepPlan, CONFIG_FILE,
+};
+use crate::engine::set::{now_unix, EmbeddingSet};
+use crate::engine::workspace::validate_name;
+use crate::engine::Result;
+
+pub fn train(
+    ctx: &Ctx,
+    data: &str,
+    lambda: f64,
+    name: Option<String>,
+    opts: &TrainOpts,
+) -> anyhow::Result<()> {
+    let config = opts.config(lambda);
+    config.validate()?;
+    let set = EmbeddingSet::open(&ctx.ws, data)?;
+    let name = match name {
+        Some(n) => {
+            validate_name("--name", &n)?;
+            n
+        }
+        None => default_name(&ctx.ws, data, lambda),
+    };
+    let run = RunDir::new(&ctx.ws, &name);
+    create_run(
+        &run,
+        &RunConfig {
+            name: name.clone(),
+            data: data.into(),
+            rows: set.rows(),
+            dim: set.dim(),
+            created: now_unix(),
+            train: config,
+        },
+    )?;
+    ctx.note(&format!("run '{name}' in {}", run.dir.display()));
+    finish(ctx, &set, train_runs(ctx, &set, vec![run]))
+}
+
+fn train_runs(
+    ctx: &Ctx,
+    set: &EmbeddingSet,
+    runs: Vec<RunDir>,
+) -> Vec<(String, Result<RunOutcome>)> {
+    let progress = Progress::new(ctx.quiet);
+    let out = train_concurrently(runs, set, &CANCEL, &progress);
+    progress.finish();
+    out
+}
+
+pub fn sweep_cmd(
+    ctx: &Ctx,
+    data: &str,
+    lambdas: &[f64],
+    prefix: Option<String>,
+    opts: &TrainOpts,
+) -> anyhow::Result<()> {
+    if lambdas.is_empty() {
+        return Err(Error::invalid("--lambdas", "give at least one λ, e.g. 1e-3,1e-2,3e-2").into());
+    }
+    if let Some(p) = &prefix {
+        validate_name("--prefix", p)?;
+    }
+    let set = EmbeddingSet::open(&ctx.ws, data)?;
+    let plan = SweepPlan {
+        lambdas: lambdas.to_vec(),
+        base: opts.config(lambdas[0]),
+        prefix,
+    };
+    let progress = Progress::new(ctx.quiet);
+    let outcomes = sweep(&ctx.ws, &set, &plan, &CANCEL, &progress)?;
+    progress.finish();
+    finish(ctx, &set, outcomes)
+}
+
+pub fn resume(ctx: &Ctx, names: &[String], epochs: Option<usize>) -> anyhow::Result<()> {
+    let mut runs = Vec::new();
+    let mut data = None;
+    for name in names {
+        let run = RunDir::existing(&ctx.ws, name)?;
+        let mut config = run.config()?;
+        if let Some(e) = epochs.filter(|&e| e != config.train.epochs) {
+            if e < config.train.epochs {
+                return Err(Error::invalid(
+                    "--epochs",
+                    format!(
+                        "run '{name}' already has {} epochs; it can only be extended",
+                        config.train.epochs
+                    ),
+                )
+                .into());
+            }
+            config.train.epochs = e;
+            fsutil::write_toml(&run.path(CONFIG_FILE), &config)?;
+        }
+        if data.get_or_insert_with(|| config.data.clone()) != &config.data {
+            return Err(Error::invalid("runs", "resume runs of one set at a time").into());
+        }
+        let summary = list_runs(&ctx.ws, std::slice::from_ref(name))?.remove(0);
+        if summary.step >= summary.total_steps && summary.results.is_some() && epochs.is_none() {
+            ctx.note(&format!(
+                "run '{name}' is already done ({} steps); --epochs N extends it",
+                summary.step
+            ));
+            continue;
+        }
+        runs.push(run);
+    }
+    let Some(data) = data else { return Ok(()) };
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let set = EmbeddingSet::open(&ctx.ws, &data)?;
+    let outcomes: Vec<_> = train_runs(ctx, &set, runs);
+    finish(ctx, &set, outcomes)
+}
+
+/// Reports each run's outcome; the first error (Ctrl-C first of all) becomes the exit status.
+fn finish(
+    ctx: &Ctx,
+    set: &EmbeddingSet,
+    outcomes: Vec<(String, Result<RunOutcome>)>,
+) -> anyhow::Result<()> {
+    let mut first_error = None;
+    let mut done = Vec::new();
+    for (name, outcome) in outcomes {
+        match outcome {
+            Ok(o) => {
+                let m = &o.results.metrics;
+                ctx.note(&format!(
+                    "{name}: done. L0 {:.1}, MSE {:.3e}, R² {:.4}, dead {:.1}%{} ({:.0} examples/s)",
+                    m.avg_l0,
+                    m.mse,
+                    m.r2,
+                    100.0 * m.dead_frac,
+                    m.gt_recovery.map(|g| format!(", gt recovery {g:.3}")).unwrap_or_default(),
+                    o.results.examples_per_sec
+                ));
+                done.push(o);
+            }
+            Err(Error::Interrupted) => {
+                ctx.note(&format!(
+                    "{name}: saved at its last step; `saelab resume {name}` continues it"
+                ));
+                first_error = Some(anyhow::Error::new(Error::Interrupted));
+            }
+            Err(e) => {
+                eprintln!("error: {name}: {e}");
+                first_error
+                    .get_or_insert(anyhow::Error::new(e).context(format!("run '{name}' failed")));
+            }
+        }
+    }
+    if ctx.json {
+        let rows: Vec<_> = done
+            .iter()
+            .map(|o| serde_json::json!({"run": o.run, "data": set.name(), "results": o.results}))
+            .collect();
+        print_json(&rows)?;
+    }
+    first_error.map_or(Ok(()), Err)
+}

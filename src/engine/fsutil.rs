@@ -1,0 +1,97 @@
+//! Atomic file writes: every file the lab writes goes to a temporary name beside its target and is
+//! renamed into place, so a crash or a full disk never leaves a half-written file.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::error::{Error, Result};
+
+/// Writes `bytes` to `path` atomically (temp file in the same folder, fsync, rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |file| file.write_all(bytes))
+}
+
+/// Like [`write_atomic`], with the content produced by a writer callback.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut fs::File) -> std::io::Result<()>,
+) -> Result<()> {
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut file = fs::File::create(&tmp)?;
+        fill(&mut file)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io("could not write", path, e));
+    }
+    Ok(())
+}
+
+/// Serialises `value` as pretty JSON and writes it atomically.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).expect("plain data serialises to JSON");
+    write_atomic(path, text.as_bytes())
+}
+
+/// Serialises `value` as TOML and writes it atomically.
+pub fn write_toml<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = toml::to_string_pretty(value)
+        .map_err(|e| Error::bad_file(path, format!("cannot be written as TOML: {e}")))?;
+    write_atomic(path, text.as_bytes())
+}
+
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = read_text(path)?;
+    serde_json::from_str(&text).map_err(|e| Error::bad_file(path, format!("is not valid: {e}")))
+}
+
+pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = read_text(path)?;
+    toml::from_str(&text).map_err(|e| Error::bad_file(path, format!("is not valid: {e}")))
+}
+
+pub fn read_text(path: &Path) -> Result<String> {
+    fs::read_to_string(path).map_err(|e| Error::io("could not read", path, e))
+}
+
+pub fn create_dir(path: &Path) -> Result<()> {
+    fs::create_dir_all(path).map_err(|e| Error::io("could not create folder", path, e))
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.json");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "two");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn failed_write_keeps_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        write_atomic(&path, b"old").unwrap();
+        let err = write_atomic_with(&path, |_| Err(std::io::Error::other("disk full")));
+        assert!(err.unwrap_err().to_string().contains("disk full"));
+        assert_eq!(fs::read_to_string(&path).unwrap(), "old");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

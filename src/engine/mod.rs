@@ -1,0 +1,15 @@
+//! The engine: data, the demo world, the SAE, runs. It knows nothing of the terminal.
+
+pub mod bench;
+pub mod demo;
+pub mod device;
+pub mod error;
+pub mod fsutil;
+pub mod run;
+pub mod sae;
+pub mod set;
+pub mod tensorfile;
+pub mod workspace;
+
+pub use error::{Error, Result};
+pub use workspace::Workspace;

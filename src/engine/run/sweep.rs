@@ -1,0 +1,90 @@
+//! A λ sweep: one run per λ, trained side by side on one memory-mapped copy of the set.
+
+use std::sync::atomic::AtomicBool;
+
+use super::train::{create_run, train, Observer, RunOutcome, TrainRequest};
+use super::{default_name, RunConfig, RunDir};
+use crate::engine::error::Result;
+use crate::engine::sae::linalg::Threads;
+use crate::engine::sae::TrainConfig;
+use crate::engine::set::{now_unix, EmbeddingSet};
+use crate::engine::workspace::Workspace;
+
+pub struct SweepPlan {
+    pub lambdas: Vec<f64>,
+    /// Settings shared by every run (its `lambda` is replaced by each of `lambdas`).
+    pub base: TrainConfig,
+    /// Name prefix; runs are called `PREFIX-lamλ` (default prefix: the set's name).
+    pub prefix: Option<String>,
+}
+
+/// Creates one run per λ and trains them concurrently; returns each run's outcome in λ order.
+/// A run that fails (diverges, say) does not stop the others.
+pub fn sweep(
+    ws: &Workspace,
+    set: &EmbeddingSet,
+    plan: &SweepPlan,
+    cancel: &AtomicBool,
+    observer: &dyn Observer,
+) -> Result<Vec<(String, Result<RunOutcome>)>> {
+    let mut runs = Vec::new();
+    for &lambda in &plan.lambdas {
+        let train = TrainConfig {
+            lambda,
+            ..plan.base.clone()
+        };
+        train.validate()?;
+        let prefix = plan.prefix.as_deref().unwrap_or(set.name());
+        let name = default_name(ws, prefix, lambda);
+        let run = RunDir::new(ws, &name);
+        create_run(
+            &run,
+            &RunConfig {
+                name: name.clone(),
+                data: set.name().into(),
+                rows: set.rows(),
+                dim: set.dim(),
+                created: now_unix(),
+                train,
+            },
+        )?;
+        runs.push(run);
+    }
+    Ok(train_concurrently(runs, set, cancel, observer))
+}
+
+/// Trains the runs side by side: each on one thread when they fill the cores, else with all.
+pub fn train_concurrently(
+    runs: Vec<RunDir>,
+    set: &EmbeddingSet,
+    cancel: &AtomicBool,
+    observer: &dyn Observer,
+) -> Vec<(String, Result<RunOutcome>)> {
+    let threads = if runs.len() > 1 {
+        Threads::One
+    } else {
+        Threads::All
+    };
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .into_iter()
+            .map(|run| {
+                let name = run.name.clone();
+                let handle = scope.spawn(move || {
+                    train(TrainRequest {
+                        run,
+                        set,
+                        threads,
+                        cancel,
+                        observer,
+                    })
+                });
+                (name, handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(name, h)| (name, h.join().expect("a training thread panicked")))
+            .collect()
+    })
+}

@@ -1,0 +1,208 @@
+//! Embedding sets: one on-disk format for every source.
+//!
+//! `sets/NAME/embeddings.safetensors` holds one f32 tensor `embeddings` [N, d], memory-mapped so
+//! that every reader (several runs of a sweep, the TUI) shares one copy in the page cache.
+
+mod batches;
+mod meta;
+mod write;
+
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+use safetensors::SafeTensors;
+
+pub use batches::{epoch_order, BatchPlan};
+pub use meta::{now_unix, Item, SetMeta};
+pub use write::{write_set, GroundTruth, SetFiles};
+
+use super::error::{Error, Result};
+use super::fsutil;
+use super::tensorfile::{self, TensorFile};
+use super::workspace::Workspace;
+
+pub const EMBEDDINGS_FILE: &str = "embeddings.safetensors";
+pub const EMBEDDINGS_TENSOR: &str = "embeddings";
+pub const META_FILE: &str = "set.toml";
+pub const ITEMS_FILE: &str = "items.jsonl";
+pub const GROUND_TRUTH_FILE: &str = "ground_truth.safetensors";
+
+enum Storage {
+    Mapped { map: Mmap, start: usize, len: usize },
+    Owned(Vec<f32>),
+}
+
+/// An opened embedding set.
+pub struct EmbeddingSet {
+    pub dir: PathBuf,
+    pub meta: SetMeta,
+    storage: Storage,
+}
+
+/// Per-dimension mean and total sum of squares about it, in f64, for R².
+#[derive(Debug, Clone)]
+pub struct DataStats {
+    pub mean: Vec<f64>,
+    /// Σ_rows ‖x − x̄‖².
+    pub sst: f64,
+}
+
+impl DataStats {
+    /// Statistics of row-major data of width `d`.
+    pub fn of(data: &[f32], d: usize) -> Self {
+        let n = data.len() / d.max(1);
+        let mut sum = vec![0.0f64; d];
+        let mut sq = vec![0.0f64; d];
+        for row in data.chunks(d) {
+            for ((s, q), &v) in sum.iter_mut().zip(sq.iter_mut()).zip(row) {
+                *s += v as f64;
+                *q += (v as f64) * (v as f64);
+            }
+        }
+        let mean: Vec<f64> = sum.iter().map(|s| s / n.max(1) as f64).collect();
+        let sst = sq
+            .iter()
+            .zip(&mean)
+            .map(|(q, m)| q - n as f64 * m * m)
+            .sum();
+        DataStats { mean, sst }
+    }
+}
+
+impl EmbeddingSet {
+    /// Opens the set `name` of the workspace.
+    pub fn open(ws: &Workspace, name: &str) -> Result<Self> {
+        let dir = ws.set_dir(name);
+        if !dir.join(META_FILE).is_file() {
+            return Err(Error::NoSuchSet {
+                name: name.into(),
+                dir: ws.sets_dir(),
+            });
+        }
+        Self::open_dir(&dir)
+    }
+
+    /// Opens a set folder, checking that its embeddings match `set.toml` and are all finite.
+    pub fn open_dir(dir: &Path) -> Result<Self> {
+        let meta: SetMeta = fsutil::read_toml(&dir.join(META_FILE))?;
+        let path = dir.join(EMBEDDINGS_FILE);
+        let file = std::fs::File::open(&path).map_err(|e| Error::io("could not open", &path, e))?;
+        // SAFETY: the map is read-only; sets are replaced by renaming a new folder into place,
+        // never rewritten in place, so the mapped bytes do not change under us.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io("could not map", &path, e))?;
+        let (start, len) = {
+            let st = SafeTensors::deserialize(&map)
+                .map_err(|e| tensorfile::not_safetensors(&path, e))?;
+            let view = st.tensor(EMBEDDINGS_TENSOR).map_err(|_| {
+                Error::bad_file(&path, format!("has no tensor '{EMBEDDINGS_TENSOR}'"))
+            })?;
+            tensorfile::check_view(&path, EMBEDDINGS_TENSOR, &view, &[meta.count, meta.dim])?;
+            let data = view.data();
+            (data.as_ptr() as usize - map.as_ptr() as usize, data.len())
+        };
+        let storage = match bytemuck::try_cast_slice::<u8, f32>(&map[start..start + len]) {
+            Ok(_) => Storage::Mapped { map, start, len },
+            Err(_) => Storage::Owned(bytemuck::pod_collect_to_vec(&map[start..start + len])),
+        };
+        let set = EmbeddingSet {
+            dir: dir.to_owned(),
+            meta,
+            storage,
+        };
+        set.check_finite(&path)?;
+        Ok(set)
+    }
+
+    fn check_finite(&self, path: &Path) -> Result<()> {
+        match self.data().iter().position(|v| !v.is_finite()) {
+            None => Ok(()),
+            Some(i) => Err(Error::bad_file(
+                path,
+                format!(
+                    "row {} holds a NaN or infinite value; re-create the set (its source item may be corrupt)",
+                    i / self.dim()
+                ),
+            )),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.meta.name
+    }
+
+    pub fn rows(&self) -> usize {
+        self.meta.count
+    }
+
+    pub fn dim(&self) -> usize {
+        self.meta.dim
+    }
+
+    /// All embeddings, row-major. shape: [N, d]
+    pub fn data(&self) -> &[f32] {
+        match &self.storage {
+            Storage::Mapped { map, start, len } => bytemuck::cast_slice(&map[*start..start + len]),
+            Storage::Owned(v) => v,
+        }
+    }
+
+    /// Row i. shape: [d]
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data()[i * self.dim()..(i + 1) * self.dim()]
+    }
+
+    /// Copies the rows `idx` into `out` (cleared first). shape: [idx.len(), d]
+    pub fn gather(&self, idx: &[u32], out: &mut Vec<f32>) {
+        out.clear();
+        for &i in idx {
+            out.extend_from_slice(self.row(i as usize));
+        }
+    }
+
+    /// The per-dimension mean and the total sum of squares about it.
+    pub fn stats(&self) -> DataStats {
+        DataStats::of(self.data(), self.dim())
+    }
+
+    /// The set's items (what each row stands for).
+    pub fn items(&self) -> Result<Vec<Item>> {
+        let path = self.dir.join(ITEMS_FILE);
+        let text = fsutil::read_text(&path)?;
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                serde_json::from_str(l)
+                    .map_err(|e| Error::bad_file(&path, format!("line {}: {e}", i + 1)))
+            })
+            .collect()
+    }
+
+    /// Ground-truth concept directions, where the set has them (the demo world).
+    pub fn ground_truth(&self) -> Result<Option<GroundTruth>> {
+        let path = self.dir.join(GROUND_TRUTH_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let f = TensorFile::read(&path)?;
+        let names: Vec<String> = serde_json::from_str(
+            &f.metadata().remove("concepts").unwrap_or_default(),
+        )
+        .map_err(|e| {
+            Error::bad_file(
+                &path,
+                format!("metadata 'concepts' is not a JSON list: {e}"),
+            )
+        })?;
+        let directions = f.f32("directions", &[names.len(), self.dim()])?;
+        Ok(Some(GroundTruth { names, directions }))
+    }
+}
+
+/// Names of the sets in a workspace.
+pub fn list(ws: &Workspace) -> Result<Vec<String>> {
+    Ok(Workspace::list_names(&ws.sets_dir())?
+        .into_iter()
+        .filter(|n| ws.set_dir(n).join(META_FILE).is_file())
+        .collect())
+}

@@ -1,0 +1,162 @@
+//! Reading and writing f32 tensors in safetensors files, with errors that name the file, the
+//! tensor and what was expected.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use safetensors::{tensor::TensorView, Dtype, SafeTensors};
+
+use super::error::{Error, Result};
+use super::fsutil;
+
+/// One named f32 tensor to write.
+pub struct Named<'a> {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: &'a [f32],
+}
+
+impl<'a> Named<'a> {
+    pub fn new(name: impl Into<String>, shape: Vec<usize>, data: &'a [f32]) -> Self {
+        Named {
+            name: name.into(),
+            shape,
+            data,
+        }
+    }
+}
+
+/// Writes the tensors and string metadata to `path` atomically.
+pub fn write(path: &Path, tensors: &[Named], metadata: HashMap<String, String>) -> Result<()> {
+    let views = tensors
+        .iter()
+        .map(|t| {
+            let view = TensorView::new(Dtype::F32, t.shape.clone(), bytemuck::cast_slice(t.data))
+                .map_err(|e| Error::bad_file(path, format!("tensor {}: {e}", t.name)))?;
+            Ok((t.name.clone(), view))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let bytes = safetensors::serialize(views, Some(metadata))
+        .map_err(|e| Error::bad_file(path, format!("could not be serialised: {e}")))?;
+    fsutil::write_atomic(path, &bytes)
+}
+
+/// A safetensors file read into memory.
+pub struct TensorFile {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl TensorFile {
+    pub fn read(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io("could not read", path, e))?;
+        SafeTensors::deserialize(&bytes).map_err(|e| not_safetensors(path, e))?;
+        Ok(TensorFile {
+            path: path.to_owned(),
+            bytes,
+        })
+    }
+
+    fn tensors(&self) -> SafeTensors<'_> {
+        SafeTensors::deserialize(&self.bytes).expect("checked when read")
+    }
+
+    /// The file's string metadata (empty when it has none).
+    pub fn metadata(&self) -> HashMap<String, String> {
+        SafeTensors::read_metadata(&self.bytes)
+            .ok()
+            .and_then(|(_, m)| m.metadata().clone())
+            .unwrap_or_default()
+    }
+
+    /// A metadata value parsed as `T`, with an error naming the key when missing or malformed.
+    pub fn meta<T: std::str::FromStr>(&self, key: &str) -> Result<T> {
+        self.metadata()
+            .get(key)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| Error::bad_file(&self.path, format!("metadata '{key}' is missing or malformed; the file was not written by saelab or is damaged")))
+    }
+
+    /// The shape of tensor `name`, if the file has it.
+    pub fn shape(&self, name: &str) -> Option<Vec<usize>> {
+        self.tensors().tensor(name).ok().map(|v| v.shape().to_vec())
+    }
+
+    /// The f32 tensor `name`, which must have shape `shape`.
+    pub fn f32(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let st = self.tensors();
+        let view = st.tensor(name).map_err(|_| {
+            Error::bad_file(
+                &self.path,
+                format!("has no tensor '{name}'; is it a file of this kind?"),
+            )
+        })?;
+        check_view(&self.path, name, &view, shape)?;
+        Ok(view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    }
+}
+
+/// Checks a tensor's dtype and shape against what the caller needs.
+pub fn check_view(path: &Path, name: &str, view: &TensorView, shape: &[usize]) -> Result<()> {
+    if view.dtype() != Dtype::F32 {
+        return Err(Error::bad_file(
+            path,
+            format!("tensor '{name}' is {:?}, expected F32", view.dtype()),
+        ));
+    }
+    if view.shape() != shape {
+        return Err(Error::bad_file(
+            path,
+            format!(
+                "tensor '{name}' has shape {:?}, expected {shape:?}",
+                view.shape()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub fn not_safetensors(path: &Path, e: safetensors::SafeTensorError) -> Error {
+    Error::bad_file(
+        path,
+        format!(
+            "is not a readable safetensors file ({e}); it may be truncated or foreign: recreate it"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.safetensors");
+        let data = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let meta = HashMap::from([("step".to_string(), "7".to_string())]);
+        write(&path, &[Named::new("w", vec![2, 3], &data)], meta).unwrap();
+        let f = TensorFile::read(&path).unwrap();
+        assert_eq!(f.f32("w", &[2, 3]).unwrap(), data);
+        assert_eq!(f.meta::<u64>("step").unwrap(), 7);
+        assert!(f
+            .f32("w", &[3, 2])
+            .unwrap_err()
+            .to_string()
+            .contains("shape [2, 3]"));
+        assert!(f
+            .f32("nope", &[1])
+            .unwrap_err()
+            .to_string()
+            .contains("no tensor 'nope'"));
+
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();
+        let err = TensorFile::read(&path).err().unwrap().to_string();
+        assert!(err.contains("truncated"), "{err}");
+    }
+}
