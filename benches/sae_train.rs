@@ -16,7 +16,8 @@ fn main() {
         Some(&gt),
         TrainConfig::default(),
         steps.or(Some(200)),
-    );
+    )
+    .expect("benchmark runs");
     println!(
         "{}",
         serde_json::to_string_pretty(&report).expect("report serialises")

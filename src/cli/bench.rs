@@ -24,6 +24,6 @@ pub fn run(
         ..TrainConfig::default()
     };
     config.validate()?;
-    let report = train_throughput(&data, d, Some(&gt), config, steps);
+    let report = train_throughput(&data, d, Some(&gt), config, steps)?;
     print_json(&report)
 }

@@ -112,11 +112,19 @@ fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
 
 pub fn metrics(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
     let mut runs = list_runs(&ctx.ws, names)?;
-    runs.sort_by(|a, b| {
-        (&a.data, a.lambda, &a.run)
-            .partial_cmp(&(&b.data, b.lambda, &b.run))
-            .expect("λ are finite")
-    });
+    // Runs of one sweep (same set and settings) sit together, in λ order.
+    let key = |r: &RunSummary| {
+        let t = &r.config.train;
+        (
+            r.data.clone(),
+            t.l1.name(),
+            t.epochs,
+            t.dict,
+            t.lambda.to_bits(),
+            r.run.clone(),
+        )
+    };
+    runs.sort_by_key(key);
     if ctx.json {
         let rows: Vec<_> = runs.iter().map(metrics_json).collect();
         return print_json(&rows);

@@ -53,8 +53,12 @@ fn train_runs(
     set: &EmbeddingSet,
     runs: Vec<RunDir>,
 ) -> Vec<(String, Result<RunOutcome>)> {
+    let device = match ctx.device.open() {
+        Ok(d) => d,
+        Err(e) => return vec![(String::from("device"), Err(e))],
+    };
     let progress = Progress::new(ctx.quiet);
-    let out = train_concurrently(runs, set, &CANCEL, &progress);
+    let out = train_concurrently(runs, set, &device, &CANCEL, &progress);
     progress.finish();
     out
 }
@@ -78,8 +82,9 @@ pub fn sweep_cmd(
         base: opts.config(lambdas[0]),
         prefix,
     };
+    let device = ctx.device.open()?;
     let progress = Progress::new(ctx.quiet);
-    let outcomes = sweep(&ctx.ws, &set, &plan, &CANCEL, &progress)?;
+    let outcomes = sweep(&ctx.ws, &set, &plan, &device, &CANCEL, &progress)?;
     progress.finish();
     finish(ctx, &set, outcomes)
 }

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use candle_core::Device;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1, StandardNormal};
@@ -116,11 +117,11 @@ pub fn train_throughput(
     gt: Option<&GroundTruth>,
     config: TrainConfig,
     max_steps: Option<u64>,
-) -> BenchReport {
+) -> Result<BenchReport> {
     let rows = data.len() / d;
     let stats = DataStats::of(data, d);
     let mean: Vec<f32> = stats.mean.iter().map(|&m| m as f32).collect();
-    let mut trainer = Trainer::new(config.clone(), d, &mean, Threads::All);
+    let mut trainer = Trainer::new(config.clone(), d, &mean, &Device::Cpu, Threads::All)?;
     let mut plan = BatchPlan::new(rows, config.batch, config.seed);
     let steps = max_steps.unwrap_or(u64::MAX).min(config.total_steps(rows));
     let mut batch = Vec::new();
@@ -132,12 +133,13 @@ pub fn train_throughput(
         for &i in idx {
             batch.extend_from_slice(&data[i as usize * d..(i as usize + 1) * d]);
         }
-        trainer.step(&batch, idx.len());
+        trainer.step(&batch, idx.len())?;
         examples += idx.len() as u64;
     }
     let seconds = start.elapsed().as_secs_f64();
-    let (final_metrics, _) = evaluate(&trainer.params, data, &stats, config.l1, gt, Threads::All);
-    BenchReport {
+    let (params, _) = trainer.state()?;
+    let (final_metrics, _) = evaluate(&params, data, &stats, config.l1, gt, Threads::All);
+    Ok(BenchReport {
         steps,
         examples,
         train_seconds: seconds,
@@ -145,5 +147,5 @@ pub fn train_throughput(
         train_ms_per_step: 1000.0 * seconds / steps.max(1) as f64,
         threads: rayon::current_num_threads(),
         final_metrics,
-    }
+    })
 }

@@ -12,6 +12,9 @@ pub mod summary;
 pub mod sweep;
 pub mod train;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -136,7 +139,7 @@ pub fn format_lambda(lambda: f64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+mod name_tests {
     use super::*;
 
     #[test]

@@ -2,6 +2,8 @@
 
 use std::sync::atomic::AtomicBool;
 
+use candle_core::Device;
+
 use super::train::{create_run, train, Observer, RunOutcome, TrainRequest};
 use super::{default_name, RunConfig, RunDir};
 use crate::engine::error::Result;
@@ -24,6 +26,7 @@ pub fn sweep(
     ws: &Workspace,
     set: &EmbeddingSet,
     plan: &SweepPlan,
+    device: &Device,
     cancel: &AtomicBool,
     observer: &dyn Observer,
 ) -> Result<Vec<(String, Result<RunOutcome>)>> {
@@ -50,13 +53,14 @@ pub fn sweep(
         )?;
         runs.push(run);
     }
-    Ok(train_concurrently(runs, set, cancel, observer))
+    Ok(train_concurrently(runs, set, device, cancel, observer))
 }
 
 /// Trains the runs side by side: each on one thread when they fill the cores, else with all.
 pub fn train_concurrently(
     runs: Vec<RunDir>,
     set: &EmbeddingSet,
+    device: &Device,
     cancel: &AtomicBool,
     observer: &dyn Observer,
 ) -> Vec<(String, Result<RunOutcome>)> {
@@ -74,6 +78,7 @@ pub fn train_concurrently(
                     train(TrainRequest {
                         run,
                         set,
+                        device,
                         threads,
                         cancel,
                         observer,

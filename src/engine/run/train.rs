@@ -18,6 +18,7 @@ use crate::engine::sae::evaluate::{evaluate, EvalMetrics};
 use crate::engine::sae::linalg::Threads;
 use crate::engine::sae::Trainer;
 use crate::engine::set::{now_unix, BatchPlan, EmbeddingSet};
+use candle_core::Device;
 
 /// `results.json`: the final SAE's metrics over the whole set, and how fast it trained.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +43,8 @@ impl Observer for Silent {}
 pub struct TrainRequest<'a> {
     pub run: RunDir,
     pub set: &'a EmbeddingSet,
+    pub device: &'a Device,
+    /// CPU threads for the products (one when several runs share the cores).
     pub threads: Threads,
     pub cancel: &'a AtomicBool,
     pub observer: &'a dyn Observer,
@@ -122,10 +125,10 @@ impl Loop {
                     "was made with another data order (rows or seed differ from run.toml)",
                 ));
             }
-            Trainer::resume(t.clone(), params, adam, req.threads)
+            Trainer::resume(t.clone(), params, adam, req.device, req.threads)?
         } else {
             let mean: Vec<f32> = set.stats().mean.iter().map(|&m| m as f32).collect();
-            Trainer::new(t.clone(), set.dim(), &mean, req.threads)
+            Trainer::new(t.clone(), set.dim(), &mean, req.device, req.threads)?
         };
         let start_step = trainer.step_count();
         log::truncate_after(&req.run.path(METRICS_FILE), start_step)?;
@@ -162,7 +165,9 @@ impl Loop {
         while self.trainer.step_count() < self.total {
             let step = self.trainer.step_count();
             if req.cancel.load(Ordering::Relaxed) {
-                self.checkpoint(req, set.rows())?;
+                if !self.checkpoint(req, set.rows())? {
+                    return Err(self.diverged(req, step, f64::NAN));
+                }
                 self.set_state(
                     &req.run,
                     Status::Interrupted,
@@ -172,7 +177,7 @@ impl Loop {
             }
             let idx = plan.batch(step);
             set.gather(idx, &mut batch);
-            let stats = self.trainer.step(&batch, idx.len());
+            let stats = self.trainer.step(&batch, idx.len())?;
             if !stats.loss.is_finite() {
                 return Err(self.diverged(req, step + 1, stats.loss));
             }
@@ -199,30 +204,30 @@ impl Loop {
                 || done % per_epoch == 0
                 || done == self.total
             {
-                if !self.trainer.params.all_finite() {
+                if !self.checkpoint(req, set.rows())? {
                     return Err(self.diverged(req, done, f64::NAN));
                 }
-                self.checkpoint(req, set.rows())?;
                 self.set_state(&req.run, Status::Running, None)?;
             }
         }
         self.finish(req)
     }
 
-    fn checkpoint(&mut self, req: &TrainRequest, rows: usize) -> Result<()> {
+    /// Saves a checkpoint unless the weights hold a NaN or infinity (then returns false and
+    /// keeps the previous one).
+    fn checkpoint(&mut self, req: &TrainRequest, rows: usize) -> Result<bool> {
         let pos = Position {
             step: self.trainer.step_count(),
             rows,
             seed: self.cfg.train.seed,
         };
-        checkpoint::save_checkpoint(
-            &req.run.path(CHECKPOINT_FILE),
-            &self.trainer.params,
-            &self.trainer.adam,
-            pos,
-        )?;
+        let (params, adam) = self.trainer.state()?;
+        if !params.all_finite() {
+            return Ok(false);
+        }
+        checkpoint::save_checkpoint(&req.run.path(CHECKPOINT_FILE), &params, &adam, pos)?;
         self.last_checkpoint = pos.step;
-        Ok(())
+        Ok(true)
     }
 
     fn diverged(&self, req: &TrainRequest, step: u64, loss: f64) -> Error {
@@ -247,10 +252,11 @@ impl Loop {
             ("l1".to_string(), t.l1.name().to_string()),
             ("data".to_string(), self.cfg.data.clone()),
         ]);
-        checkpoint::save_weights(&req.run.path(WEIGHTS_FILE), &self.trainer.params, extra)?;
+        let (params, _) = self.trainer.state()?;
+        checkpoint::save_weights(&req.run.path(WEIGHTS_FILE), &params, extra)?;
         let gt = set.ground_truth()?;
         let (metrics, _) = evaluate(
-            &self.trainer.params,
+            &params,
             set.data(),
             &set.stats(),
             t.l1,

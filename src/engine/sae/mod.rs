@@ -1,6 +1,7 @@
 //! The study's sparse autoencoder: ReLU + L1, trained with Adam.
 
 pub mod adam;
+pub mod candle_trainer;
 pub mod checkpoint;
 pub mod config;
 pub mod evaluate;

@@ -25,12 +25,12 @@ fn naive_loss(p: &SaeParams, x: &[f32], rows: usize, lambda: f64, l1: L1Conventi
             })
             .collect();
         abs += z.iter().sum::<f64>();
-        for i in 0..d {
+        for (i, &target) in xr.iter().enumerate() {
             let recon: f64 = (0..m)
                 .map(|j| z[j] * p.w_dec[j * d + i] as f64)
                 .sum::<f64>()
                 + p.b_dec[i] as f64;
-            sse += (recon - xr[i] as f64).powi(2);
+            sse += (recon - target as f64).powi(2);
         }
     }
     sse / (rows * d) as f64 + lambda * abs / l1.divisor(rows, m)
@@ -147,5 +147,54 @@ fn candle_model_matches_the_training_forward() {
     }
     for (a, b) in recon.iter().zip(&s.recon[..9 * 16]) {
         assert!((a - b).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn candle_trainer_follows_the_cpu_trainer() {
+    use super::adam::Adam;
+    use super::candle_trainer::CandleTrainer;
+    use super::config::TrainConfig;
+    use super::trainer::Trainer;
+
+    let (d, m, rows) = (16, 48, 12);
+    for (l1, unit_norm_decoder) in [(L1Convention::Mean, false), (L1Convention::Sum, true)] {
+        let config = TrainConfig {
+            dict: m,
+            batch: rows,
+            lambda: 1e-2,
+            l1,
+            unit_norm_decoder,
+            ..Default::default()
+        };
+        let (p, x) = sample(d, m, rows);
+        let adam = Adam::new(d, m);
+        let cpu_device = candle_core::Device::Cpu;
+        let mut cpu = Trainer::resume(
+            config.clone(),
+            p.clone(),
+            adam.clone(),
+            &cpu_device,
+            Threads::One,
+        )
+        .unwrap();
+        let mut gpu_path = CandleTrainer::new(config, &p, &adam, &cpu_device).unwrap();
+        for _ in 0..5 {
+            let a = cpu.step(&x, rows).unwrap();
+            let b = gpu_path.step(&x, rows).unwrap();
+            assert!(
+                (a.loss - b.loss).abs() < 1e-6 * (1.0 + a.loss),
+                "{a:?} vs {b:?}"
+            );
+            assert_eq!(a.avg_l0, b.avg_l0);
+        }
+        let (pa, aa) = cpu.state().unwrap();
+        let (pb, ab) = gpu_path.state().unwrap();
+        assert_eq!(aa.t, ab.t);
+        for (x, y) in pa.buffers().iter().zip(pb.buffers()) {
+            for (u, v) in x.iter().zip(y.iter()) {
+                assert!((u - v).abs() < 1e-5, "{u} vs {v}");
+            }
+        }
     }
 }

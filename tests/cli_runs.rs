@@ -1,0 +1,191 @@
+//! The binary end to end: train, sweep, runs, metrics, Ctrl-C and kill -9 with resume.
+
+mod common;
+
+use common::{signal, wait_for, Lab};
+use saelab::engine::sae::checkpoint::load_weights;
+
+/// A run long enough to interrupt, short enough for CI.
+const LONG: &[&str] = &[
+    "--dict",
+    "256",
+    "--batch",
+    "50",
+    "--epochs",
+    "400",
+    "--checkpoint-every",
+    "10",
+    "--log-every",
+    "5",
+];
+
+fn with(args: &[&str], extra: &[&str]) -> Vec<String> {
+    args.iter().chain(extra).map(|s| s.to_string()).collect()
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn sweep_runs_and_metrics_speak_the_contract() {
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "400"]);
+    let sets = lab.json(&["sets"]);
+    assert_eq!(sets[0]["name"], "demo");
+    assert_eq!(sets[0]["count"], 400);
+    lab.ok(&[
+        "--quiet",
+        "sweep",
+        "--data",
+        "demo",
+        "--lambdas",
+        "1e-3,3e-2",
+        "--dict",
+        "128",
+        "--epochs",
+        "2",
+        "--batch",
+        "64",
+    ]);
+
+    let runs = lab.json(&["runs"]);
+    let names: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["demo-lam1e-3", "demo-lam3e-2"]);
+    for r in runs.as_array().unwrap() {
+        assert_eq!(r["status"], "done");
+        assert_eq!(r["step"], r["total_steps"]);
+        assert_eq!(r["step"], 14);
+    }
+    let metrics = lab.json(&["metrics"]);
+    let rows = metrics.as_array().unwrap();
+    for key in [
+        "run",
+        "data",
+        "lambda",
+        "dict",
+        "l1_convention",
+        "avg_l0",
+        "mse",
+        "l1",
+        "r2",
+        "fvu",
+        "dead_frac",
+        "dense_frac",
+        "examples_per_sec",
+        "gt_recovery",
+        "gt_recovered_frac",
+    ] {
+        assert!(rows[0].get(key).is_some(), "metrics --json lacks {key}");
+    }
+    let l0 = |i: usize| rows[i]["avg_l0"].as_f64().unwrap();
+    assert!(l0(0) > l0(1), "a larger λ gives a sparser code");
+    let table = lab.ok(&["metrics"]);
+    assert!(
+        table.contains("| demo-lam1e-3 |") && table.contains("gt recovery"),
+        "{table}"
+    );
+
+    // metrics.jsonl lines carry the contract's keys.
+    let log = std::fs::read_to_string(lab.run_dir("demo-lam1e-3").join("metrics.jsonl")).unwrap();
+    let line: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    for key in [
+        "step",
+        "epoch",
+        "examples",
+        "loss",
+        "mse",
+        "l1",
+        "avg_l0",
+        "examples_per_sec",
+        "time",
+    ] {
+        assert!(line.get(key).is_some(), "metrics.jsonl lacks {key}");
+    }
+}
+
+#[test]
+fn ctrl_c_saves_exits_130_and_resume_finishes() {
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "500"]);
+    let args = with(
+        &["train", "--data", "demo", "--lambda", "1e-2", "--name", "r"],
+        LONG,
+    );
+    let child = lab.spawn(&strs(&args));
+    wait_for(&lab.run_dir("r").join("checkpoint.safetensors"));
+    signal(&child, "-INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs = lab.json(&["runs"]);
+    assert_eq!(runs[0]["status"], "interrupted");
+    let step = runs[0]["step"].as_u64().unwrap();
+    assert!(step > 0 && step < runs[0]["total_steps"].as_u64().unwrap());
+
+    lab.ok(&["--quiet", "resume", "r"]);
+    assert_eq!(lab.json(&["runs"])[0]["status"], "done");
+    let again = lab.run(&["resume", "r"]);
+    assert!(
+        again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already done")
+    );
+}
+
+#[test]
+fn kill_9_loses_at_most_a_checkpoint_interval_and_resumes_to_the_same_weights() {
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "500"]);
+    let short: Vec<&str> = LONG
+        .iter()
+        .map(|s| if *s == "400" { "40" } else { s })
+        .collect();
+    let args = with(
+        &[
+            "train", "--data", "demo", "--lambda", "1e-2", "--name", "killed",
+        ],
+        &short,
+    );
+    let mut child = lab.spawn(&strs(&args));
+    wait_for(&lab.run_dir("killed").join("checkpoint.safetensors"));
+    signal(&child, "-KILL");
+    child.wait().unwrap();
+    let runs = lab.json(&["runs"]);
+    assert_eq!(
+        runs[0]["status"], "interrupted",
+        "a killed run is not shown as running"
+    );
+
+    lab.ok(&["--quiet", "resume", "killed"]);
+    let args = with(
+        &[
+            "--quiet", "train", "--data", "demo", "--lambda", "1e-2", "--name", "whole",
+        ],
+        &short,
+    );
+    lab.ok(&strs(&args));
+    let weights = |name: &str| load_weights(&lab.run_dir(name).join("sae.safetensors")).unwrap();
+    assert!(
+        weights("killed") == weights("whole"),
+        "resumed weights differ from an uninterrupted run's"
+    );
+    let steps = |name: &str| -> Vec<u64> {
+        let log = std::fs::read_to_string(lab.run_dir(name).join("metrics.jsonl")).unwrap();
+        log.lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(steps("killed"), steps("whole"));
+}
