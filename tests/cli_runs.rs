@@ -91,6 +91,17 @@ fn sweep_runs_and_metrics_speak_the_contract() {
         "{table}"
     );
 
+    // Zero-shot: CLIP alone first (run null), then each run; the control equals the baseline.
+    let zs = lab.json(&["zeroshot", "--task", "demo10"]);
+    let rows = zs.as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows[0]["run"].is_null());
+    for key in ["task", "run", "top1", "top5", "n"] {
+        assert!(rows[1].get(key).is_some(), "zeroshot --json lacks {key}");
+    }
+    assert_eq!(rows[1]["control_top1"], rows[0]["top1"]);
+    assert!(lab.run_dir("demo-lam1e-3").join("zeroshot.json").is_file());
+
     // metrics.jsonl lines carry the contract's keys.
     let log = std::fs::read_to_string(lab.run_dir("demo-lam1e-3").join("metrics.jsonl")).unwrap();
     let line: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
@@ -188,4 +199,27 @@ fn kill_9_loses_at_most_a_checkpoint_interval_and_resumes_to_the_same_weights() 
             .collect()
     };
     assert_eq!(steps("killed"), steps("whole"));
+}
+
+#[test]
+fn first_run_makes_the_demo_world_and_says_what_next() {
+    let lab = Lab::new();
+    let out = lab.run(&[]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("demo") && stdout.contains("saelab sweep"),
+        "{stdout}"
+    );
+    let sets = lab.json(&["sets"]);
+    assert_eq!(sets[0]["count"], 31_783);
+    assert_eq!(sets[0]["dim"], 512);
+    assert!(lab
+        .ws()
+        .join("sets/demo/ground_truth.safetensors")
+        .is_file());
+    let png = lab.dir.path().join("one.png");
+    lab.ok(&["image", "demo", "3", "--out", png.to_str().unwrap()]);
+    let img = image::open(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (128, 128));
 }

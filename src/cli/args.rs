@@ -93,6 +93,24 @@ pub enum Command {
     },
     /// The metrics table (all runs by default).
     Metrics { runs: Vec<String> },
+    /// Zero-shot accuracy, CLIP alone and through each run's SAE.
+    Zeroshot {
+        /// cifar10, cifar100, demo10 or demo100 (or the name given to --classes).
+        #[arg(long, required_unless_present = "classes")]
+        task: Option<String>,
+        /// Runs to score (default: every finished run on the task's model).
+        #[arg(long, num_args = 1..)]
+        runs: Vec<String>,
+        /// The embedding set to score (default: the task's own; demo tasks: a held-out set).
+        #[arg(long)]
+        set: Option<String>,
+        /// Your own task: a TOML file with `classes` and `templates` ("{c}" marks the class).
+        #[arg(long, value_name = "FILE")]
+        classes: Option<PathBuf>,
+        /// How many of the classes that lost the most to list per run.
+        #[arg(long, default_value_t = 5)]
+        losses: usize,
+    },
     /// Times SAE training at the study's shapes (compare with shared/bench/ref_sae.py).
     Bench {
         /// Steps to time (default: the whole 5 epochs).

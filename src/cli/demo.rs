@@ -43,7 +43,7 @@ pub fn image(ctx: &Ctx, set_name: &str, id: usize, out: &Path) -> anyhow::Result
         )
         .into());
     }
-    if set.meta.source != "demo" {
+    if !demo::is_demo(&set) {
         return Err(Error::invalid(
             "set",
             format!("'{set_name}' keeps no pictures of its own (only demo sets draw them)"),
@@ -56,7 +56,7 @@ pub fn image(ctx: &Ctx, set_name: &str, id: usize, out: &Path) -> anyhow::Result
     ctx.note(&format!(
         "wrote {} ({})",
         out.display(),
-        demo::scene_of(set.meta.seed.unwrap_or(0), id).caption()
+        demo::scene_of_row(&set, id).caption()
     ));
     Ok(())
 }

@@ -8,6 +8,7 @@ mod progress;
 mod table;
 mod tables;
 mod train;
+mod zeroshot;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -87,6 +88,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Runs => tables::runs(&ctx),
         Command::Resume { runs, epochs } => train::resume(&ctx, &runs, epochs),
         Command::Metrics { runs } => tables::metrics(&ctx, &runs),
+        Command::Zeroshot {
+            task,
+            runs,
+            set,
+            classes,
+            losses,
+        } => zeroshot::run(
+            &ctx,
+            task.as_deref(),
+            classes.as_deref(),
+            set.as_deref(),
+            &runs,
+            losses,
+        ),
         Command::Bench {
             steps,
             from,

@@ -10,6 +10,7 @@ pub mod sae;
 pub mod set;
 pub mod tensorfile;
 pub mod workspace;
+pub mod zeroshot;
 
 pub use error::{Error, Result};
 pub use workspace::Workspace;

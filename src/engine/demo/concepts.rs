@@ -11,6 +11,9 @@ pub struct Attribute {
     pub optional: bool,
     /// How strongly a concept of this attribute shows in the embedding, relative to the shape.
     pub salience: f32,
+    /// Whether it belongs to the drawn object (shape, colour, texture), and so fades with it
+    /// when the object is small or the picture blurred.
+    pub on_object: bool,
 }
 
 pub const SHAPES: &[&str] = &[
@@ -27,18 +30,21 @@ pub const ATTRIBUTES: &[Attribute] = &[
         values: SHAPES,
         optional: false,
         salience: 1.0,
+        on_object: true,
     },
     Attribute {
         name: "colour",
         values: COLOURS,
         optional: false,
         salience: 0.9,
+        on_object: true,
     },
     Attribute {
         name: "size",
         values: &["tiny", "small", "medium", "large", "huge"],
         optional: false,
         salience: 0.5,
+        on_object: false,
     },
     Attribute {
         name: "texture",
@@ -52,12 +58,14 @@ pub const ATTRIBUTES: &[Attribute] = &[
         ],
         optional: true,
         salience: 0.6,
+        on_object: true,
     },
     Attribute {
         name: "count",
         values: &["one", "two", "three", "four", "five"],
         optional: false,
         salience: 0.5,
+        on_object: false,
     },
     Attribute {
         name: "background",
@@ -67,24 +75,28 @@ pub const ATTRIBUTES: &[Attribute] = &[
         ],
         optional: false,
         salience: 0.8,
+        on_object: false,
     },
     Attribute {
         name: "position",
         values: &["left", "right", "top", "bottom"],
         optional: true,
         salience: 0.4,
+        on_object: false,
     },
     Attribute {
         name: "frame",
         values: &["white frame", "black frame", "gold frame"],
         optional: true,
         salience: 0.5,
+        on_object: false,
     },
     Attribute {
         name: "style",
         values: &["blurry", "pixelated", "faded"],
         optional: true,
         salience: 0.5,
+        on_object: false,
     },
 ];
 
@@ -148,6 +160,26 @@ impl Scene {
 
     pub fn colour(&self) -> &'static str {
         self.value("colour").expect("every scene has a colour")
+    }
+
+    /// How visible the object is (1 for a medium, sharp one): small objects and blurred,
+    /// pixelated or faded pictures show their shape, colour and texture more weakly, as real
+    /// photos do; an SAE's L1 penalty drops such weak evidence first.
+    pub fn visibility(&self) -> f32 {
+        let size = match self.value("size") {
+            Some("tiny") => 0.3,
+            Some("small") => 0.55,
+            Some("large") => 1.0,
+            Some("huge") => 1.1,
+            _ => 0.8,
+        };
+        let style = match self.value("style") {
+            Some("blurry") => 0.6,
+            Some("pixelated") => 0.7,
+            Some("faded") => 0.75,
+            _ => 1.0,
+        };
+        size * style
     }
 
     /// The `demo100` class name, e.g. "red star".

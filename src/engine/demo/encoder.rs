@@ -94,8 +94,14 @@ impl ConceptEncoder {
     /// A unit embedding of the scene; `rng` draws its magnitudes and noise.
     pub fn embed_scene(&self, scene: &Scene, rng: &mut impl Rng) -> Vec<f32> {
         let mut x: Vec<f32> = self.image_offset.iter().map(|v| v * IMAGE_OFFSET).collect();
+        let visibility = scene.visibility();
         for (a, value) in scene.concepts() {
-            let magnitude = ATTRIBUTES[a].salience * rng.random_range(MAGNITUDE);
+            let shown = if ATTRIBUTES[a].on_object {
+                visibility
+            } else {
+                1.0
+            };
+            let magnitude = ATTRIBUTES[a].salience * shown * rng.random_range(MAGNITUDE);
             add_scaled(
                 &mut x,
                 self.direction(Self::concept_of(a, value)),

@@ -34,6 +34,11 @@ fn item_rng(seed: u64, id: usize) -> ChaCha8Rng {
     rng
 }
 
+/// Held-out sets draw their scenes from streams this far along, which no training set reaches.
+pub const HELD_OUT_OFFSET: usize = 1 << 40;
+/// The `source` of a held-out demo set in `set.toml`.
+pub const HELD_OUT_SOURCE: &str = "demo:held-out";
+
 /// The scene of item `id` of the demo set made with `seed`.
 pub fn scene_of(seed: u64, id: usize) -> Scene {
     Scene::sample(&mut item_rng(seed, id))
@@ -41,16 +46,21 @@ pub fn scene_of(seed: u64, id: usize) -> Scene {
 
 /// The demo set's embeddings and items. embeddings: [images, DIM]
 pub fn generate(images: usize, seed: u64) -> (Vec<f32>, Vec<Item>) {
+    generate_from(images, seed, 0)
+}
+
+/// Like [`generate`], with scenes from streams `first..first + images`.
+fn generate_from(images: usize, seed: u64, first: usize) -> (Vec<f32>, Vec<Item>) {
     let encoder = ConceptEncoder::new(seed, DIM);
     let rows: Vec<(Vec<f32>, Item)> = (0..images)
         .into_par_iter()
         .map(|id| {
-            let mut rng = item_rng(seed, id);
+            let mut rng = item_rng(seed, first + id);
             let scene = Scene::sample(&mut rng);
             let x = encoder.embed_scene(&scene, &mut rng);
             let item = Item {
                 id,
-                source_index: Some(id),
+                source_index: Some(first + id),
                 label: Some(scene.label()),
                 caption: Some(scene.caption()),
                 concepts: scene
@@ -73,11 +83,27 @@ pub fn generate(images: usize, seed: u64) -> (Vec<f32>, Vec<Item>) {
 
 /// (Re)creates the demo set in the workspace and returns its folder.
 pub fn create(ws: &Workspace, images: usize, seed: u64) -> Result<PathBuf> {
-    let (embeddings, items) = generate(images, seed);
+    write_demo_set(ws, SET_NAME, "demo", images, seed, 0)
+}
+
+/// Makes a held-out set of the same world (same encoder) from scenes no training set has.
+pub fn create_held_out(ws: &Workspace, name: &str, images: usize, seed: u64) -> Result<PathBuf> {
+    write_demo_set(ws, name, HELD_OUT_SOURCE, images, seed, HELD_OUT_OFFSET)
+}
+
+fn write_demo_set(
+    ws: &Workspace,
+    name: &str,
+    source: &str,
+    images: usize,
+    seed: u64,
+    first: usize,
+) -> Result<PathBuf> {
+    let (embeddings, items) = generate_from(images, seed, first);
     let gt = ConceptEncoder::new(seed, DIM).ground_truth();
     let meta = SetMeta {
-        name: SET_NAME.into(),
-        source: "demo".into(),
+        name: name.into(),
+        source: source.into(),
         model: MODEL_NAME.into(),
         dim: DIM,
         count: images,
@@ -97,9 +123,24 @@ pub fn create(ws: &Workspace, images: usize, seed: u64) -> Result<PathBuf> {
     )
 }
 
-/// Renders item `id` of a demo set.
+/// Whether a set is drawn from the demo world (and so can render its pictures).
+pub fn is_demo(set: &EmbeddingSet) -> bool {
+    set.meta.source == "demo" || set.meta.source == HELD_OUT_SOURCE
+}
+
+/// The scene of row `id` of a demo set.
+pub fn scene_of_row(set: &EmbeddingSet, id: usize) -> Scene {
+    let first = if set.meta.source == HELD_OUT_SOURCE {
+        HELD_OUT_OFFSET
+    } else {
+        0
+    };
+    scene_of(set.meta.seed.unwrap_or(DEFAULT_SEED), first + id)
+}
+
+/// Renders row `id` of a demo set.
 pub fn render_item(set: &EmbeddingSet, id: usize) -> image::RgbImage {
-    render::render(&scene_of(set.meta.seed.unwrap_or(DEFAULT_SEED), id))
+    render::render(&scene_of_row(set, id))
 }
 
 #[cfg(test)]
