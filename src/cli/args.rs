@@ -93,6 +93,16 @@ pub enum Command {
     },
     /// The metrics table (all runs by default).
     Metrics { runs: Vec<String> },
+    /// Builds a run's latent index (top rows, frequency, activations) and lists latents.
+    Latents {
+        run: String,
+        /// Top activating rows kept per latent.
+        #[arg(long, default_value_t = 16)]
+        top: usize,
+        /// How many latents to list, most frequent first.
+        #[arg(long, default_value_t = 10)]
+        list: usize,
+    },
     /// Zero-shot accuracy, CLIP alone and through each run's SAE.
     Zeroshot {
         /// cifar10, cifar100, demo10 or demo100 (or the name given to --classes).

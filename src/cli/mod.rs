@@ -4,6 +4,7 @@
 pub mod args;
 mod bench;
 mod demo;
+mod latents;
 mod progress;
 mod table;
 mod tables;
@@ -88,6 +89,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Runs => tables::runs(&ctx),
         Command::Resume { runs, epochs } => train::resume(&ctx, &runs, epochs),
         Command::Metrics { runs } => tables::metrics(&ctx, &runs),
+        Command::Latents { run, top, list } => latents::run(&ctx, &run, top, list),
         Command::Zeroshot {
             task,
             runs,

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod device;
 pub mod error;
 pub mod fsutil;
+pub mod latents;
 pub mod run;
 pub mod sae;
 pub mod set;

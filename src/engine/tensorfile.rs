@@ -9,11 +9,12 @@ use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 use super::error::{Error, Result};
 use super::fsutil;
 
-/// One named f32 tensor to write.
+/// One named tensor to write (f32, or u32 for indices).
 pub struct Named<'a> {
     pub name: String,
     pub shape: Vec<usize>,
-    pub data: &'a [f32],
+    dtype: Dtype,
+    bytes: &'a [u8],
 }
 
 impl<'a> Named<'a> {
@@ -21,7 +22,17 @@ impl<'a> Named<'a> {
         Named {
             name: name.into(),
             shape,
-            data,
+            dtype: Dtype::F32,
+            bytes: bytemuck::cast_slice(data),
+        }
+    }
+
+    pub fn u32(name: impl Into<String>, shape: Vec<usize>, data: &'a [u32]) -> Self {
+        Named {
+            name: name.into(),
+            shape,
+            dtype: Dtype::U32,
+            bytes: bytemuck::cast_slice(data),
         }
     }
 }
@@ -31,7 +42,7 @@ pub fn write(path: &Path, tensors: &[Named], metadata: HashMap<String, String>) 
     let views = tensors
         .iter()
         .map(|t| {
-            let view = TensorView::new(Dtype::F32, t.shape.clone(), bytemuck::cast_slice(t.data))
+            let view = TensorView::new(t.dtype, t.shape.clone(), t.bytes)
                 .map_err(|e| Error::bad_file(path, format!("tensor {}: {e}", t.name)))?;
             Ok((t.name.clone(), view))
         })
@@ -84,6 +95,27 @@ impl TensorFile {
 
     /// The f32 tensor `name`, which must have shape `shape`.
     pub fn f32(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        Ok(self
+            .raw(name, Dtype::F32, shape)?
+            .map(f32::from_le_bytes)
+            .collect())
+    }
+
+    /// The u32 tensor `name`, which must have shape `shape`.
+    pub fn u32(&self, name: &str, shape: &[usize]) -> Result<Vec<u32>> {
+        Ok(self
+            .raw(name, Dtype::U32, shape)?
+            .map(u32::from_le_bytes)
+            .collect())
+    }
+
+    /// The 4-byte little-endian words of tensor `name`, checked for dtype and shape.
+    fn raw(
+        &self,
+        name: &str,
+        dtype: Dtype,
+        shape: &[usize],
+    ) -> Result<impl Iterator<Item = [u8; 4]> + '_> {
         let st = self.tensors();
         let view = st.tensor(name).map_err(|_| {
             Error::bad_file(
@@ -91,21 +123,29 @@ impl TensorFile {
                 format!("has no tensor '{name}'; is it a file of this kind?"),
             )
         })?;
-        check_view(&self.path, name, &view, shape)?;
-        Ok(view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
+        check_dtype_shape(&self.path, name, &view, dtype, shape)?;
+        let start = view.data().as_ptr() as usize - self.bytes.as_ptr() as usize;
+        let data = &self.bytes[start..start + view.data().len()];
+        Ok(data.chunks_exact(4).map(|b| [b[0], b[1], b[2], b[3]]))
     }
 }
 
-/// Checks a tensor's dtype and shape against what the caller needs.
+/// Checks an f32 tensor's shape against what the caller needs.
 pub fn check_view(path: &Path, name: &str, view: &TensorView, shape: &[usize]) -> Result<()> {
-    if view.dtype() != Dtype::F32 {
+    check_dtype_shape(path, name, view, Dtype::F32, shape)
+}
+
+fn check_dtype_shape(
+    path: &Path,
+    name: &str,
+    view: &TensorView,
+    dtype: Dtype,
+    shape: &[usize],
+) -> Result<()> {
+    if view.dtype() != dtype {
         return Err(Error::bad_file(
             path,
-            format!("tensor '{name}' is {:?}, expected F32", view.dtype()),
+            format!("tensor '{name}' is {:?}, expected {dtype:?}", view.dtype()),
         ));
     }
     if view.shape() != shape {
