@@ -138,3 +138,17 @@ fn a_run_name_is_never_overwritten() {
         std::fs::read(lab.run_dir("mine").join("sae.safetensors")).unwrap()
     );
 }
+
+#[test]
+fn a_device_this_build_lacks_is_named_and_leaves_no_run() {
+    let lab = Lab::new();
+    demo(&lab);
+    let err = lab.fails(
+        &[
+            "--device", "cuda", "train", "--data", "demo", "--lambda", "1e-3", "--name", "gpu",
+        ],
+        1,
+    );
+    assert!(err.contains("--features cuda"), "{err}");
+    assert!(!lab.run_dir("gpu").exists());
+}

@@ -1,5 +1,7 @@
 //! `saelab train`, `sweep` and `resume`.
 
+use candle_core::Device;
+
 use super::args::TrainOpts;
 use super::progress::Progress;
 use super::tables::print_json;
@@ -25,6 +27,8 @@ pub fn train(
     let config = opts.config(lambda);
     config.validate()?;
     let set = EmbeddingSet::open(&ctx.ws, data)?;
+    // Before the run is created, so an unusable device leaves nothing behind.
+    let device = ctx.device.open()?;
     let name = match name {
         Some(n) => {
             validate_name("--name", &n)?;
@@ -45,20 +49,17 @@ pub fn train(
         },
     )?;
     ctx.note(&format!("run '{name}' in {}", run.dir.display()));
-    finish(ctx, &set, train_runs(ctx, &set, vec![run]))
+    finish(ctx, &set, train_runs(ctx, &set, &device, vec![run]))
 }
 
 fn train_runs(
     ctx: &Ctx,
     set: &EmbeddingSet,
+    device: &Device,
     runs: Vec<RunDir>,
 ) -> Vec<(String, Result<RunOutcome>)> {
-    let device = match ctx.device.open() {
-        Ok(d) => d,
-        Err(e) => return vec![(String::from("device"), Err(e))],
-    };
     let progress = Progress::new(ctx.quiet);
-    let out = train_concurrently(runs, set, &device, &CANCEL, &progress);
+    let out = train_concurrently(runs, set, device, &CANCEL, &progress);
     progress.finish();
     out
 }
@@ -127,7 +128,8 @@ pub fn resume(ctx: &Ctx, names: &[String], epochs: Option<usize>) -> anyhow::Res
         return Ok(());
     }
     let set = EmbeddingSet::open(&ctx.ws, &data)?;
-    let outcomes: Vec<_> = train_runs(ctx, &set, runs);
+    let device = ctx.device.open()?;
+    let outcomes: Vec<_> = train_runs(ctx, &set, &device, runs);
     finish(ctx, &set, outcomes)
 }
 

@@ -149,8 +149,9 @@ impl ConceptEncoder {
     }
 }
 
-/// FNV-1a: a hash that stays the same across Rust releases, unlike `DefaultHasher`.
-fn stable_hash(s: &str) -> u64 {
+/// FNV-1a: a hash that stays the same across Rust releases, unlike `DefaultHasher`, for
+/// seeds and cache keys.
+pub fn stable_hash(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
     })

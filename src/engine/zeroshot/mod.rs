@@ -18,7 +18,8 @@ pub use classifier::{Classifier, DemoText, TextEncoder};
 pub use score::{score, Scores};
 pub use task::{Source, TaskSpec};
 
-use super::demo::{self, encoder::normalize, ConceptEncoder};
+use super::demo::encoder::{normalize, stable_hash};
+use super::demo::{self, ConceptEncoder};
 use super::error::{Error, Result};
 use super::fsutil;
 use super::run::{RunDir, Status, WEIGHTS_FILE};
@@ -156,13 +157,6 @@ pub fn classifier(
         Default::default(),
     )?;
     Ok(built)
-}
-
-/// FNV-1a, stable across Rust releases (cache keys must survive upgrades).
-fn stable_hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 /// Unit embeddings and class labels of the set's rows that the task labels.
