@@ -102,6 +102,31 @@ fn sweep_runs_and_metrics_speak_the_contract() {
     assert_eq!(rows[1]["control_top1"], rows[0]["top1"]);
     assert!(lab.run_dir("demo-lam1e-3").join("zeroshot.json").is_file());
 
+    // Latents: the study's CSV, and a latent shown in a plain (non-terminal) stdout.
+    let csv = lab.dir.path().join("latents.csv");
+    lab.ok(&[
+        "latents",
+        "demo-lam1e-3",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--count",
+        "5",
+    ]);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text
+        .starts_with("latent_id,category,description,top_words,frequency,max_activation,collage"));
+    assert_eq!(text.lines().count(), 6);
+    let shown = lab.ok(&["show", "demo-lam1e-3", "3"]);
+    assert!(shown.contains("latent 3 of run 'demo-lam1e-3'"), "{shown}");
+    let collage = shown
+        .lines()
+        .find_map(|l| l.strip_prefix("collage: "))
+        .unwrap();
+    assert!(image::open(collage).is_ok());
+    assert!(lab
+        .fails(&["show", "demo-lam1e-3", "99999"], 1)
+        .contains("out of range"));
+
     // metrics.jsonl lines carry the contract's keys.
     let log = std::fs::read_to_string(lab.run_dir("demo-lam1e-3").join("metrics.jsonl")).unwrap();
     let line: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();

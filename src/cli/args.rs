@@ -93,15 +93,33 @@ pub enum Command {
     },
     /// The metrics table (all runs by default).
     Metrics { runs: Vec<String> },
-    /// Builds a run's latent index (top rows, frequency, activations) and lists latents.
+    /// Indexes and labels a run's latents; lists the clearest; writes the study's CSV.
     Latents {
         run: String,
-        /// Top activating rows kept per latent.
+        /// Top activating rows kept per latent (the collage size).
         #[arg(long, default_value_t = 16)]
         top: usize,
-        /// How many latents to list, most frequent first.
+        /// How many labelled latents to list, most confident first.
         #[arg(long, default_value_t = 10)]
         list: usize,
+        /// Labeller: `clip` scores a vocabulary of visual words with the set's text encoder.
+        #[arg(long, value_enum, default_value = "clip")]
+        label: LabelArg,
+        /// Write the study's CSV (latent_id, category, description, top_words, frequency,
+        /// max_activation, collage) for latents FROM..FROM+COUNT, with their collages.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        #[arg(long, default_value_t = 0)]
+        from: usize,
+        #[arg(long, default_value_t = 300)]
+        count: usize,
+    },
+    /// Prints a latent's collage and label in the terminal.
+    Show {
+        run: String,
+        latent: usize,
+        #[arg(long, default_value_t = 16)]
+        top: usize,
     },
     /// Zero-shot accuracy, CLIP alone and through each run's SAE.
     Zeroshot {
@@ -153,6 +171,12 @@ impl From<DeviceArg> for DeviceChoice {
             DeviceArg::Metal => DeviceChoice::Metal,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LabelArg {
+    /// CLIP text labels from the built-in vocabulary.
+    Clip,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

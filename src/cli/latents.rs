@@ -1,5 +1,7 @@
-//! `saelab latents RUN`: builds (or reads) the latent index and lists the busiest latents.
+//! `saelab latents RUN` and `saelab show RUN LATENT`.
 
+use std::io::IsTerminal;
+use std::path::Path;
 use std::time::Instant;
 
 use serde_json::json;
@@ -7,88 +9,149 @@ use serde_json::json;
 use super::table::markdown;
 use super::tables::print_json;
 use super::Ctx;
-use crate::engine::demo;
-use crate::engine::error::Error;
-use crate::engine::latents::index_for_run;
-use crate::engine::run::{RunDir, Status};
-use crate::engine::set::EmbeddingSet;
+use crate::engine::latents::{analyse, Analysis, Category};
 
-/// Captions shown per listed latent (demo sets).
-const CAPTIONS_SHOWN: usize = 3;
+/// Terminal columns a collage may take when printed.
+const SHOW_WIDTH: u32 = 72;
 
-pub fn run(ctx: &Ctx, name: &str, top: usize, list: usize) -> anyhow::Result<()> {
-    if top == 0 {
-        return Err(Error::invalid("--top", "must be at least 1").into());
-    }
-    let run = RunDir::existing(&ctx.ws, name)?;
-    let summary = crate::engine::run::list_runs(&ctx.ws, &[name.to_string()])?.remove(0);
-    if summary.status != Status::Done {
-        return Err(Error::invalid(
-            "run",
-            format!("run '{name}' has not finished; `saelab resume {name}` finishes it"),
-        )
-        .into());
-    }
-    let set = EmbeddingSet::open(&ctx.ws, &summary.data)?;
+pub struct LatentsArgs<'a> {
+    pub run: &'a str,
+    pub top: usize,
+    pub list: usize,
+    pub csv: Option<&'a Path>,
+    pub from: usize,
+    pub count: usize,
+}
+
+pub fn run(ctx: &Ctx, a: LatentsArgs) -> anyhow::Result<()> {
     let start = Instant::now();
-    let (index, built) = index_for_run(&run, &set, top)?;
-    let seconds = start.elapsed().as_secs_f64();
+    let an = analyse(&ctx.ws, a.run, a.top)?;
+    let counts = |c: Category| an.labels.iter().filter(|l| l.category == c).count();
     ctx.note(&format!(
-        "{} the index of {} latents over {} rows in {seconds:.2} s; {} dead",
-        if built { "built" } else { "read" },
-        index.latents.len(),
-        index.rows,
-        index.dead()
+        "{} index and labels of {} latents over {} rows in {:.2} s: {} semantic, {} too specific, {} no clear concept, {} dead",
+        if an.built { "built" } else { "read" },
+        an.labels.len(),
+        an.index.rows,
+        start.elapsed().as_secs_f64(),
+        counts(Category::Semantic),
+        counts(Category::TooSpecific),
+        counts(Category::NoClear),
+        counts(Category::Dead),
     ));
-    let mut order: Vec<usize> = (0..index.latents.len()).collect();
-    order.sort_by(|&a, &b| {
-        index.latents[b]
-            .active
-            .cmp(&index.latents[a].active)
-            .then(a.cmp(&b))
-    });
-    order.truncate(list);
-    let captions = |j: usize| -> String {
-        if !demo::is_demo(&set) {
-            return String::new();
-        }
-        index.latents[j]
-            .top
-            .iter()
-            .take(CAPTIONS_SHOWN)
-            .map(|&(_, r)| demo::scene_of_row(&set, r as usize).caption())
-            .collect::<Vec<_>>()
-            .join(" | ")
-    };
+    if let Some(g) = an.agreement()? {
+        let pct = |(a, n): (usize, usize)| {
+            format!("{a}/{n} ({:.1}%)", 100.0 * a as f64 / n.max(1) as f64)
+        };
+        ctx.note(&format!(
+            "ground truth: the best word names the closest concept for {} of alive latents, {} of semantic ones, {} of those within cosine 0.5 of a concept",
+            pct(g.alive),
+            pct(g.semantic),
+            pct(g.concept)
+        ));
+    }
+    if let Some(path) = a.csv {
+        an.write_csv(path, a.from..a.from + a.count)?;
+        ctx.note(&format!(
+            "wrote {} (latents {}..{})",
+            path.display(),
+            a.from,
+            a.from + a.count
+        ));
+    }
+    let order = busiest(&an, a.list);
     if ctx.json {
-        let rows: Vec<_> = order
-            .iter()
-            .map(|&j| {
-                let l = &index.latents[j];
-                json!({"latent_id": j, "frequency": l.frequency(index.rows), "mean_activation": l.mean_active(), "max_activation": l.max, "top_rows": l.top.iter().map(|t| t.1).collect::<Vec<_>>()})
-            })
-            .collect();
+        let rows: Vec<_> = order.iter().map(|&j| latent_json(&an, j)).collect();
         return print_json(&rows);
     }
     let rows: Vec<Vec<String>> = order
         .iter()
         .map(|&j| {
-            let l = &index.latents[j];
+            let (l, s) = (&an.labels[j], &an.index.latents[j]);
             vec![
                 j.to_string(),
-                format!("{:.2}%", 100.0 * l.frequency(index.rows)),
-                format!("{:.3}", l.mean_active()),
-                format!("{:.3}", l.max),
-                captions(j),
+                l.category.name().into(),
+                format!("{:.2}%", 100.0 * s.frequency(an.index.rows)),
+                format!("{:.3}", s.max),
+                format!("{:.1}", l.confidence),
+                l.top_words.join(", "),
             ]
         })
         .collect();
     print!(
         "{}",
         markdown(
-            &["latent", "frequency", "mean act", "max act", "top images"],
+            &[
+                "latent",
+                "category",
+                "frequency",
+                "max act",
+                "confidence",
+                "top words"
+            ],
             &rows
         )
     );
+    Ok(())
+}
+
+/// The `n` alive latents with the most confident labels.
+fn busiest(an: &Analysis, n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..an.labels.len())
+        .filter(|&j| an.labels[j].category == Category::Semantic)
+        .collect();
+    order.sort_by(|&a, &b| an.labels[b].confidence.total_cmp(&an.labels[a].confidence));
+    order.truncate(n);
+    order
+}
+
+fn latent_json(an: &Analysis, j: usize) -> serde_json::Value {
+    let (l, s) = (&an.labels[j], &an.index.latents[j]);
+    json!({
+        "latent_id": j, "category": l.category.name(), "description": l.description,
+        "top_words": l.top_words, "confidence": l.confidence,
+        "frequency": s.frequency(an.index.rows), "mean_activation": s.mean_active(),
+        "max_activation": s.max, "top_rows": s.top.iter().map(|t| t.1).collect::<Vec<_>>(),
+        "histogram": s.histogram,
+    })
+}
+
+pub fn show(ctx: &Ctx, run: &str, latent: usize, top: usize) -> anyhow::Result<()> {
+    let an = analyse(&ctx.ws, run, top)?;
+    let path = an.collage(latent)?;
+    if ctx.json {
+        let mut v = latent_json(&an, latent);
+        v["collage"] = json!(path);
+        return print_json(&v);
+    }
+    let (l, s) = (&an.labels[latent], &an.index.latents[latent]);
+    if std::io::stdout().is_terminal() {
+        let config = viuer::Config {
+            width: Some(SHOW_WIDTH),
+            absolute_offset: false,
+            ..Default::default()
+        };
+        let drawn = image::open(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|img| viuer::print(&img, &config).map_err(|e| e.to_string()));
+        if let Err(e) = drawn {
+            eprintln!(
+                "warning: could not draw the collage here ({e}); it is at {}",
+                path.display()
+            );
+        }
+    }
+    println!(
+        "latent {latent} of run '{run}': {} ({}, confidence {:.2})",
+        l.description,
+        l.category.name(),
+        l.confidence
+    );
+    println!(
+        "fires on {:.2}% of rows, mean {:.3}, max {:.3}",
+        100.0 * s.frequency(an.index.rows),
+        s.mean_active(),
+        s.max
+    );
+    println!("collage: {}", path.display());
     Ok(())
 }

@@ -89,7 +89,26 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Runs => tables::runs(&ctx),
         Command::Resume { runs, epochs } => train::resume(&ctx, &runs, epochs),
         Command::Metrics { runs } => tables::metrics(&ctx, &runs),
-        Command::Latents { run, top, list } => latents::run(&ctx, &run, top, list),
+        Command::Latents {
+            run,
+            top,
+            list,
+            label: _,
+            csv,
+            from,
+            count,
+        } => latents::run(
+            &ctx,
+            latents::LatentsArgs {
+                run: &run,
+                top,
+                list,
+                csv: csv.as_deref(),
+                from,
+                count,
+            },
+        ),
+        Command::Show { run, latent, top } => latents::show(&ctx, &run, latent, top),
         Command::Zeroshot {
             task,
             runs,

@@ -1,10 +1,15 @@
 //! Latent analysis: which rows fire each latent most, and how often each fires.
 
+pub mod analysis;
+pub mod collage;
 pub mod index;
+pub mod label;
 pub mod store;
 
+pub use analysis::{analyse, Analysis};
 pub use index::{LatentIndex, LatentStats, HIST_BINS};
-pub use store::{index_for_run, INDEX_FILE, LATENTS_DIR};
+pub use label::{Category, Label};
+pub use store::{index_for_run, COLLAGES_DIR, INDEX_FILE, LATENTS_DIR};
 
 #[cfg(test)]
 mod tests;

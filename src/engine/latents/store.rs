@@ -14,6 +14,8 @@ use crate::engine::tensorfile::{self, Named, TensorFile};
 
 pub const LATENTS_DIR: &str = "latents";
 pub const INDEX_FILE: &str = "index.safetensors";
+/// Cached collages, drawn from the index: cleared whenever the index is rebuilt.
+pub const COLLAGES_DIR: &str = "collages";
 /// Pads top lists shorter than K.
 const NO_ROW: u32 = u32::MAX;
 
@@ -112,6 +114,7 @@ pub fn index_for_run(run: &RunDir, set: &EmbeddingSet, k: usize) -> Result<(Late
         }
     }
     let index = LatentIndex::build(&params, set.data(), k);
+    let _ = std::fs::remove_dir_all(dir.join(COLLAGES_DIR));
     fsutil::create_dir(&dir)?;
     save(&path, &index, &fp)?;
     Ok((index, true))

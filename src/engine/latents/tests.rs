@@ -99,3 +99,127 @@ fn saved_index_is_reused_until_the_weights_change() {
         "new weights rebuild the index"
     );
 }
+
+/// A workspace with a demo set and a finished run whose SAE has exactly one latent per
+/// ground-truth concept (decoder rows = concept directions).
+fn concept_sae_workspace() -> (tempfile::TempDir, crate::engine::Workspace) {
+    use crate::engine::run::{RunConfig, RunDir, RunState, Status, WEIGHTS_FILE};
+    use crate::engine::sae::checkpoint::save_weights;
+    use crate::engine::set::EmbeddingSet;
+
+    let dir = tempfile::tempdir().unwrap();
+    let ws = crate::engine::Workspace::open(dir.path()).unwrap();
+    crate::engine::demo::create(&ws, 2000, 2).unwrap();
+    let set = EmbeddingSet::open(&ws, "demo").unwrap();
+    let gt = set.ground_truth().unwrap().unwrap();
+    let (d, k) = (512, gt.names.len());
+    let mut p = SaeParams::zeros(d, k);
+    p.w_dec.copy_from_slice(&gt.directions);
+    for j in 0..k {
+        for i in 0..d {
+            p.w_enc[i * k + j] = gt.directions[j * d + i];
+        }
+    }
+    p.b_dec = set.stats().mean.iter().map(|&v| v as f32).collect();
+    let run = RunDir::new(&ws, "truth");
+    let train = crate::engine::sae::TrainConfig {
+        dict: k,
+        ..Default::default()
+    };
+    let config = RunConfig {
+        name: "truth".into(),
+        data: "demo".into(),
+        rows: 2000,
+        dim: d,
+        created: 0,
+        train,
+    };
+    crate::engine::run::train::create_run(&run, &config).unwrap();
+    save_weights(&run.path(WEIGHTS_FILE), &p, Default::default()).unwrap();
+    run.write_state(&RunState {
+        status: Status::Done,
+        checkpoint_step: 0,
+        total_steps: 0,
+        message: None,
+        updated: 0,
+    })
+    .unwrap();
+    (dir, ws)
+}
+
+#[test]
+fn an_sae_of_the_true_concepts_is_labelled_with_their_names() {
+    let (_dir, ws) = concept_sae_workspace();
+    let an = super::analyse(&ws, "truth", 8).unwrap();
+    let g = an.agreement().unwrap().unwrap();
+    assert_eq!(g.concept.1, 61);
+    assert!(
+        g.concept.0 >= 58,
+        "labels name their concept for {}/61 latents",
+        g.concept.0
+    );
+    let red = an
+        .set
+        .ground_truth()
+        .unwrap()
+        .unwrap()
+        .names
+        .iter()
+        .position(|n| n == "red")
+        .unwrap();
+    let label = &an.labels[red];
+    assert!(
+        label.top_words[0].split(' ').any(|w| w == "red"),
+        "{label:?}"
+    );
+    assert!(label
+        .description
+        .starts_with("This feature activates on images containing: "));
+}
+
+#[test]
+fn collages_and_the_csv_show_what_they_say() {
+    use super::collage::{COLUMNS, TILE};
+    let (dir, ws) = concept_sae_workspace();
+    let an = super::analyse(&ws, "truth", 8).unwrap();
+    let path = an.collage(0).unwrap();
+    let img = image::open(&path).unwrap().to_rgb8();
+    // Eight tiles in two rows of four, each with a caption strip.
+    assert!(img.width() > COLUMNS * TILE && img.width() < COLUMNS * (TILE + 8) + 8);
+    assert!(img.height() > 2 * TILE && img.height() < 2 * (TILE + 24) + 8);
+    // The first tile is the rendered picture of the latent's best row.
+    let best = an.index.latents[0].top[0].1 as usize;
+    let tile = crate::engine::demo::render_item(&an.set, best);
+    assert_eq!(img.get_pixel(4 + 60, 4 + 60), tile.get_pixel(60, 60));
+
+    let csv_path = dir.path().join("labels.csv");
+    an.write_csv(&csv_path, 0..10).unwrap();
+    let mut reader = csv::Reader::from_path(&csv_path).unwrap();
+    let headers: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        headers,
+        [
+            "latent_id",
+            "category",
+            "description",
+            "top_words",
+            "frequency",
+            "max_activation",
+            "collage"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 10);
+    for r in &rows {
+        let collage = dir.path().join(&r[6]);
+        assert!(
+            r[6].is_empty() || collage.is_file() || std::path::Path::new(&r[6]).is_file(),
+            "{}",
+            &r[6]
+        );
+    }
+    assert!(
+        an.write_csv(&csv_path, 500..510).is_err(),
+        "a range past the last latent is refused"
+    );
+}

@@ -1,0 +1,170 @@
+//! Everything the lab knows of a run's latents: the index, labels, collages and the study's
+//! CSV, computed once and kept under `runs/NAME/latents/`.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::collage::{collage_file, Pictures};
+use super::index::LatentIndex;
+use super::label::{
+    agreement_with_truth, embed_vocabulary, label_all, vocabulary, Agreement, Label,
+};
+use super::store::{index_for_run, COLLAGES_DIR, LATENTS_DIR};
+use crate::engine::error::{Error, Result};
+use crate::engine::fsutil;
+use crate::engine::run::{RunDir, Status, WEIGHTS_FILE};
+use crate::engine::sae::checkpoint::load_weights;
+use crate::engine::sae::SaeParams;
+use crate::engine::set::EmbeddingSet;
+use crate::engine::workspace::Workspace;
+use crate::engine::zeroshot::text_encoder_for;
+
+pub const LABELS_FILE: &str = "labels.json";
+
+pub struct Analysis {
+    pub run: RunDir,
+    pub set: EmbeddingSet,
+    pub params: SaeParams,
+    pub index: LatentIndex,
+    pub labels: Vec<Label>,
+    /// Whether the index had to be (re)built.
+    pub built: bool,
+}
+
+/// One row of the study's CSV.
+#[derive(Debug, Serialize)]
+struct CsvRow<'a> {
+    latent_id: usize,
+    category: &'static str,
+    description: &'a str,
+    top_words: String,
+    frequency: f64,
+    max_activation: f32,
+    collage: String,
+}
+
+/// Indexes and labels a finished run's latents (top `k` rows each).
+pub fn analyse(ws: &Workspace, name: &str, k: usize) -> Result<Analysis> {
+    if k == 0 {
+        return Err(Error::invalid("--top", "must be at least 1"));
+    }
+    let run = RunDir::existing(ws, name)?;
+    let summary = crate::engine::run::list_runs(ws, &[name.to_string()])?.remove(0);
+    if summary.status != Status::Done {
+        return Err(Error::invalid(
+            "run",
+            format!("run '{name}' has not finished; `saelab resume {name}` finishes it"),
+        ));
+    }
+    let set = EmbeddingSet::open(ws, &summary.data)?;
+    let (index, built) = index_for_run(&run, &set, k)?;
+    let params = load_weights(&run.path(WEIGHTS_FILE))?;
+    let encoder = text_encoder_for(&set)?;
+    let words = vocabulary();
+    let vocab = embed_vocabulary(&words, encoder.as_ref())?;
+    let labels = label_all(&params, &index, &set, &words, &vocab);
+    fsutil::write_json(&run.path(LATENTS_DIR).join(LABELS_FILE), &labels)?;
+    Ok(Analysis {
+        run,
+        set,
+        params,
+        index,
+        labels,
+        built,
+    })
+}
+
+impl Analysis {
+    fn collages_dir(&self) -> PathBuf {
+        self.run.path(LATENTS_DIR).join(COLLAGES_DIR)
+    }
+
+    /// Latent `j`'s collage file, drawn on first use.
+    pub fn collage(&self, j: usize) -> Result<PathBuf> {
+        let stats = self.latent(j)?;
+        collage_file(
+            &self.collages_dir(),
+            j,
+            stats,
+            &Pictures::for_set(&self.set)?,
+        )
+    }
+
+    fn latent(&self, j: usize) -> Result<&super::LatentStats> {
+        self.index.latents.get(j).ok_or_else(|| {
+            Error::invalid(
+                "latent",
+                format!(
+                    "{j} is out of range: the SAE has {} latents",
+                    self.index.latents.len()
+                ),
+            )
+        })
+    }
+
+    /// On the demo world: how often labels name each latent's closest concept.
+    pub fn agreement(&self) -> Result<Option<Agreement>> {
+        Ok(self
+            .set
+            .ground_truth()?
+            .map(|gt| agreement_with_truth(&self.params, &self.labels, &gt)))
+    }
+
+    /// Writes the study's CSV for the latents in `range`, drawing their collages. Collage
+    /// paths are written relative to the CSV's folder when they can be.
+    pub fn write_csv(&self, path: &Path, range: Range<usize>) -> Result<()> {
+        let m = self.index.latents.len();
+        if range.start >= m {
+            return Err(Error::invalid(
+                "--from",
+                format!("{} is out of range: the SAE has {m} latents", range.start),
+            ));
+        }
+        let pictures = Pictures::for_set(&self.set)?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut out = csv::Writer::from_writer(Vec::new());
+        for j in range.start..range.end.min(m) {
+            let (stats, label) = (&self.index.latents[j], &self.labels[j]);
+            let collage = if stats.is_dead() {
+                String::new()
+            } else {
+                let file = collage_file(&self.collages_dir(), j, stats, &pictures)?;
+                relative_to(&file, &base)
+            };
+            out.serialize(CsvRow {
+                latent_id: j,
+                category: label.category.name(),
+                description: &label.description,
+                top_words: label.top_words.join(", "),
+                frequency: stats.frequency(self.index.rows),
+                max_activation: stats.max,
+                collage,
+            })
+            .map_err(|e| Error::bad_file(path, format!("could not be written: {e}")))?;
+        }
+        let bytes = out
+            .into_inner()
+            .map_err(|e| Error::bad_file(path, format!("could not be written: {e}")))?;
+        fsutil::write_atomic(path, &bytes)
+    }
+}
+
+/// `file` relative to `base` when it lies below it, else absolute.
+fn relative_to(file: &Path, base: &Path) -> String {
+    let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let (f, b) = (
+        abs(file),
+        abs(if base.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            base
+        }),
+    );
+    f.strip_prefix(&b)
+        .map(Path::to_path_buf)
+        .unwrap_or(f)
+        .display()
+        .to_string()
+}
