@@ -127,6 +127,15 @@ fn sweep_runs_and_metrics_speak_the_contract() {
         .fails(&["show", "demo-lam1e-3", "99999"], 1)
         .contains("out of range"));
 
+    // The report gathers all of it into one folder.
+    let report = lab.dir.path().join("report");
+    lab.ok(&["report", "--out", report.to_str().unwrap()]);
+    let doc = std::fs::read_to_string(report.join("README.md")).unwrap();
+    assert!(
+        doc.contains("## Training metrics") && doc.contains("plots/tradeoff.png"),
+        "{doc}"
+    );
+
     // metrics.jsonl lines carry the contract's keys.
     let log = std::fs::read_to_string(lab.run_dir("demo-lam1e-3").join("metrics.jsonl")).unwrap();
     let line: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();

@@ -139,6 +139,23 @@ pub enum Command {
         #[arg(long, default_value_t = 5)]
         losses: usize,
     },
+    /// Writes a markdown report (tables, plots, collages, labels) from the workspace.
+    Report {
+        /// Runs to report (default: all).
+        runs: Vec<String>,
+        /// Folder to write README.md, plots/ and collages/ into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Latents to show besides the most frequent and most confident (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        latents: Vec<usize>,
+        /// Run whose latents are shown (default: the first finished run with a latent index).
+        #[arg(long)]
+        latent_run: Option<String>,
+        /// Latents 0..N go into the report's label CSV, each with its collage.
+        #[arg(long, default_value_t = 50)]
+        csv_latents: usize,
+    },
     /// Times SAE training at the study's shapes (compare with shared/bench/ref_sae.py).
     Bench {
         /// Steps to time (default: the whole 5 epochs).

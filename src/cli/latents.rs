@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::table::markdown;
 use super::tables::print_json;
 use super::Ctx;
 use crate::engine::latents::{analyse, Analysis, Category};
+use crate::engine::report::table::markdown;
 
 /// Terminal columns a collage may take when printed.
 const SHOW_WIDTH: u32 = 72;
@@ -50,7 +50,19 @@ pub fn run(ctx: &Ctx, a: LatentsArgs) -> anyhow::Result<()> {
         ));
     }
     if let Some(path) = a.csv {
-        an.write_csv(path, a.from..a.from + a.count)?;
+        let latents: Vec<usize> = (a.from..(a.from + a.count).min(an.labels.len())).collect();
+        if latents.is_empty() {
+            return Err(crate::engine::error::Error::invalid(
+                "--from",
+                format!(
+                    "{} is out of range: the SAE has {} latents",
+                    a.from,
+                    an.labels.len()
+                ),
+            )
+            .into());
+        }
+        an.write_csv(path, &latents, &an.collage_dir())?;
         ctx.note(&format!(
             "wrote {} (latents {}..{})",
             path.display(),

@@ -6,7 +6,6 @@ mod bench;
 mod demo;
 mod latents;
 mod progress;
-mod table;
 mod tables;
 mod train;
 mod zeroshot;
@@ -123,6 +122,27 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             &runs,
             losses,
         ),
+        Command::Report {
+            runs,
+            out,
+            latents,
+            latent_run,
+            csv_latents,
+        } => {
+            let req = crate::engine::report::ReportRequest {
+                runs: &runs,
+                out: &out,
+                latents: &latents,
+                latent_run: latent_run.as_deref(),
+                csv_latents,
+            };
+            let summary = crate::engine::report::write_report(&ctx.ws, &req)?;
+            ctx.note(&format!("wrote {}", summary.path.display()));
+            for line in &summary.missing {
+                ctx.note(&format!("  left out: {line}"));
+            }
+            Ok(())
+        }
         Command::Bench {
             steps,
             from,

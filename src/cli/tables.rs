@@ -3,8 +3,9 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::table::markdown;
 use super::Ctx;
+use crate::engine::report::table::markdown;
+use crate::engine::report::tables::metrics_table;
 use crate::engine::run::{format_lambda, list_runs, RunSummary, Status};
 use crate::engine::set::{self, EmbeddingSet};
 
@@ -133,20 +134,7 @@ pub fn metrics(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
         println!("No runs yet: `saelab sweep --data demo` trains the study's three λ.");
         return Ok(());
     }
-    let with_gt = runs.iter().any(|r| {
-        r.results
-            .as_ref()
-            .is_some_and(|x| x.metrics.gt_recovery.is_some())
-    });
-    let mut headers = vec![
-        "run", "λ", "L1", "dict", "avg L0", "MSE", "L1 term", "R²", "FVU", "dead", "dense",
-    ];
-    if with_gt {
-        headers.extend(["gt recovery", "gt > 0.9"]);
-    }
-    headers.push("ex/s");
-    let cells: Vec<Vec<String>> = runs.iter().map(|r| metrics_cells(r, with_gt)).collect();
-    print!("{}", markdown(&headers, &cells));
+    print!("{}", metrics_table(&runs));
     let unfinished: Vec<&str> = runs
         .iter()
         .filter(|r| r.status != Status::Done)
@@ -159,49 +147,6 @@ pub fn metrics(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn metrics_cells(r: &RunSummary, with_gt: bool) -> Vec<String> {
-    let t = &r.config.train;
-    let mut cells = vec![
-        r.run.clone(),
-        format_lambda(t.lambda),
-        t.l1.name().into(),
-        t.dict.to_string(),
-    ];
-    let dash = || "-".to_string();
-    match &r.results {
-        Some(res) => {
-            let m = &res.metrics;
-            cells.extend([
-                format!("{:.1}", m.avg_l0),
-                format!("{:.3e}", m.mse),
-                format!("{:.4e}", m.l1),
-                format!("{:.4}", m.r2),
-                format!("{:.4}", m.fvu),
-                format!("{:.1}%", 100.0 * m.dead_frac),
-                format!("{:.1}%", 100.0 * m.dense_frac),
-            ]);
-            if with_gt {
-                cells.push(
-                    m.gt_recovery
-                        .map(|g| format!("{g:.3}"))
-                        .unwrap_or_else(dash),
-                );
-                cells.push(
-                    m.gt_recovered_frac
-                        .map(|f| format!("{:.0}%", 100.0 * f))
-                        .unwrap_or_else(dash),
-                );
-            }
-            cells.push(format!("{:.0}", res.examples_per_sec));
-        }
-        None => {
-            let n = 8 + if with_gt { 2 } else { 0 };
-            cells.extend(std::iter::repeat_with(dash).take(n));
-        }
-    }
-    cells
 }
 
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {

@@ -4,9 +4,9 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::table::markdown;
 use super::tables::print_json;
 use super::Ctx;
+use crate::engine::report::table::markdown;
 use crate::engine::run::format_lambda;
 use crate::engine::zeroshot::{biggest_losses, evaluate, TaskResult, TaskSpec};
 

@@ -6,6 +6,7 @@ pub mod device;
 pub mod error;
 pub mod fsutil;
 pub mod latents;
+pub mod report;
 pub mod run;
 pub mod sae;
 pub mod set;

@@ -1,7 +1,6 @@
 //! Everything the lab knows of a run's latents: the index, labels, collages and the study's
 //! CSV, computed once and kept under `runs/NAME/latents/`.
 
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -112,26 +111,25 @@ impl Analysis {
             .map(|gt| agreement_with_truth(&self.params, &self.labels, &gt)))
     }
 
-    /// Writes the study's CSV for the latents in `range`, drawing their collages. Collage
-    /// paths are written relative to the CSV's folder when they can be.
-    pub fn write_csv(&self, path: &Path, range: Range<usize>) -> Result<()> {
+    /// Writes the study's CSV for `latents`, drawing their collages into `collages` (a
+    /// folder); collage paths are written relative to the CSV's folder when they can be.
+    pub fn write_csv(&self, path: &Path, latents: &[usize], collages: &Path) -> Result<()> {
         let m = self.index.latents.len();
-        if range.start >= m {
+        if let Some(&bad) = latents.iter().find(|&&j| j >= m) {
             return Err(Error::invalid(
-                "--from",
-                format!("{} is out of range: the SAE has {m} latents", range.start),
+                "latent",
+                format!("{bad} is out of range: the SAE has {m} latents"),
             ));
         }
         let pictures = Pictures::for_set(&self.set)?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut out = csv::Writer::from_writer(Vec::new());
-        for j in range.start..range.end.min(m) {
+        for &j in latents {
             let (stats, label) = (&self.index.latents[j], &self.labels[j]);
             let collage = if stats.is_dead() {
                 String::new()
             } else {
-                let file = collage_file(&self.collages_dir(), j, stats, &pictures)?;
-                relative_to(&file, &base)
+                relative_to(&collage_file(collages, j, stats, &pictures)?, &base)
             };
             out.serialize(CsvRow {
                 latent_id: j,
@@ -148,6 +146,16 @@ impl Analysis {
             .into_inner()
             .map_err(|e| Error::bad_file(path, format!("could not be written: {e}")))?;
         fsutil::write_atomic(path, &bytes)
+    }
+
+    /// The run's own collage folder.
+    pub fn collage_dir(&self) -> PathBuf {
+        self.collages_dir()
+    }
+
+    /// Draws latent `j`'s collage into `dir` (if not there yet) and returns its path.
+    pub fn collage_in(&self, dir: &Path, j: usize) -> Result<PathBuf> {
+        collage_file(dir, j, self.latent(j)?, &Pictures::for_set(&self.set)?)
     }
 }
 

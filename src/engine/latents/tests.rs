@@ -193,7 +193,8 @@ fn collages_and_the_csv_show_what_they_say() {
     assert_eq!(img.get_pixel(4 + 60, 4 + 60), tile.get_pixel(60, 60));
 
     let csv_path = dir.path().join("labels.csv");
-    an.write_csv(&csv_path, 0..10).unwrap();
+    an.write_csv(&csv_path, &(0..10).collect::<Vec<_>>(), &an.collage_dir())
+        .unwrap();
     let mut reader = csv::Reader::from_path(&csv_path).unwrap();
     let headers: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(
@@ -219,7 +220,7 @@ fn collages_and_the_csv_show_what_they_say() {
         );
     }
     assert!(
-        an.write_csv(&csv_path, 500..510).is_err(),
-        "a range past the last latent is refused"
+        an.write_csv(&csv_path, &[500], &an.collage_dir()).is_err(),
+        "a latent past the last is refused"
     );
 }

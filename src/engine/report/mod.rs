@@ -1,0 +1,447 @@
+//! `saelab report`: the study's results document, written from what the lab computed. Every
+//! number comes from the run files; every image path is relative to the report and exists;
+//! a part the workspace lacks is left out with a line saying how to produce it.
+
+pub mod plots;
+pub mod table;
+pub mod tables;
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use plots::{accuracy_bars, loss_curves, tradeoff, Curve, TradeOff};
+use table::markdown;
+
+use super::error::{Error, Result};
+use super::fsutil;
+use super::latents::{analyse, Analysis, Category, INDEX_FILE, LATENTS_DIR};
+use super::run::{format_lambda, list_runs, RunDir, RunSummary, Status};
+use super::set::EmbeddingSet;
+use super::workspace::Workspace;
+use super::zeroshot;
+
+pub const REPORT_FILE: &str = "README.md";
+const PLOTS_DIR: &str = "plots";
+const COLLAGES_DIR: &str = "collages";
+/// Latents shown per choice rule (most frequent, most confident).
+const SHOWN_PER_RULE: usize = 3;
+
+pub struct ReportRequest<'a> {
+    /// Runs to report (empty: all).
+    pub runs: &'a [String],
+    pub out: &'a Path,
+    /// Latents the user wants shown, of the latents run.
+    pub latents: &'a [usize],
+    /// Run whose latents are shown (default: the first finished run that has an index).
+    pub latent_run: Option<&'a str>,
+    /// Latents 0..N go into the report's auto-label CSV.
+    pub csv_latents: usize,
+}
+
+/// What was written and what was left out.
+pub struct ReportSummary {
+    pub path: PathBuf,
+    pub missing: Vec<String>,
+}
+
+/// Writes `out/README.md` with its plots, collages and CSV.
+pub fn write_report(ws: &Workspace, req: &ReportRequest) -> Result<ReportSummary> {
+    let mut runs = list_runs(ws, req.runs)?;
+    runs.sort_by(|a, b| {
+        (
+            &a.data,
+            a.config.train.l1.name(),
+            a.config.train.epochs,
+            a.lambda.to_bits(),
+            &a.run,
+        )
+            .cmp(&(
+                &b.data,
+                b.config.train.l1.name(),
+                b.config.train.epochs,
+                b.lambda.to_bits(),
+                &b.run,
+            ))
+    });
+    fsutil::create_dir(&req.out.join(PLOTS_DIR))?;
+    let mut doc = String::new();
+    let mut missing = Vec::new();
+    let _ = writeln!(doc, "# Sparse autoencoders on {}\n", set_names(&runs));
+    let _ = writeln!(doc, "Written by saelab {} from the workspace `{}`. Every number below is read from the run files.\n", env!("CARGO_PKG_VERSION"), ws.root().display());
+    if runs.is_empty() {
+        let line = "No runs yet: `saelab sweep --data demo --lambdas 1e-3,1e-2,3e-2` trains the study's sweep.";
+        let _ = writeln!(doc, "{line}\n");
+        missing.push(line.to_string());
+    } else {
+        data_section(ws, &runs, &mut doc);
+        training_section(&runs, &mut doc);
+        metrics_section(ws, req.out, &runs, &mut doc, &mut missing)?;
+        zeroshot_section(ws, req.out, &runs, &mut doc, &mut missing)?;
+        latents_section(ws, req, &runs, &mut doc, &mut missing)?;
+    }
+    let steering = "No steering examples: this version of saelab has no steering engine yet.";
+    let _ = writeln!(doc, "## Steering\n\n{steering}\n");
+    missing.push(steering.into());
+    let path = req.out.join(REPORT_FILE);
+    fsutil::write_atomic(&path, doc.as_bytes())?;
+    Ok(ReportSummary { path, missing })
+}
+
+fn set_names(runs: &[RunSummary]) -> String {
+    let sets: BTreeSet<&str> = runs.iter().map(|r| r.data.as_str()).collect();
+    if sets.is_empty() {
+        "(no runs)".into()
+    } else {
+        sets.into_iter().collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn data_section(ws: &Workspace, runs: &[RunSummary], doc: &mut String) {
+    let _ = writeln!(doc, "## Data and model\n");
+    let sets: BTreeSet<&str> = runs.iter().map(|r| r.data.as_str()).collect();
+    let rows: Vec<Vec<String>> = sets
+        .iter()
+        .map(|name| match EmbeddingSet::open(ws, name) {
+            Ok(s) => vec![
+                name.to_string(),
+                s.meta.model.clone(),
+                s.meta.source.clone(),
+                s.rows().to_string(),
+                s.dim().to_string(),
+                s.meta.preprocessing.clone(),
+            ],
+            Err(_) => vec![
+                name.to_string(),
+                "(set missing)".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+            ],
+        })
+        .collect();
+    let _ = writeln!(
+        doc,
+        "{}",
+        markdown(
+            &["set", "model", "source", "rows", "dim", "preprocessing"],
+            &rows
+        )
+    );
+}
+
+fn training_section(runs: &[RunSummary], doc: &mut String) {
+    let _ = writeln!(doc, "## Training settings\n");
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let t = &r.config.train;
+            vec![
+                r.run.clone(),
+                format_lambda(t.lambda),
+                t.l1.name().into(),
+                t.dict.to_string(),
+                t.epochs.to_string(),
+                t.batch.to_string(),
+                format!("{:e}", t.lr),
+                t.seed.to_string(),
+                if t.unit_norm_decoder {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
+                format!("{}/{} ({})", r.step, r.total_steps, r.status.name()),
+            ]
+        })
+        .collect();
+    let _ = writeln!(
+        doc,
+        "All runs use Adam (β 0.9/0.999, ε 1e-8, no weight decay) and ReLU latents.\n"
+    );
+    let _ = writeln!(
+        doc,
+        "{}",
+        markdown(
+            &[
+                "run",
+                "λ",
+                "L1",
+                "dict",
+                "epochs",
+                "batch",
+                "lr",
+                "seed",
+                "unit-norm decoder",
+                "steps"
+            ],
+            &rows
+        )
+    );
+}
+
+fn metrics_section(
+    ws: &Workspace,
+    out: &Path,
+    runs: &[RunSummary],
+    doc: &mut String,
+    missing: &mut Vec<String>,
+) -> Result<()> {
+    let _ = writeln!(doc, "## Training metrics\n");
+    let _ = writeln!(doc, "{}", tables::metrics_table(runs));
+    let _ = writeln!(doc, "R² = 1 − Σ‖x − x̂‖² / Σ‖x − x̄‖² against the per-dimension mean; FVU = 1 − R²; dead latents never fire on the set, dense ones fire on more than 10% of rows.\n");
+    let curves: Vec<Curve> = runs
+        .iter()
+        .map(|r| {
+            let log = RunDir::new(ws, &r.run).metrics().unwrap_or_default();
+            Curve {
+                name: r.run.clone(),
+                points: log.iter().map(|m| (m.step as f64, m.loss)).collect(),
+            }
+        })
+        .filter(|c| !c.points.is_empty())
+        .collect();
+    if curves.is_empty() {
+        missing.push("loss curves: no run has logged a step yet".into());
+    } else {
+        loss_curves(&out.join(PLOTS_DIR).join("loss.png"), &curves)?;
+        let _ = writeln!(doc, "![Training loss per run]({PLOTS_DIR}/loss.png)\n");
+    }
+    let points: Vec<TradeOff> = runs
+        .iter()
+        .filter_map(|r| {
+            r.results.as_ref().map(|res| TradeOff {
+                name: format!("λ {}", format_lambda(r.lambda)),
+                avg_l0: res.metrics.avg_l0,
+                r2: res.metrics.r2,
+            })
+        })
+        .collect();
+    if points.is_empty() {
+        let line = "The L0 against R² trade-off appears once a run finishes (`saelab resume RUN`).";
+        let _ = writeln!(doc, "{line}\n");
+        missing.push(line.into());
+    } else {
+        tradeoff(&out.join(PLOTS_DIR).join("tradeoff.png"), &points)?;
+        let _ = writeln!(doc, "![Average L0 against R²]({PLOTS_DIR}/tradeoff.png)\n");
+    }
+    Ok(())
+}
+
+fn zeroshot_section(
+    ws: &Workspace,
+    out: &Path,
+    runs: &[RunSummary],
+    doc: &mut String,
+    missing: &mut Vec<String>,
+) -> Result<()> {
+    let _ = writeln!(doc, "## Zero-shot classification\n");
+    let saved: Vec<(&RunSummary, zeroshot::SavedResults)> = runs
+        .iter()
+        .map(|r| Ok((r, zeroshot::saved(&RunDir::new(ws, &r.run))?)))
+        .collect::<Result<_>>()?;
+    let tasks: BTreeSet<String> = saved.iter().flat_map(|(_, s)| s.keys().cloned()).collect();
+    if tasks.is_empty() {
+        let line = "No zero-shot results yet: `saelab zeroshot --task demo10` (or `cifar10`, `cifar100`, `demo100`) scores every finished run.";
+        let _ = writeln!(doc, "{line}\n");
+        missing.push(line.into());
+        return Ok(());
+    }
+    let _ = writeln!(doc, "Each image embedding is passed through the SAE (encode, decode, L2-normalise) before it meets the same text classifier as CLIP alone. The control adds the reconstruction error back and must equal the baseline.\n");
+    for task in tasks {
+        let rows_for: Vec<(&RunSummary, &zeroshot::SavedTask)> = saved
+            .iter()
+            .filter_map(|(r, s)| s.get(&task).map(|t| (*r, t)))
+            .collect();
+        let (_, first) = rows_for[0];
+        let rows: Vec<Vec<String>> = rows_for
+            .iter()
+            .map(|(r, t)| {
+                vec![
+                    format_lambda(r.lambda),
+                    r.run.clone(),
+                    format!("{:.4}", t.baseline.top1),
+                    format!("{:.4}", t.sae.top1),
+                    format!("{:.4}", t.sae.top5),
+                    format!("{:.4}", t.control.top1),
+                    t.sae.n.to_string(),
+                ]
+            })
+            .collect();
+        let _ = writeln!(doc, "### {task} (set `{}`)\n", first.set);
+        let _ = writeln!(
+            doc,
+            "{}",
+            markdown(
+                &[
+                    "λ",
+                    "run",
+                    "CLIP baseline",
+                    "CLIP + SAE",
+                    "CLIP + SAE top-5",
+                    "control",
+                    "n"
+                ],
+                &rows
+            )
+        );
+        let mut bars = vec![("CLIP".to_string(), first.baseline.top1)];
+        bars.extend(
+            rows_for
+                .iter()
+                .map(|(r, t)| (format!("λ {}", format_lambda(r.lambda)), t.sae.top1)),
+        );
+        let file = format!("zeroshot_{}.png", sanitize(&task));
+        accuracy_bars(&out.join(PLOTS_DIR).join(&file), &task, &bars)?;
+        let _ = writeln!(doc, "![Zero-shot top-1 on {task}]({PLOTS_DIR}/{file})\n");
+    }
+    Ok(())
+}
+
+/// A name safe as a file name.
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The run whose latents are shown: the one asked for, or the first finished run with an index.
+fn latent_run<'a>(
+    ws: &Workspace,
+    req: &ReportRequest,
+    runs: &'a [RunSummary],
+) -> Result<Option<&'a RunSummary>> {
+    if let Some(name) = req.latent_run {
+        return runs
+            .iter()
+            .find(|r| r.run == name)
+            .map(Some)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "--latent-run",
+                    format!("run '{name}' is not among the reported runs"),
+                )
+            });
+    }
+    Ok(runs.iter().find(|r| {
+        r.status == Status::Done
+            && RunDir::new(ws, &r.run)
+                .path(LATENTS_DIR)
+                .join(INDEX_FILE)
+                .is_file()
+    }))
+}
+
+/// Which latents to show: the most frequent, the most confident, and the user's.
+fn chosen_latents(an: &Analysis, extra: &[usize]) -> Vec<(&'static str, usize)> {
+    let alive: Vec<usize> = (0..an.labels.len())
+        .filter(|&j| an.labels[j].category != Category::Dead)
+        .collect();
+    let mut frequent = alive.clone();
+    frequent.sort_by(|&a, &b| {
+        an.index.latents[b]
+            .active
+            .cmp(&an.index.latents[a].active)
+            .then(a.cmp(&b))
+    });
+    let mut confident: Vec<usize> = alive
+        .iter()
+        .copied()
+        .filter(|&j| an.labels[j].category == Category::Semantic)
+        .collect();
+    confident.sort_by(|&a, &b| an.labels[b].confidence.total_cmp(&an.labels[a].confidence));
+    let mut out: Vec<(&'static str, usize)> = Vec::new();
+    let push = |kind: &'static str, j: usize, out: &mut Vec<(&'static str, usize)>| {
+        if !out.iter().any(|&(_, k)| k == j) {
+            out.push((kind, j));
+        }
+    };
+    frequent
+        .iter()
+        .take(SHOWN_PER_RULE)
+        .for_each(|&j| push("most frequent", j, &mut out));
+    confident
+        .iter()
+        .take(SHOWN_PER_RULE)
+        .for_each(|&j| push("most confident", j, &mut out));
+    extra.iter().for_each(|&j| push("chosen", j, &mut out));
+    out
+}
+
+fn latents_section(
+    ws: &Workspace,
+    req: &ReportRequest,
+    runs: &[RunSummary],
+    doc: &mut String,
+    missing: &mut Vec<String>,
+) -> Result<()> {
+    let _ = writeln!(doc, "## Interpretation of SAE latents\n");
+    let Some(run) = latent_run(ws, req, runs)? else {
+        let line =
+            "No latent index yet: `saelab latents RUN` builds one (then run the report again).";
+        let _ = writeln!(doc, "{line}\n");
+        missing.push(line.into());
+        return Ok(());
+    };
+    let k = 16;
+    let an = analyse(ws, &run.run, k)?;
+    if let Some(&bad) = req.latents.iter().find(|&&j| j >= an.labels.len()) {
+        return Err(Error::invalid(
+            "--latents",
+            format!(
+                "{bad} is out of range: the SAE has {} latents",
+                an.labels.len()
+            ),
+        ));
+    }
+    let collages = req.out.join(COLLAGES_DIR);
+    let _ = writeln!(doc, "Run `{}`: the top {} images of each latent, with labels from the built-in vocabulary scored by the set's text encoder.\n", run.run, an.index.k);
+    let mut rows = Vec::new();
+    for (kind, j) in chosen_latents(&an, req.latents) {
+        let file = an.collage_in(&collages, j)?;
+        let name = file
+            .file_name()
+            .expect("collage files have names")
+            .to_string_lossy()
+            .into_owned();
+        let l = &an.labels[j];
+        rows.push(vec![
+            kind.to_string(),
+            l.category.name().into(),
+            j.to_string(),
+            format!("![]({COLLAGES_DIR}/{name})"),
+            l.description.clone(),
+        ]);
+    }
+    let _ = writeln!(
+        doc,
+        "{}",
+        markdown(
+            &["choice", "type", "latent", "collage", "auto-interpretation"],
+            &rows
+        )
+    );
+    let count = req.csv_latents.min(an.labels.len());
+    let csv_name = format!("latents_{}.csv", sanitize(&run.run));
+    let ids: Vec<usize> = (0..count).collect();
+    an.write_csv(&req.out.join(&csv_name), &ids, &collages)?;
+    let _ = writeln!(
+        doc,
+        "Automatic labels of latents 0 to {}: [{csv_name}]({csv_name}).\n",
+        count.saturating_sub(1)
+    );
+    if let Some(g) = an.agreement()? {
+        let _ = writeln!(
+            doc,
+            "Against the demo world's ground truth, the best word names the closest concept for {}/{} latents that lie within cosine 0.5 of a concept.\n",
+            g.concept.0, g.concept.1
+        );
+    }
+    Ok(())
+}
