@@ -127,6 +127,42 @@ fn sweep_runs_and_metrics_speak_the_contract() {
         .fails(&["show", "demo-lam1e-3", "99999"], 1)
         .contains("out of range"));
 
+    // Steering: the contract's keys, before and after.
+    let steered = lab.json(&[
+        "steer",
+        "demo-lam1e-3",
+        "--image",
+        "4",
+        "--latent",
+        "3",
+        "--strength",
+        "2",
+    ]);
+    for key in [
+        "run",
+        "image",
+        "latent",
+        "strength",
+        "method",
+        "neighbours",
+        "classes",
+        "labels",
+        "concepts",
+    ] {
+        assert!(steered.get(key).is_some(), "steer --json lacks {key}");
+    }
+    assert_eq!(
+        steered["neighbours"]["before"][0]["item"], 4,
+        "an image's nearest neighbour is itself"
+    );
+    assert!(steered["classes"]["after"].as_array().unwrap().len() == 5);
+    assert!(lab
+        .fails(
+            &["steer", "demo-lam1e-3", "--image", "99999", "--latent", "3"],
+            1
+        )
+        .contains("out of range"));
+
     // The report gathers all of it into one folder.
     let report = lab.dir.path().join("report");
     lab.ok(&["report", "--out", report.to_str().unwrap()]);

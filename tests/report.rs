@@ -167,6 +167,7 @@ fn missing_parts_are_named_not_fatal() {
     let doc = std::fs::read_to_string(&summary.path).unwrap();
     assert!(doc.contains("saelab zeroshot --task demo10"), "{doc}");
     assert!(doc.contains("saelab latents RUN"), "{doc}");
+    assert!(doc.contains("saelab steer RUN"), "{doc}");
     assert!(doc.contains("saelab resume RUN"), "{doc}");
     assert!(summary.missing.len() >= 3);
     for t in links(&doc) {

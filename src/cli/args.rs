@@ -139,6 +139,34 @@ pub enum Command {
         #[arg(long, default_value_t = 5)]
         losses: usize,
     },
+    /// Steers one image along SAE latents and shows what changes (or --check N measures it).
+    Steer {
+        run: String,
+        /// Row of the run's set to steer.
+        #[arg(long, required_unless_present = "check")]
+        image: Option<usize>,
+        /// Latent to move (repeat for several).
+        #[arg(long, required_unless_present = "check")]
+        latent: Vec<usize>,
+        /// Strength in units of each latent's typical activation (negative removes).
+        #[arg(long, allow_negative_numbers = true, default_value_t = 2.0)]
+        strength: f32,
+        /// edit: change the latent and keep the reconstruction error; add: add its direction.
+        #[arg(long, value_enum, default_value = "edit")]
+        method: MethodArg,
+        /// Units of --strength: the latent's typical (90th percentile) or maximum activation.
+        #[arg(long, value_enum, default_value = "typical")]
+        units: UnitsArg,
+        /// Clamp the latents to zero instead (ablation).
+        #[arg(long)]
+        ablate: bool,
+        /// Zero-shot task whose class distribution is shown (default: demo100 on demo sets).
+        #[arg(long)]
+        task: Option<String>,
+        /// Measure instead: N random images and labelled latents, ±strength each.
+        #[arg(long, value_name = "N")]
+        check: Option<usize>,
+    },
     /// Writes a markdown report (tables, plots, collages, labels) from the workspace.
     Report {
         /// Runs to report (default: all).
@@ -188,6 +216,18 @@ impl From<DeviceArg> for DeviceChoice {
             DeviceArg::Metal => DeviceChoice::Metal,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MethodArg {
+    Edit,
+    Add,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum UnitsArg {
+    Typical,
+    Max,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

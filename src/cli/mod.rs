@@ -6,6 +6,7 @@ mod bench;
 mod demo;
 mod latents;
 mod progress;
+mod steer;
 mod tables;
 mod train;
 mod zeroshot;
@@ -121,6 +122,30 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             set.as_deref(),
             &runs,
             losses,
+        ),
+        Command::Steer {
+            run,
+            image,
+            latent,
+            strength,
+            method,
+            units,
+            ablate,
+            task,
+            check,
+        } => steer::run(
+            &ctx,
+            steer::SteerArgs {
+                run: &run,
+                image,
+                latents: &latent,
+                strength,
+                method,
+                units,
+                ablate,
+                task: task.as_deref(),
+                check,
+            },
         ),
         Command::Report {
             runs,

@@ -10,6 +10,7 @@ pub mod report;
 pub mod run;
 pub mod sae;
 pub mod set;
+pub mod steer;
 pub mod tensorfile;
 pub mod workspace;
 pub mod zeroshot;

@@ -14,7 +14,7 @@ const CHUNK_ROWS: usize = 1024;
 /// Histogram bins: bin b holds activations in [2^(b − HIST_OFFSET), 2^(b + 1 − HIST_OFFSET)),
 /// the first and last bins also everything below and above.
 pub const HIST_BINS: usize = 16;
-const HIST_OFFSET: i32 = 10;
+pub const HIST_OFFSET: i32 = 10;
 /// Latents per parallel work item.
 const LATENT_BLOCK: usize = 64;
 

@@ -80,9 +80,7 @@ pub fn write_report(ws: &Workspace, req: &ReportRequest) -> Result<ReportSummary
         zeroshot_section(ws, req.out, &runs, &mut doc, &mut missing)?;
         latents_section(ws, req, &runs, &mut doc, &mut missing)?;
     }
-    let steering = "No steering examples: this version of saelab has no steering engine yet.";
-    let _ = writeln!(doc, "## Steering\n\n{steering}\n");
-    missing.push(steering.into());
+    steering_section(ws, &runs, &mut doc, &mut missing)?;
     let path = req.out.join(REPORT_FILE);
     fsutil::write_atomic(&path, doc.as_bytes())?;
     Ok(ReportSummary { path, missing })
@@ -443,5 +441,71 @@ fn latents_section(
             g.concept.0, g.concept.1
         );
     }
+    Ok(())
+}
+
+fn steering_section(
+    ws: &Workspace,
+    runs: &[RunSummary],
+    doc: &mut String,
+    missing: &mut Vec<String>,
+) -> Result<()> {
+    let _ = writeln!(doc, "## Steering\n");
+    let mut rows = Vec::new();
+    for r in runs {
+        for e in super::steer::examples::list(&RunDir::new(ws, &r.run))? {
+            let class = |c: &Option<(String, f32)>| {
+                c.as_ref()
+                    .map(|(n, p)| format!("{n} ({p:.2})"))
+                    .unwrap_or_else(|| "-".into())
+            };
+            let moved: Vec<String> = e
+                .concepts
+                .iter()
+                .take(3)
+                .map(|(c, d)| format!("{c} {d:+.2}"))
+                .collect();
+            rows.push(vec![
+                r.run.clone(),
+                format!("{}: {}", e.image, e.image_caption),
+                format!("{:?} ({})", e.latent, e.latent_labels.join("; ")),
+                if e.method == "ablate" {
+                    e.method.clone()
+                } else {
+                    format!("{} {:+}", e.method, e.strength)
+                },
+                class(&e.class_before),
+                class(&e.class_after),
+                if moved.is_empty() {
+                    e.labels_after.join(", ")
+                } else {
+                    moved.join(", ")
+                },
+            ]);
+        }
+    }
+    if rows.is_empty() {
+        let line = "No steering examples yet: `saelab steer RUN --image ID --latent J --strength A` keeps one.";
+        let _ = writeln!(doc, "{line}\n");
+        missing.push(line.into());
+        return Ok(());
+    }
+    let _ = writeln!(doc, "Each example moves SAE latents of one image's embedding (edit: change the code and keep the reconstruction error; add: add the latent's unit decoder direction); strengths are in units of the latent's typical activation.\n");
+    let _ = writeln!(
+        doc,
+        "{}",
+        markdown(
+            &[
+                "run",
+                "image",
+                "latents",
+                "method",
+                "top class before",
+                "after",
+                "what moved"
+            ],
+            &rows
+        )
+    );
     Ok(())
 }

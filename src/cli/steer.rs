@@ -1,0 +1,295 @@
+//! `saelab steer`: steered previews for one image, or `--check N` to measure steering on the
+//! demo world's ground truth and time preview refreshes.
+
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+use super::args::{MethodArg, UnitsArg};
+use super::tables::print_json;
+use super::Ctx;
+use crate::engine::demo;
+use crate::engine::error::Error;
+use crate::engine::latents::label::names;
+use crate::engine::latents::{analyse, Category};
+use crate::engine::report::table::markdown;
+use crate::engine::steer::{examples, Change, Edit, Method, Preview, Steerer, Units};
+use crate::engine::zeroshot::TaskSpec;
+
+pub struct SteerArgs<'a> {
+    pub run: &'a str,
+    pub image: Option<usize>,
+    pub latents: &'a [usize],
+    pub strength: f32,
+    pub method: MethodArg,
+    pub units: UnitsArg,
+    pub ablate: bool,
+    pub task: Option<&'a str>,
+    pub check: Option<usize>,
+}
+
+fn method(m: MethodArg) -> Method {
+    match m {
+        MethodArg::Edit => Method::Edit,
+        MethodArg::Add => Method::Add,
+    }
+}
+
+pub fn run(ctx: &Ctx, a: SteerArgs) -> anyhow::Result<()> {
+    let analysis = analyse(&ctx.ws, a.run, 16)?;
+    let task = match a.task {
+        Some(t) => Some(TaskSpec::builtin(t)?),
+        None if demo::is_demo(&analysis.set) => Some(TaskSpec::builtin("demo100")?),
+        None => None,
+    };
+    let units = match a.units {
+        UnitsArg::Typical => Units::Typical,
+        UnitsArg::Max => Units::Max,
+    };
+    let mut steerer = Steerer::new(&ctx.ws, analysis, units, task.as_ref())?;
+    if let Some(n) = a.check {
+        return check(ctx, &mut steerer, n, a.strength);
+    }
+    let image = a.image.expect("clap requires --image without --check");
+    let (rows, m) = (steerer.analysis.set.rows(), steerer.analysis.labels.len());
+    if image >= rows {
+        return Err(Error::invalid(
+            "--image",
+            format!("{image} is out of range: the set has {rows} rows"),
+        )
+        .into());
+    }
+    if let Some(&bad) = a.latents.iter().find(|&&j| j >= m) {
+        return Err(Error::invalid(
+            "--latent",
+            format!("{bad} is out of range: the SAE has {m} latents"),
+        )
+        .into());
+    }
+    let change = if a.ablate {
+        Change::Ablate
+    } else {
+        Change::Add(a.strength)
+    };
+    let edits: Vec<Edit> = a
+        .latents
+        .iter()
+        .map(|&latent| Edit { latent, change })
+        .collect();
+    let before = steerer.preview(steerer.image(image));
+    let start = Instant::now();
+    let steered = steerer.steer(image, &edits, method(a.method));
+    let after = steerer.preview(&steered);
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let run_dir = crate::engine::run::RunDir::new(&ctx.ws, a.run);
+    examples::save(&run_dir, &example(&steerer, &a, image, &before, &after))?;
+    if ctx.json {
+        return print_json(&steer_json(&steerer, &a, image, &before, &after));
+    }
+    print_preview(&steerer, &a, image, &before, &after);
+    ctx.note(&format!("steered and previewed in {ms:.1} ms"));
+    Ok(())
+}
+
+/// Names a neighbour row: its caption on demo sets, its item label or path otherwise.
+fn describe_row(s: &Steerer, row: usize) -> String {
+    if demo::is_demo(&s.analysis.set) {
+        demo::scene_of_row(&s.analysis.set, row).caption()
+    } else {
+        format!("row {row}")
+    }
+}
+
+/// Concepts that rose and fell the most (demo world).
+fn concept_moves(s: &Steerer, before: &Preview, after: &Preview) -> Vec<(String, f32)> {
+    let Some(gt) = &s.gt else { return Vec::new() };
+    let mut moves: Vec<(String, f32)> = gt
+        .names
+        .iter()
+        .enumerate()
+        .map(|(c, n)| {
+            (
+                n.clone(),
+                after.concept_scores[c] - before.concept_scores[c],
+            )
+        })
+        .collect();
+    moves.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+    moves.truncate(6);
+    moves
+}
+
+fn method_name(a: &SteerArgs) -> &'static str {
+    match (a.ablate, a.method) {
+        (true, _) => "ablate",
+        (false, MethodArg::Edit) => "edit",
+        (false, MethodArg::Add) => "add",
+    }
+}
+
+fn example(
+    s: &Steerer,
+    a: &SteerArgs,
+    image: usize,
+    before: &Preview,
+    after: &Preview,
+) -> examples::Example {
+    examples::Example {
+        image,
+        latent: a.latents.to_vec(),
+        strength: a.strength,
+        method: method_name(a).into(),
+        image_caption: describe_row(s, image),
+        latent_labels: a
+            .latents
+            .iter()
+            .map(|&j| s.analysis.labels[j].top_words.join(", "))
+            .collect(),
+        class_before: before.classes.first().cloned(),
+        class_after: after.classes.first().cloned(),
+        labels_after: after.labels.iter().map(|l| l.0.clone()).collect(),
+        concepts: concept_moves(s, before, after),
+    }
+}
+
+fn steer_json(
+    s: &Steerer,
+    a: &SteerArgs,
+    image: usize,
+    before: &Preview,
+    after: &Preview,
+) -> serde_json::Value {
+    let side = |p: &Preview| {
+        json!({
+            "neighbours": p.neighbours.iter().map(|(i, c)| json!({"item": i, "cosine": c})).collect::<Vec<_>>(),
+            "classes": p.classes.iter().map(|(c, pr)| json!({"class": c, "probability": pr})).collect::<Vec<_>>(),
+            "labels": p.labels.iter().map(|(l, sc)| json!({"label": l, "score": sc})).collect::<Vec<_>>(),
+        })
+    };
+    let (b, af) = (side(before), side(after));
+    let mut out = json!({
+        "run": a.run, "image": image, "latent": a.latents, "strength": a.strength,
+        "method": method_name(a),
+        "task": s.task_name(),
+        "neighbours": {"before": b["neighbours"], "after": af["neighbours"]},
+        "classes": {"before": b["classes"], "after": af["classes"]},
+        "labels": {"before": b["labels"], "after": af["labels"]},
+    });
+    if s.gt.is_some() {
+        out["concepts"] = json!(concept_moves(s, before, after)
+            .iter()
+            .map(|(c, d)| json!({"concept": c, "change": d}))
+            .collect::<Vec<_>>());
+    }
+    out
+}
+
+fn print_preview(s: &Steerer, a: &SteerArgs, image: usize, before: &Preview, after: &Preview) {
+    println!("image {image}: {}", describe_row(s, image));
+    for &j in a.latents {
+        println!("latent {j}: {}", s.analysis.labels[j].description);
+    }
+    let rows: Vec<Vec<String>> = (0..before.neighbours.len().min(6))
+        .map(|i| {
+            let (b, af) = (before.neighbours[i], after.neighbours[i]);
+            vec![
+                (i + 1).to_string(),
+                format!("{:.3} {}", b.1, describe_row(s, b.0)),
+                format!("{:.3} {}", af.1, describe_row(s, af.0)),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        markdown(&["#", "nearest before", "nearest after"], &rows)
+    );
+    if let Some(task) = s.task_name() {
+        let rows: Vec<Vec<String>> = (0..before.classes.len())
+            .map(|i| {
+                vec![
+                    format!("{} {:.3}", before.classes[i].0, before.classes[i].1),
+                    format!("{} {:.3}", after.classes[i].0, after.classes[i].1),
+                ]
+            })
+            .collect();
+        print!("{}", markdown(&[&format!("{task} before"), "after"], &rows));
+    }
+    let rows: Vec<Vec<String>> = (0..before.labels.len())
+        .map(|i| vec![before.labels[i].0.clone(), after.labels[i].0.clone()])
+        .collect();
+    print!("{}", markdown(&["labels before", "labels after"], &rows));
+    let moves = concept_moves(s, before, after);
+    if !moves.is_empty() {
+        let listed: Vec<String> = moves.iter().map(|(c, d)| format!("{c} {d:+.3}")).collect();
+        println!("concepts that moved most: {}", listed.join(", "));
+    }
+}
+
+/// On the demo world: over `n` random images and latents whose label names a concept, the
+/// share where that concept's score rises with +strength and falls with −strength.
+fn check(ctx: &Ctx, s: &mut Steerer, n: usize, strength: f32) -> anyhow::Result<()> {
+    let Some(gt) = s.gt.clone() else {
+        return Err(
+            Error::invalid("--check", "needs a set with ground truth (the demo world)").into(),
+        );
+    };
+    let candidates: Vec<(usize, usize)> = s
+        .analysis
+        .labels
+        .iter()
+        .filter(|l| l.category == Category::Semantic)
+        .filter_map(|l| {
+            let word = l.top_words.first()?;
+            let concept = gt.names.iter().position(|c| names(word, c))?;
+            Some((l.latent, concept))
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Err(Error::invalid(
+            "--check",
+            "no latent of this run has a label naming a concept",
+        )
+        .into());
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let rows = s.analysis.set.rows();
+    let mut results = Vec::new();
+    for m in [Method::Edit, Method::Add] {
+        let (mut good, mut times) = (0usize, Vec::with_capacity(2 * n));
+        for _ in 0..n {
+            let image = rng.random_range(0..rows);
+            let (latent, concept) = candidates[rng.random_range(0..candidates.len())];
+            let base = s.preview(s.image(image)).concept_scores[concept];
+            let mut score = |sign: f32| {
+                let start = Instant::now();
+                let x = s.steer(
+                    image,
+                    &[Edit {
+                        latent,
+                        change: Change::Add(sign * strength),
+                    }],
+                    m,
+                );
+                let p = s.preview(&x);
+                times.push(start.elapsed().as_secs_f64() * 1000.0);
+                p.concept_scores[concept]
+            };
+            let (up, down) = (score(1.0), score(-1.0));
+            good += (up > base && down < base) as usize;
+        }
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        let p95 = times[(times.len() * 95 / 100).min(times.len() - 1)];
+        results.push(json!({"method": format!("{m:?}").to_lowercase(), "cases": n, "both_ways": good, "share": good as f64 / n as f64, "preview_ms_median": median, "preview_ms_p95": p95}));
+        ctx.note(&format!(
+            "{m:?}: the named concept rose with +{strength} and fell with −{strength} in {good}/{n} cases ({:.0}%); a steer + preview took {median:.1} ms (median), {p95:.1} ms (p95)",
+            100.0 * good as f64 / n as f64
+        ));
+    }
+    if ctx.json {
+        return print_json(&results);
+    }
+    Ok(())
+}

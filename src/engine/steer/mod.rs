@@ -1,0 +1,11 @@
+//! Steering: move SAE features of an embedding and preview what changes.
+
+pub mod examples;
+pub mod ops;
+pub mod preview;
+
+pub use ops::{steer, Change, Edit, Method, Units};
+pub use preview::{Preview, Steerer};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,182 @@
+//! What a steered embedding looks like, computed in milliseconds: its nearest images in the
+//! set, the class distribution of a zero-shot task, the closest vocabulary labels and, on the
+//! demo world, the ground-truth concept scores. Everything heavy is prepared once.
+
+use serde::Serialize;
+
+use super::ops::{steer, unit_of, Edit, Method, Units};
+use crate::engine::demo::encoder::normalize;
+use crate::engine::error::Result;
+use crate::engine::latents::label::{embed_vocabulary, vocabulary};
+use crate::engine::latents::Analysis;
+use crate::engine::sae::linalg::{matmul, MatRef, Threads};
+use crate::engine::sae::step::Scratch;
+use crate::engine::set::GroundTruth;
+use crate::engine::workspace::Workspace;
+use crate::engine::zeroshot::{classifier, text_encoder_for, Classifier, TaskSpec};
+
+/// CLIP's logit scale: class probabilities are softmax(100 · cosine).
+const LOGIT_SCALE: f32 = 100.0;
+pub const NEIGHBOURS: usize = 12;
+const SHOWN: usize = 5;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Preview {
+    /// (row, cosine), best first.
+    pub neighbours: Vec<(usize, f32)>,
+    /// (class, probability), most likely first.
+    pub classes: Vec<(String, f32)>,
+    /// (vocabulary entry, score), best first.
+    pub labels: Vec<(String, f32)>,
+    /// Demo world: every concept's cosine with the embedding, in ground-truth order.
+    #[serde(skip)]
+    pub concept_scores: Vec<f32>,
+    #[serde(skip)]
+    pub class_probs: Vec<f32>,
+}
+
+pub struct Steerer {
+    pub analysis: Analysis,
+    pub units: Vec<f32>,
+    /// Unit rows of the set. shape: [N, d]
+    rows: Vec<f32>,
+    task: Option<(String, Classifier)>,
+    words: Vec<String>,
+    vocab: Vec<f32>,
+    set_mean: Vec<f32>,
+    pub gt: Option<GroundTruth>,
+    scratch: Scratch,
+}
+
+fn top_k(scores: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    let k = k.min(idx.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    idx.select_nth_unstable_by(k - 1, |&a, &b| scores[b].total_cmp(&scores[a]));
+    idx.truncate(k);
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    idx.into_iter().map(|i| (i, scores[i])).collect()
+}
+
+impl Steerer {
+    /// Prepares previews for a run's analysis; `task` picks the class distribution shown.
+    pub fn new(
+        ws: &Workspace,
+        analysis: Analysis,
+        units: Units,
+        task: Option<&TaskSpec>,
+    ) -> Result<Self> {
+        let set = &analysis.set;
+        let d = set.dim();
+        let mut rows = set.data().to_vec();
+        rows.chunks_mut(d).for_each(normalize);
+        let encoder = text_encoder_for(set)?;
+        let task = match task {
+            Some(t) => Some((t.name.clone(), classifier(ws, t, encoder.as_ref())?)),
+            None => None,
+        };
+        let words = vocabulary();
+        let vocab = embed_vocabulary(&words, encoder.as_ref())?;
+        let set_mean = set.stats().mean.iter().map(|&v| v as f32).collect();
+        let gt = set.ground_truth()?;
+        let units = analysis
+            .index
+            .latents
+            .iter()
+            .map(|l| unit_of(l, units))
+            .collect();
+        let scratch = Scratch::new(d, analysis.params.m, 1);
+        Ok(Steerer {
+            units,
+            rows,
+            task,
+            words,
+            vocab,
+            set_mean,
+            gt,
+            scratch,
+            analysis,
+        })
+    }
+
+    pub fn task_name(&self) -> Option<&str> {
+        self.task.as_ref().map(|t| t.0.as_str())
+    }
+
+    /// Row `i` of the set, unit length.
+    pub fn image(&self, i: usize) -> &[f32] {
+        let d = self.analysis.set.dim();
+        &self.rows[i * d..(i + 1) * d]
+    }
+
+    /// The steered embedding of row `image`.
+    pub fn steer(&mut self, image: usize, edits: &[Edit], method: Method) -> Vec<f32> {
+        let x = self.image(image).to_vec();
+        steer(
+            &self.analysis.params,
+            &x,
+            edits,
+            &self.units,
+            method,
+            &mut self.scratch,
+        )
+        .0
+    }
+
+    fn scores(&self, matrix: &[f32], rows: usize, x: &[f32]) -> Vec<f32> {
+        let d = x.len();
+        let mut out = vec![0.0f32; rows];
+        matmul(
+            &mut out,
+            MatRef::new(matrix, rows, d),
+            MatRef::new(x, d, 1),
+            false,
+            Threads::All,
+        );
+        out
+    }
+
+    /// The preview of a unit embedding x ([d]).
+    pub fn preview(&self, x: &[f32]) -> Preview {
+        let d = x.len();
+        let n = self.rows.len() / d;
+        let neighbours = top_k(&self.scores(&self.rows, n, x), NEIGHBOURS);
+        let (classes, class_probs) = match &self.task {
+            Some((_, c)) => {
+                let logits = self.scores(&c.weights, c.classes.len(), x);
+                let max = logits.iter().copied().fold(f32::MIN, f32::max);
+                let exp: Vec<f32> = logits
+                    .iter()
+                    .map(|l| ((l - max) * LOGIT_SCALE).exp())
+                    .collect();
+                let sum: f32 = exp.iter().sum();
+                let probs: Vec<f32> = exp.iter().map(|e| e / sum).collect();
+                let top = top_k(&probs, SHOWN)
+                    .into_iter()
+                    .map(|(i, p)| (c.classes[i].clone(), p))
+                    .collect();
+                (top, probs)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        let mut centred: Vec<f32> = x.iter().zip(&self.set_mean).map(|(v, m)| v - m).collect();
+        normalize(&mut centred);
+        let labels = top_k(&self.scores(&self.vocab, self.words.len(), &centred), SHOWN)
+            .into_iter()
+            .map(|(i, s)| (self.words[i].clone(), s))
+            .collect();
+        let concept_scores = match &self.gt {
+            Some(gt) => self.scores(&gt.directions, gt.names.len(), x),
+            None => Vec::new(),
+        };
+        Preview {
+            neighbours,
+            classes,
+            labels,
+            concept_scores,
+            class_probs,
+        }
+    }
+}
