@@ -44,22 +44,24 @@ fn background(name: &str, x: u32, y: u32) -> [u8; 3] {
     let t = fy / SIDE as f32;
     match name {
         "sky" => mix([110, 170, 240], [190, 220, 250], t),
-        "grass" if (x + y / 3) % 6 == 0 => [30, 110, 30],
+        "grass" if (x + y / 3).is_multiple_of(6) => [30, 110, 30],
         "grass" => [70, 160, 55],
         "water" if ((fy * 0.4 + (fx * 0.2).sin() * 2.0).sin()).abs() < 0.15 => [120, 180, 230],
         "water" => [30, 100, 180],
-        "night" if hash(x, y) % 97 == 0 => [250, 250, 220],
+        "night" if hash(x, y).is_multiple_of(97) => [250, 250, 220],
         "night" => [15, 20, 50],
-        "sand" if hash(x, y) % 13 == 0 => [190, 160, 100],
+        "sand" if hash(x, y).is_multiple_of(13) => [190, 160, 100],
         "sand" => [225, 200, 140],
-        "snow" if hash(x, y) % 41 == 0 => [170, 185, 210],
+        "snow" if hash(x, y).is_multiple_of(41) => [170, 185, 210],
         "snow" => [235, 240, 250],
         "forest" if (y % 32) as f32 > ((x % 24) as f32 - 12.0).abs() * 2.5 => [10, 55, 20],
         "forest" => [30, 95, 40],
         "sunset" => mix([250, 120, 40], [120, 40, 120], t),
-        "brick" if y % 12 == 0 || (x + (y / 12 % 2) * 12) % 24 == 0 => [205, 200, 190],
+        "brick" if y.is_multiple_of(12) || (x + (y / 12 % 2) * 12).is_multiple_of(24) => {
+            [205, 200, 190]
+        }
         "brick" => [170, 70, 50],
-        "wood" if x % 20 == 0 => [90, 55, 30],
+        "wood" if x.is_multiple_of(20) => [90, 55, 30],
         "wood" => mix(
             [150, 100, 60],
             [175, 120, 75],
@@ -68,11 +70,11 @@ fn background(name: &str, x: u32, y: u32) -> [u8; 3] {
         "clouds" if (fx * 0.08).sin() + (fy * 0.11 + fx * 0.03).sin() > 1.1 => [250, 250, 250],
         "clouds" => [120, 180, 240],
         "fog" => mix([175, 175, 180], [215, 215, 220], t),
-        "space" if hash(x, y) % 61 == 0 => {
+        "space" if hash(x, y).is_multiple_of(61) => {
             colour_rgb(["white", "yellow", "pink"][(hash(y, x) % 3) as usize])
         }
         "space" => [5, 5, 15],
-        "tiles" if x % 16 == 0 || y % 16 == 0 => [120, 120, 120],
+        "tiles" if x.is_multiple_of(16) || y.is_multiple_of(16) => [120, 120, 120],
         "tiles" => [205, 205, 205],
         "lava" if ((fx * 0.15 + (fy * 0.1).sin() * 3.0).sin()).abs() < 0.2 => [250, 130, 20],
         _ => [120, 20, 10], // lava

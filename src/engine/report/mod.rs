@@ -45,6 +45,27 @@ pub struct ReportSummary {
     pub missing: Vec<String>,
 }
 
+/// The document being written, and what it had to leave out.
+struct Writer<'a> {
+    ws: &'a Workspace,
+    out: &'a Path,
+    doc: String,
+    missing: Vec<String>,
+}
+
+impl Writer<'_> {
+    /// Appends a paragraph.
+    fn para(&mut self, text: impl std::fmt::Display) {
+        let _ = writeln!(self.doc, "{text}\n");
+    }
+
+    /// Appends a line saying what is missing and how to produce it, and remembers it.
+    fn missing(&mut self, line: &str) {
+        self.para(line);
+        self.missing.push(line.to_string());
+    }
+}
+
 /// Writes `out/README.md` with its plots, collages and CSV.
 pub fn write_report(ws: &Workspace, req: &ReportRequest) -> Result<ReportSummary> {
     let mut runs = list_runs(ws, req.runs)?;
@@ -65,25 +86,33 @@ pub fn write_report(ws: &Workspace, req: &ReportRequest) -> Result<ReportSummary
             ))
     });
     fsutil::create_dir(&req.out.join(PLOTS_DIR))?;
-    let mut doc = String::new();
-    let mut missing = Vec::new();
-    let _ = writeln!(doc, "# Sparse autoencoders on {}\n", set_names(&runs));
-    let _ = writeln!(doc, "Written by saelab {} from the workspace `{}`. Every number below is read from the run files.\n", env!("CARGO_PKG_VERSION"), ws.root().display());
+    let mut w = Writer {
+        ws,
+        out: req.out,
+        doc: String::new(),
+        missing: Vec::new(),
+    };
+    w.para(format_args!(
+        "# Sparse autoencoders on {}",
+        set_names(&runs)
+    ));
+    w.para(format_args!("Written by saelab {} from the workspace `{}`. Every number below is read from the run files.", env!("CARGO_PKG_VERSION"), ws.root().display()));
     if runs.is_empty() {
-        let line = "No runs yet: `saelab sweep --data demo --lambdas 1e-3,1e-2,3e-2` trains the study's sweep.";
-        let _ = writeln!(doc, "{line}\n");
-        missing.push(line.to_string());
+        w.missing("No runs yet: `saelab sweep --data demo --lambdas 1e-3,1e-2,3e-2` trains the study's sweep.");
     } else {
-        data_section(ws, &runs, &mut doc);
-        training_section(&runs, &mut doc);
-        metrics_section(ws, req.out, &runs, &mut doc, &mut missing)?;
-        zeroshot_section(ws, req.out, &runs, &mut doc, &mut missing)?;
-        latents_section(ws, req, &runs, &mut doc, &mut missing)?;
+        data_section(&mut w, &runs);
+        training_section(&mut w, &runs);
+        metrics_section(&mut w, &runs)?;
+        zeroshot_section(&mut w, &runs)?;
+        latents_section(&mut w, req, &runs)?;
     }
-    steering_section(ws, &runs, &mut doc, &mut missing)?;
+    steering_section(&mut w, &runs)?;
     let path = req.out.join(REPORT_FILE);
-    fsutil::write_atomic(&path, doc.as_bytes())?;
-    Ok(ReportSummary { path, missing })
+    fsutil::write_atomic(&path, w.doc.as_bytes())?;
+    Ok(ReportSummary {
+        path,
+        missing: w.missing,
+    })
 }
 
 fn set_names(runs: &[RunSummary]) -> String {
@@ -95,12 +124,12 @@ fn set_names(runs: &[RunSummary]) -> String {
     }
 }
 
-fn data_section(ws: &Workspace, runs: &[RunSummary], doc: &mut String) {
-    let _ = writeln!(doc, "## Data and model\n");
+fn data_section(w: &mut Writer, runs: &[RunSummary]) {
+    let _ = writeln!(w.doc, "## Data and model\n");
     let sets: BTreeSet<&str> = runs.iter().map(|r| r.data.as_str()).collect();
     let rows: Vec<Vec<String>> = sets
         .iter()
-        .map(|name| match EmbeddingSet::open(ws, name) {
+        .map(|name| match EmbeddingSet::open(w.ws, name) {
             Ok(s) => vec![
                 name.to_string(),
                 s.meta.model.clone(),
@@ -120,7 +149,7 @@ fn data_section(ws: &Workspace, runs: &[RunSummary], doc: &mut String) {
         })
         .collect();
     let _ = writeln!(
-        doc,
+        w.doc,
         "{}",
         markdown(
             &["set", "model", "source", "rows", "dim", "preprocessing"],
@@ -129,8 +158,8 @@ fn data_section(ws: &Workspace, runs: &[RunSummary], doc: &mut String) {
     );
 }
 
-fn training_section(runs: &[RunSummary], doc: &mut String) {
-    let _ = writeln!(doc, "## Training settings\n");
+fn training_section(w: &mut Writer, runs: &[RunSummary]) {
+    let _ = writeln!(w.doc, "## Training settings\n");
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
@@ -154,11 +183,11 @@ fn training_section(runs: &[RunSummary], doc: &mut String) {
         })
         .collect();
     let _ = writeln!(
-        doc,
+        w.doc,
         "All runs use Adam (β 0.9/0.999, ε 1e-8, no weight decay) and ReLU latents.\n"
     );
     let _ = writeln!(
-        doc,
+        w.doc,
         "{}",
         markdown(
             &[
@@ -178,20 +207,14 @@ fn training_section(runs: &[RunSummary], doc: &mut String) {
     );
 }
 
-fn metrics_section(
-    ws: &Workspace,
-    out: &Path,
-    runs: &[RunSummary],
-    doc: &mut String,
-    missing: &mut Vec<String>,
-) -> Result<()> {
-    let _ = writeln!(doc, "## Training metrics\n");
-    let _ = writeln!(doc, "{}", tables::metrics_table(runs));
-    let _ = writeln!(doc, "R² = 1 − Σ‖x − x̂‖² / Σ‖x − x̄‖² against the per-dimension mean; FVU = 1 − R²; dead latents never fire on the set, dense ones fire on more than 10% of rows.\n");
+fn metrics_section(w: &mut Writer, runs: &[RunSummary]) -> Result<()> {
+    let _ = writeln!(w.doc, "## Training metrics\n");
+    let _ = writeln!(w.doc, "{}", tables::metrics_table(runs));
+    let _ = writeln!(w.doc, "R² = 1 − Σ‖x − x̂‖² / Σ‖x − x̄‖² against the per-dimension mean; FVU = 1 − R²; dead latents never fire on the set, dense ones fire on more than 10% of rows.\n");
     let curves: Vec<Curve> = runs
         .iter()
         .map(|r| {
-            let log = RunDir::new(ws, &r.run).metrics().unwrap_or_default();
+            let log = RunDir::new(w.ws, &r.run).metrics().unwrap_or_default();
             Curve {
                 name: r.run.clone(),
                 points: log.iter().map(|m| (m.step as f64, m.loss)).collect(),
@@ -200,10 +223,10 @@ fn metrics_section(
         .filter(|c| !c.points.is_empty())
         .collect();
     if curves.is_empty() {
-        missing.push("loss curves: no run has logged a step yet".into());
+        w.missing("No loss curves: no run has logged a step yet.");
     } else {
-        loss_curves(&out.join(PLOTS_DIR).join("loss.png"), &curves)?;
-        let _ = writeln!(doc, "![Training loss per run]({PLOTS_DIR}/loss.png)\n");
+        loss_curves(&w.out.join(PLOTS_DIR).join("loss.png"), &curves)?;
+        let _ = writeln!(w.doc, "![Training loss per run]({PLOTS_DIR}/loss.png)\n");
     }
     let points: Vec<TradeOff> = runs
         .iter()
@@ -216,36 +239,29 @@ fn metrics_section(
         })
         .collect();
     if points.is_empty() {
-        let line = "The L0 against R² trade-off appears once a run finishes (`saelab resume RUN`).";
-        let _ = writeln!(doc, "{line}\n");
-        missing.push(line.into());
+        w.missing("The L0 against R² trade-off appears once a run finishes (`saelab resume RUN`).");
     } else {
-        tradeoff(&out.join(PLOTS_DIR).join("tradeoff.png"), &points)?;
-        let _ = writeln!(doc, "![Average L0 against R²]({PLOTS_DIR}/tradeoff.png)\n");
+        tradeoff(&w.out.join(PLOTS_DIR).join("tradeoff.png"), &points)?;
+        let _ = writeln!(
+            w.doc,
+            "![Average L0 against R²]({PLOTS_DIR}/tradeoff.png)\n"
+        );
     }
     Ok(())
 }
 
-fn zeroshot_section(
-    ws: &Workspace,
-    out: &Path,
-    runs: &[RunSummary],
-    doc: &mut String,
-    missing: &mut Vec<String>,
-) -> Result<()> {
-    let _ = writeln!(doc, "## Zero-shot classification\n");
+fn zeroshot_section(w: &mut Writer, runs: &[RunSummary]) -> Result<()> {
+    let _ = writeln!(w.doc, "## Zero-shot classification\n");
     let saved: Vec<(&RunSummary, zeroshot::SavedResults)> = runs
         .iter()
-        .map(|r| Ok((r, zeroshot::saved(&RunDir::new(ws, &r.run))?)))
+        .map(|r| Ok((r, zeroshot::saved(&RunDir::new(w.ws, &r.run))?)))
         .collect::<Result<_>>()?;
     let tasks: BTreeSet<String> = saved.iter().flat_map(|(_, s)| s.keys().cloned()).collect();
     if tasks.is_empty() {
-        let line = "No zero-shot results yet: `saelab zeroshot --task demo10` (or `cifar10`, `cifar100`, `demo100`) scores every finished run.";
-        let _ = writeln!(doc, "{line}\n");
-        missing.push(line.into());
+        w.missing("No zero-shot results yet: `saelab zeroshot --task demo10` (or `cifar10`, `cifar100`, `demo100`) scores every finished run.");
         return Ok(());
     }
-    let _ = writeln!(doc, "Each image embedding is passed through the SAE (encode, decode, L2-normalise) before it meets the same text classifier as CLIP alone. The control adds the reconstruction error back and must equal the baseline.\n");
+    let _ = writeln!(w.doc, "Each image embedding is passed through the SAE (encode, decode, L2-normalise) before it meets the same text classifier as CLIP alone. The control adds the reconstruction error back and must equal the baseline.\n");
     for task in tasks {
         let rows_for: Vec<(&RunSummary, &zeroshot::SavedTask)> = saved
             .iter()
@@ -266,9 +282,9 @@ fn zeroshot_section(
                 ]
             })
             .collect();
-        let _ = writeln!(doc, "### {task} (set `{}`)\n", first.set);
+        let _ = writeln!(w.doc, "### {task} (set `{}`)\n", first.set);
         let _ = writeln!(
-            doc,
+            w.doc,
             "{}",
             markdown(
                 &[
@@ -290,8 +306,8 @@ fn zeroshot_section(
                 .map(|(r, t)| (format!("λ {}", format_lambda(r.lambda)), t.sae.top1)),
         );
         let file = format!("zeroshot_{}.png", sanitize(&task));
-        accuracy_bars(&out.join(PLOTS_DIR).join(&file), &task, &bars)?;
-        let _ = writeln!(doc, "![Zero-shot top-1 on {task}]({PLOTS_DIR}/{file})\n");
+        accuracy_bars(&w.out.join(PLOTS_DIR).join(&file), &task, &bars)?;
+        let _ = writeln!(w.doc, "![Zero-shot top-1 on {task}]({PLOTS_DIR}/{file})\n");
     }
     Ok(())
 }
@@ -372,23 +388,16 @@ fn chosen_latents(an: &Analysis, extra: &[usize]) -> Vec<(&'static str, usize)> 
     out
 }
 
-fn latents_section(
-    ws: &Workspace,
-    req: &ReportRequest,
-    runs: &[RunSummary],
-    doc: &mut String,
-    missing: &mut Vec<String>,
-) -> Result<()> {
-    let _ = writeln!(doc, "## Interpretation of SAE latents\n");
-    let Some(run) = latent_run(ws, req, runs)? else {
-        let line =
-            "No latent index yet: `saelab latents RUN` builds one (then run the report again).";
-        let _ = writeln!(doc, "{line}\n");
-        missing.push(line.into());
+fn latents_section(w: &mut Writer, req: &ReportRequest, runs: &[RunSummary]) -> Result<()> {
+    let _ = writeln!(w.doc, "## Interpretation of SAE latents\n");
+    let Some(run) = latent_run(w.ws, req, runs)? else {
+        w.missing(
+            "No latent index yet: `saelab latents RUN` builds one (then run the report again).",
+        );
         return Ok(());
     };
     let k = 16;
-    let an = analyse(ws, &run.run, k)?;
+    let an = analyse(w.ws, &run.run, k)?;
     if let Some(&bad) = req.latents.iter().find(|&&j| j >= an.labels.len()) {
         return Err(Error::invalid(
             "--latents",
@@ -399,7 +408,7 @@ fn latents_section(
         ));
     }
     let collages = req.out.join(COLLAGES_DIR);
-    let _ = writeln!(doc, "Run `{}`: the top {} images of each latent, with labels from the built-in vocabulary scored by the set's text encoder.\n", run.run, an.index.k);
+    let _ = writeln!(w.doc, "Run `{}`: the top {} images of each latent, with labels from the built-in vocabulary scored by the set's text encoder.\n", run.run, an.index.k);
     let mut rows = Vec::new();
     for (kind, j) in chosen_latents(&an, req.latents) {
         let file = an.collage_in(&collages, j)?;
@@ -418,7 +427,7 @@ fn latents_section(
         ]);
     }
     let _ = writeln!(
-        doc,
+        w.doc,
         "{}",
         markdown(
             &["choice", "type", "latent", "collage", "auto-interpretation"],
@@ -430,13 +439,12 @@ fn latents_section(
     let ids: Vec<usize> = (0..count).collect();
     an.write_csv(&req.out.join(&csv_name), &ids, &collages)?;
     let _ = writeln!(
-        doc,
+        w.doc,
         "Automatic labels of latents 0 to {}: [{csv_name}]({csv_name}).\n",
         count.saturating_sub(1)
     );
     if let Some(g) = an.agreement()? {
-        let _ = writeln!(
-            doc,
+        let _ = writeln!(w.doc,
             "Against the demo world's ground truth, the best word names the closest concept for {}/{} latents that lie within cosine 0.5 of a concept.\n",
             g.concept.0, g.concept.1
         );
@@ -444,16 +452,11 @@ fn latents_section(
     Ok(())
 }
 
-fn steering_section(
-    ws: &Workspace,
-    runs: &[RunSummary],
-    doc: &mut String,
-    missing: &mut Vec<String>,
-) -> Result<()> {
-    let _ = writeln!(doc, "## Steering\n");
+fn steering_section(w: &mut Writer, runs: &[RunSummary]) -> Result<()> {
+    let _ = writeln!(w.doc, "## Steering\n");
     let mut rows = Vec::new();
     for r in runs {
-        for e in super::steer::examples::list(&RunDir::new(ws, &r.run))? {
+        for e in super::steer::examples::list(&RunDir::new(w.ws, &r.run))? {
             let class = |c: &Option<(String, f32)>| {
                 c.as_ref()
                     .map(|(n, p)| format!("{n} ({p:.2})"))
@@ -485,14 +488,12 @@ fn steering_section(
         }
     }
     if rows.is_empty() {
-        let line = "No steering examples yet: `saelab steer RUN --image ID --latent J --strength A` keeps one.";
-        let _ = writeln!(doc, "{line}\n");
-        missing.push(line.into());
+        w.missing("No steering examples yet: `saelab steer RUN --image ID --latent J --strength A` keeps one.");
         return Ok(());
     }
-    let _ = writeln!(doc, "Each example moves SAE latents of one image's embedding (edit: change the code and keep the reconstruction error; add: add the latent's unit decoder direction); strengths are in units of the latent's typical activation.\n");
+    let _ = writeln!(w.doc, "Each example moves SAE latents of one image's embedding (edit: change the code and keep the reconstruction error; add: add the latent's unit decoder direction); strengths are in units of the latent's typical activation.\n");
     let _ = writeln!(
-        doc,
+        w.doc,
         "{}",
         markdown(
             &[

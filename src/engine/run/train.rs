@@ -183,7 +183,7 @@ impl Loop {
             }
             window.1 += idx.len() as u64;
             let done = step + 1;
-            if done % self.cfg.train.log_every == 0 || done == self.total {
+            if done.is_multiple_of(self.cfg.train.log_every) || done == self.total {
                 let per_sec = window.1 as f64 / window.0.elapsed().as_secs_f64().max(1e-9);
                 let row = MetricsRow {
                     step: done,
@@ -200,8 +200,8 @@ impl Loop {
                 req.observer.logged(&req.run.name, &row, self.total);
                 window = (Instant::now(), 0);
             }
-            if done % self.cfg.train.checkpoint_every == 0
-                || done % per_epoch == 0
+            if done.is_multiple_of(self.cfg.train.checkpoint_every)
+                || done.is_multiple_of(per_epoch)
                 || done == self.total
             {
                 if !self.checkpoint(req, set.rows())? {
