@@ -1,6 +1,7 @@
 //! The engine: data, the demo world, the SAE, runs. It knows nothing of the terminal.
 
 pub mod bench;
+pub mod clip;
 pub mod dataset;
 pub mod demo;
 pub mod device;
