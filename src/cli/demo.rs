@@ -90,8 +90,32 @@ pub fn overview(ctx: &Ctx) -> anyhow::Result<()> {
         }
     );
     println!();
-    println!("next:  saelab sweep --data demo --lambdas 1e-3,1e-2,3e-2   train the study's sweep");
-    println!("       saelab runs | saelab metrics                        watch it, read the table");
-    println!("       saelab --help                                       every command");
+    let steps = [
+        (
+            "saelab sweep --data demo --lambdas 1e-3,1e-2,3e-2",
+            "train the study's sweep",
+        ),
+        ("saelab runs | saelab metrics", "watch it, read the table"),
+        (
+            "saelab zeroshot --task demo100",
+            "accuracy, CLIP alone and through each SAE",
+        ),
+        (
+            "saelab latents RUN | saelab show RUN 19",
+            "labels and collages of a run's latents",
+        ),
+        (
+            "saelab steer RUN --image 7 --latent 19",
+            "move a feature, see what changes",
+        ),
+        (
+            "saelab report --out report/",
+            "all of it as a markdown report",
+        ),
+        ("saelab --help", "every command"),
+    ];
+    for (i, (cmd, what)) in steps.iter().enumerate() {
+        println!("{:<7}{cmd:<52}{what}", if i == 0 { "next:" } else { "" });
+    }
     Ok(())
 }
