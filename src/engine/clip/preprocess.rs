@@ -1,0 +1,230 @@
+//! Image preprocessing identical to open_clip's eval transform: shortest side to 224 with
+//! Pillow's bicubic filter (antialiased: its support widens by the downscale factor), centre
+//! crop, then CLIP's per-channel mean and std.
+//!
+//! Pillow resamples 8-bit images in two passes (horizontal, then vertical) with fixed-point
+//! coefficients of 22 fractional bits, rounding to 8 bits between the passes; this file does
+//! the same, so its pixels equal open_clip's exactly (see `fixtures/preprocess`).
+
+use image::{DynamicImage, RgbImage};
+
+/// CLIP's input side.
+pub const SIZE: u32 = 224;
+pub const MEAN: [f32; 3] = [0.48145466, 0.4578275, 0.40821073];
+pub const STD: [f32; 3] = [0.26862954, 0.26130258, 0.27577711];
+/// Fractional bits of Pillow's 8-bit resampling coefficients (32 − 8 − 2).
+const PRECISION_BITS: u32 = 22;
+/// The bicubic filter's support and its `a` (Pillow uses a = −0.5).
+const BICUBIC_SUPPORT: f64 = 2.0;
+const BICUBIC_A: f64 = -0.5;
+
+fn bicubic(x: f64) -> f64 {
+    let x = x.abs();
+    let a = BICUBIC_A;
+    if x < 1.0 {
+        ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
+    } else if x < 2.0 {
+        (((x - 5.0) * x + 8.0) * x - 4.0) * a
+    } else {
+        0.0
+    }
+}
+
+/// Per output position: the first input index and the fixed-point weights.
+struct Coefficients {
+    bounds: Vec<(usize, usize)>,
+    weights: Vec<Vec<i64>>,
+}
+
+fn coefficients(in_size: usize, out_size: usize) -> Coefficients {
+    let scale = in_size as f64 / out_size as f64;
+    let filterscale = scale.max(1.0);
+    let support = BICUBIC_SUPPORT * filterscale;
+    let (mut bounds, mut weights) = (Vec::with_capacity(out_size), Vec::with_capacity(out_size));
+    for xx in 0..out_size {
+        let center = (xx as f64 + 0.5) * scale;
+        // C's (int) cast truncates toward zero, as `as` does.
+        let xmin = ((center - support + 0.5) as i64).max(0) as usize;
+        let xmax =
+            (((center + support + 0.5) as i64).min(in_size as i64) as usize).saturating_sub(xmin);
+        let raw: Vec<f64> = (0..xmax)
+            .map(|x| bicubic((x as f64 + xmin as f64 - center + 0.5) / filterscale))
+            .collect();
+        let total: f64 = raw.iter().sum();
+        let fixed = raw
+            .iter()
+            .map(|&k| {
+                let k = if total != 0.0 { k / total } else { k };
+                let scaled = k * (1u64 << PRECISION_BITS) as f64;
+                (if k < 0.0 { scaled - 0.5 } else { scaled + 0.5 }) as i64
+            })
+            .collect();
+        bounds.push((xmin, xmax));
+        weights.push(fixed);
+    }
+    Coefficients { bounds, weights }
+}
+
+/// Pillow's rounding and clamping back to 8 bits.
+fn clip8(acc: i64) -> u8 {
+    (acc >> PRECISION_BITS).clamp(0, 255) as u8
+}
+
+/// Resamples one axis: `along_x` runs the filter along rows, else along columns.
+fn pass(src: &RgbImage, out_w: u32, out_h: u32, c: &Coefficients, along_x: bool) -> RgbImage {
+    let half = 1i64 << (PRECISION_BITS - 1);
+    RgbImage::from_fn(out_w, out_h, |x, y| {
+        let i = if along_x { x } else { y } as usize;
+        let (min, len) = c.bounds[i];
+        let mut acc = [half; 3];
+        for (k, &w) in c.weights[i][..len].iter().enumerate() {
+            let p = if along_x {
+                src.get_pixel((min + k) as u32, y)
+            } else {
+                src.get_pixel(x, (min + k) as u32)
+            };
+            for ch in 0..3 {
+                acc[ch] += p[ch] as i64 * w;
+            }
+        }
+        image::Rgb(acc.map(clip8))
+    })
+}
+
+/// Pillow's `Image.resize(size, BICUBIC)` for 8-bit RGB.
+pub fn resize_bicubic(img: &RgbImage, w: u32, h: u32) -> RgbImage {
+    let mut out = img.clone();
+    if w != img.width() {
+        out = pass(
+            &out,
+            w,
+            img.height(),
+            &coefficients(img.width() as usize, w as usize),
+            true,
+        );
+    }
+    if h != img.height() {
+        out = pass(
+            &out,
+            w,
+            h,
+            &coefficients(img.height() as usize, h as usize),
+            false,
+        );
+    }
+    out
+}
+
+/// torchvision's size for "shortest side to `size`": the long side scales and truncates.
+fn resized_dims(w: u32, h: u32, size: u32) -> (u32, u32) {
+    if w <= h {
+        (size, (size as u64 * h as u64 / w as u64) as u32)
+    } else {
+        ((size as u64 * w as u64 / h as u64) as u32, size)
+    }
+}
+
+/// Python's round(): halves go to the even neighbour.
+fn round_half_even(v: f64) -> i64 {
+    let r = v.round();
+    if (v - v.trunc()).abs() == 0.5 && (r as i64) % 2 != 0 {
+        (r - v.signum()) as i64
+    } else {
+        r as i64
+    }
+}
+
+/// torchvision's centre crop (the image is at least `size` on both sides after the resize).
+fn center_crop(img: &RgbImage, size: u32) -> RgbImage {
+    let top = round_half_even((img.height() - size) as f64 / 2.0) as u32;
+    let left = round_half_even((img.width() - size) as f64 / 2.0) as u32;
+    image::imageops::crop_imm(img, left, top, size, size).to_image()
+}
+
+/// The resized and cropped picture, before normalisation.
+pub fn resize_and_crop(img: &DynamicImage) -> RgbImage {
+    let rgb = img.to_rgb8();
+    let (w, h) = resized_dims(rgb.width(), rgb.height(), SIZE);
+    center_crop(&resize_bicubic(&rgb, w, h), SIZE)
+}
+
+/// The model input: CHW, scaled to [0, 1], then (x − mean) / std. shape: [3, 224, 224]
+pub fn preprocess(img: &DynamicImage) -> Vec<f32> {
+    let pic = resize_and_crop(img);
+    let plane = (SIZE * SIZE) as usize;
+    let mut out = vec![0.0f32; 3 * plane];
+    for (i, p) in pic.pixels().enumerate() {
+        for c in 0..3 {
+            out[c * plane + i] = (p[c] as f32 / 255.0 - MEAN[c]) / STD[c];
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Case {
+        name: String,
+        probes: Vec<(usize, usize, usize, f32)>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Cases {
+        cases: Vec<Case>,
+    }
+
+    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/preprocess");
+
+    #[test]
+    fn pixels_equal_open_clips_transform() {
+        let cases: Cases =
+            serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/cases.json")).unwrap())
+                .unwrap();
+        assert!(cases.cases.len() >= 4);
+        for case in &cases.cases {
+            let input = image::open(format!("{DIR}/{}.png", case.name)).unwrap();
+            let want = image::open(format!("{DIR}/{}.expected.png", case.name))
+                .unwrap()
+                .to_rgb8();
+            let got = resize_and_crop(&input);
+            assert_eq!(got.dimensions(), (SIZE, SIZE));
+            let differing = got
+                .pixels()
+                .zip(want.pixels())
+                .filter(|(a, b)| a != b)
+                .count();
+            assert_eq!(
+                differing, 0,
+                "{}: {differing} pixels differ from open_clip's",
+                case.name
+            );
+            let tensor = preprocess(&input);
+            for &(c, y, x, v) in &case.probes {
+                let ours = tensor[c * (SIZE * SIZE) as usize + y * SIZE as usize + x];
+                assert!(
+                    (ours - v).abs() < 1e-5,
+                    "{} [{c},{y},{x}]: {ours} vs {v}",
+                    case.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn python_rounding_and_torchvision_sizes() {
+        assert_eq!(
+            (
+                round_half_even(0.5),
+                round_half_even(1.5),
+                round_half_even(2.5),
+                round_half_even(2.6)
+            ),
+            (0, 2, 2, 3)
+        );
+        assert_eq!(resized_dims(500, 375, 224), (298, 224));
+        assert_eq!(resized_dims(97, 333, 224), (224, 768));
+    }
+}
