@@ -10,7 +10,10 @@ use image::{DynamicImage, RgbImage};
 
 /// CLIP's input side.
 pub const SIZE: u32 = 224;
+/// CLIP's normalisation, quoted digit for digit from open_clip (more than f32 holds).
+#[allow(clippy::excessive_precision)]
 pub const MEAN: [f32; 3] = [0.48145466, 0.4578275, 0.40821073];
+#[allow(clippy::excessive_precision)]
 pub const STD: [f32; 3] = [0.26862954, 0.26130258, 0.27577711];
 /// Fractional bits of Pillow's 8-bit resampling coefficients (32 − 8 − 2).
 const PRECISION_BITS: u32 = 22;
@@ -70,49 +73,72 @@ fn clip8(acc: i64) -> u8 {
     (acc >> PRECISION_BITS).clamp(0, 255) as u8
 }
 
-/// Resamples one axis: `along_x` runs the filter along rows, else along columns.
-fn pass(src: &RgbImage, out_w: u32, out_h: u32, c: &Coefficients, along_x: bool) -> RgbImage {
+/// Resamples along rows: out_w × height. src is packed RGB of width `in_w`.
+fn pass_horizontal(
+    src: &[u8],
+    in_w: usize,
+    height: usize,
+    out_w: usize,
+    c: &Coefficients,
+) -> Vec<u8> {
     let half = 1i64 << (PRECISION_BITS - 1);
-    RgbImage::from_fn(out_w, out_h, |x, y| {
-        let i = if along_x { x } else { y } as usize;
-        let (min, len) = c.bounds[i];
-        let mut acc = [half; 3];
-        for (k, &w) in c.weights[i][..len].iter().enumerate() {
-            let p = if along_x {
-                src.get_pixel((min + k) as u32, y)
-            } else {
-                src.get_pixel(x, (min + k) as u32)
-            };
-            for ch in 0..3 {
-                acc[ch] += p[ch] as i64 * w;
+    let mut out = vec![0u8; out_w * height * 3];
+    for (src_row, out_row) in src
+        .chunks_exact(in_w * 3)
+        .zip(out.chunks_exact_mut(out_w * 3))
+    {
+        for (x, px) in out_row.chunks_exact_mut(3).enumerate() {
+            let (min, len) = c.bounds[x];
+            let mut acc = [half; 3];
+            for (k, &w) in c.weights[x][..len].iter().enumerate() {
+                let p = &src_row[(min + k) * 3..(min + k) * 3 + 3];
+                acc[0] += p[0] as i64 * w;
+                acc[1] += p[1] as i64 * w;
+                acc[2] += p[2] as i64 * w;
             }
+            px.copy_from_slice(&acc.map(clip8));
         }
-        image::Rgb(acc.map(clip8))
-    })
+    }
+    out
+}
+
+/// Resamples along columns: width × out_h. src is packed RGB rows of `width` pixels.
+fn pass_vertical(src: &[u8], width: usize, out_h: usize, c: &Coefficients) -> Vec<u8> {
+    let half = 1i64 << (PRECISION_BITS - 1);
+    let stride = width * 3;
+    let mut out = vec![0u8; stride * out_h];
+    let mut acc = vec![0i64; stride];
+    for (y, out_row) in out.chunks_exact_mut(stride).enumerate() {
+        let (min, len) = c.bounds[y];
+        acc.fill(half);
+        for (k, &w) in c.weights[y][..len].iter().enumerate() {
+            let src_row = &src[(min + k) * stride..(min + k + 1) * stride];
+            acc.iter_mut()
+                .zip(src_row)
+                .for_each(|(a, &v)| *a += v as i64 * w);
+        }
+        out_row
+            .iter_mut()
+            .zip(&acc)
+            .for_each(|(o, &a)| *o = clip8(a));
+    }
+    out
 }
 
 /// Pillow's `Image.resize(size, BICUBIC)` for 8-bit RGB.
 pub fn resize_bicubic(img: &RgbImage, w: u32, h: u32) -> RgbImage {
-    let mut out = img.clone();
-    if w != img.width() {
-        out = pass(
-            &out,
-            w,
-            img.height(),
-            &coefficients(img.width() as usize, w as usize),
-            true,
-        );
+    let (in_w, in_h) = (img.width() as usize, img.height() as usize);
+    let (w_us, h_us) = (w as usize, h as usize);
+    let mut buf = img.as_raw().clone();
+    let mut width = in_w;
+    if w_us != in_w {
+        buf = pass_horizontal(&buf, in_w, in_h, w_us, &coefficients(in_w, w_us));
+        width = w_us;
     }
-    if h != img.height() {
-        out = pass(
-            &out,
-            w,
-            h,
-            &coefficients(img.height() as usize, h as usize),
-            false,
-        );
+    if h_us != in_h {
+        buf = pass_vertical(&buf, width, h_us, &coefficients(in_h, h_us));
     }
-    out
+    RgbImage::from_raw(w, h, buf).expect("passes produce w × h pixels")
 }
 
 /// torchvision's size for "shortest side to `size`": the long side scales and truncates.
