@@ -1,6 +1,7 @@
-//! OpenCLIP in candle: so far the tokenizer and the preprocessing; the towers and `saelab embed`
-//! come next.
+//! OpenCLIP in candle: the towers, the tokenizer and the preprocessing; `saelab embed`
+//! (hub download, batching, resuming) comes next.
 
+pub mod model;
 pub mod preprocess;
 pub mod tokenizer;
 
