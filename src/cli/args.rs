@@ -97,7 +97,7 @@ pub enum Command {
     Latents {
         run: String,
         /// Top activating rows kept per latent (the collage size).
-        #[arg(long, default_value_t = 16)]
+        #[arg(long, default_value_t = crate::engine::latents::DEFAULT_TOP)]
         top: usize,
         /// How many labelled latents to list, most confident first.
         #[arg(long, default_value_t = 10)]
@@ -118,7 +118,7 @@ pub enum Command {
     Show {
         run: String,
         latent: usize,
-        #[arg(long, default_value_t = 16)]
+        #[arg(long, default_value_t = crate::engine::latents::DEFAULT_TOP)]
         top: usize,
     },
     /// Zero-shot accuracy, CLIP alone and through each run's SAE.

@@ -70,7 +70,7 @@ pub fn run(ctx: &Ctx, a: LatentsArgs) -> anyhow::Result<()> {
             a.from + a.count
         ));
     }
-    let order = busiest(&an, a.list);
+    let order = clearest(&an, a.list);
     if ctx.json {
         let rows: Vec<_> = order.iter().map(|&j| latent_json(&an, j)).collect();
         return print_json(&rows);
@@ -106,8 +106,8 @@ pub fn run(ctx: &Ctx, a: LatentsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The `n` alive latents with the most confident labels.
-fn busiest(an: &Analysis, n: usize) -> Vec<usize> {
+/// The `n` semantic latents with the most confident labels.
+fn clearest(an: &Analysis, n: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..an.labels.len())
         .filter(|&j| an.labels[j].category == Category::Semantic)
         .collect();

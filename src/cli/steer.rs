@@ -13,7 +13,7 @@ use super::Ctx;
 use crate::engine::demo;
 use crate::engine::error::Error;
 use crate::engine::latents::label::names;
-use crate::engine::latents::{analyse, Category};
+use crate::engine::latents::{analyse, Category, DEFAULT_TOP};
 use crate::engine::report::table::markdown;
 use crate::engine::steer::{examples, Change, Edit, Method, Preview, Steerer, Units};
 use crate::engine::zeroshot::TaskSpec;
@@ -38,7 +38,7 @@ fn method(m: MethodArg) -> Method {
 }
 
 pub fn run(ctx: &Ctx, a: SteerArgs) -> anyhow::Result<()> {
-    let analysis = analyse(&ctx.ws, a.run, 16)?;
+    let analysis = analyse(&ctx.ws, a.run, DEFAULT_TOP)?;
     let task = match a.task {
         Some(t) => Some(TaskSpec::builtin(t)?),
         None if demo::is_demo(&analysis.set) => Some(TaskSpec::builtin("demo100")?),

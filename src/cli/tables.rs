@@ -6,7 +6,7 @@ use serde_json::json;
 use super::Ctx;
 use crate::engine::report::table::markdown;
 use crate::engine::report::tables::metrics_table;
-use crate::engine::run::{format_lambda, list_runs, RunSummary, Status};
+use crate::engine::run::{format_lambda, list_runs, sort_for_tables, RunSummary, Status};
 use crate::engine::set::{self, EmbeddingSet};
 
 pub fn sets(ctx: &Ctx) -> anyhow::Result<()> {
@@ -113,19 +113,7 @@ fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
 
 pub fn metrics(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
     let mut runs = list_runs(&ctx.ws, names)?;
-    // Runs of one sweep (same set and settings) sit together, in λ order.
-    let key = |r: &RunSummary| {
-        let t = &r.config.train;
-        (
-            r.data.clone(),
-            t.l1.name(),
-            t.epochs,
-            t.dict,
-            t.lambda.to_bits(),
-            r.run.clone(),
-        )
-    };
-    runs.sort_by_key(key);
+    sort_for_tables(&mut runs);
     if ctx.json {
         let rows: Vec<_> = runs.iter().map(metrics_json).collect();
         return print_json(&rows);

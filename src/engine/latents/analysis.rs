@@ -76,7 +76,8 @@ pub fn analyse(ws: &Workspace, name: &str, k: usize) -> Result<Analysis> {
 }
 
 impl Analysis {
-    fn collages_dir(&self) -> PathBuf {
+    /// The run's own collage folder.
+    pub fn collage_dir(&self) -> PathBuf {
         self.run.path(LATENTS_DIR).join(COLLAGES_DIR)
     }
 
@@ -84,7 +85,7 @@ impl Analysis {
     pub fn collage(&self, j: usize) -> Result<PathBuf> {
         let stats = self.latent(j)?;
         collage_file(
-            &self.collages_dir(),
+            &self.collage_dir(),
             j,
             stats,
             &Pictures::for_set(&self.set)?,
@@ -146,11 +147,6 @@ impl Analysis {
             .into_inner()
             .map_err(|e| Error::bad_file(path, format!("could not be written: {e}")))?;
         fsutil::write_atomic(path, &bytes)
-    }
-
-    /// The run's own collage folder.
-    pub fn collage_dir(&self) -> PathBuf {
-        self.collages_dir()
     }
 
     /// Draws latent `j`'s collage into `dir` (if not there yet) and returns its path.

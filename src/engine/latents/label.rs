@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::index::LatentIndex;
 use crate::engine::demo::encoder::normalize;
 use crate::engine::error::Result;
+use crate::engine::sae::evaluate::concept_cosines;
 use crate::engine::sae::linalg::{matmul, MatRef, Threads};
 use crate::engine::sae::SaeParams;
 use crate::engine::set::EmbeddingSet;
@@ -216,27 +217,16 @@ pub fn agreement_with_truth(
     labels: &[Label],
     gt: &crate::engine::set::GroundTruth,
 ) -> Agreement {
-    let (d, m, k) = (p.d, p.m, gt.names.len());
-    let mut unit = p.clone();
-    unit.normalize_decoder();
-    let mut cos = vec![0.0f32; m * k];
-    matmul(
-        &mut cos,
-        MatRef::new(&unit.w_dec, m, d),
-        MatRef::new(&gt.directions, k, d).t(),
-        false,
-        Threads::All,
-    );
+    let (m, k) = (p.m, gt.names.len());
+    let cos = concept_cosines(p, gt);
     let mut out = Agreement {
         alive: (0, 0),
         semantic: (0, 0),
         concept: (0, 0),
     };
     for l in labels.iter().filter(|l| l.category != Category::Dead) {
-        let row = &cos[l.latent * k..(l.latent + 1) * k];
-        let best = (0..k)
-            .max_by(|&a, &b| row[a].total_cmp(&row[b]))
-            .unwrap_or(0);
+        let at = |c: usize| cos[c * m + l.latent];
+        let best = (0..k).max_by(|&a, &b| at(a).total_cmp(&at(b))).unwrap_or(0);
         let hit = l
             .top_words
             .first()
@@ -249,7 +239,7 @@ pub fn agreement_with_truth(
         if l.category == Category::Semantic {
             count(&mut out.semantic);
         }
-        if row[best] > CONCEPT_COSINE {
+        if at(best) > CONCEPT_COSINE {
             count(&mut out.concept);
         }
     }

@@ -1,5 +1,8 @@
 //! Latent analysis: which rows fire each latent most, and how often each fires.
 
+/// Top rows kept per latent unless asked otherwise (a 4×4 collage).
+pub const DEFAULT_TOP: usize = 16;
+
 pub mod analysis;
 pub mod collage;
 pub mod index;

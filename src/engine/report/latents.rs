@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use super::table::markdown;
 use super::{sanitize, ReportRequest, Writer, COLLAGES_DIR};
 use crate::engine::error::{Error, Result};
-use crate::engine::latents::{analyse, Analysis, Category, INDEX_FILE, LATENTS_DIR};
+use crate::engine::latents::{analyse, Analysis, Category, DEFAULT_TOP, INDEX_FILE, LATENTS_DIR};
 use crate::engine::run::{RunDir, RunSummary, Status};
 use crate::engine::workspace::Workspace;
 
@@ -87,8 +87,7 @@ pub(super) fn latents_section(
         );
         return Ok(());
     };
-    let k = 16;
-    let an = analyse(w.ws, &run.run, k)?;
+    let an = analyse(w.ws, &run.run, DEFAULT_TOP)?;
     if let Some(&bad) = req.latents.iter().find(|&&j| j >= an.labels.len()) {
         return Err(Error::invalid(
             "--latents",

@@ -16,7 +16,7 @@ use table::markdown;
 
 use super::error::Result;
 use super::fsutil;
-use super::run::{format_lambda, list_runs, RunDir, RunSummary};
+use super::run::{format_lambda, list_runs, sort_for_tables, RunDir, RunSummary};
 use super::set::EmbeddingSet;
 use super::workspace::Workspace;
 use super::zeroshot;
@@ -67,22 +67,7 @@ impl Writer<'_> {
 /// Writes `out/README.md` with its plots, collages and CSV.
 pub fn write_report(ws: &Workspace, req: &ReportRequest) -> Result<ReportSummary> {
     let mut runs = list_runs(ws, req.runs)?;
-    runs.sort_by(|a, b| {
-        (
-            &a.data,
-            a.config.train.l1.name(),
-            a.config.train.epochs,
-            a.lambda.to_bits(),
-            &a.run,
-        )
-            .cmp(&(
-                &b.data,
-                b.config.train.l1.name(),
-                b.config.train.epochs,
-                b.lambda.to_bits(),
-                &b.run,
-            ))
-    });
+    sort_for_tables(&mut runs);
     fsutil::create_dir(&req.out.join(PLOTS_DIR))?;
     let mut w = Writer {
         ws,

@@ -60,3 +60,18 @@ pub fn list_runs(ws: &Workspace, names: &[String]) -> Result<Vec<RunSummary>> {
         .map(|n| RunSummary::read(&RunDir::existing(ws, n)?))
         .collect()
 }
+
+/// The order tables list runs in: runs of one sweep (same set and settings) together, by λ.
+pub fn sort_for_tables(runs: &mut [RunSummary]) {
+    runs.sort_by_key(|r| {
+        let t = &r.config.train;
+        (
+            r.data.clone(),
+            t.l1.name(),
+            t.epochs,
+            t.dict,
+            t.lambda.to_bits(),
+            r.run.clone(),
+        )
+    });
+}

@@ -115,6 +115,19 @@ pub fn evaluate(
 /// For each ground-truth direction, the best cosine with any decoder row; returns their mean
 /// and the share above [`RECOVERED_COSINE`].
 pub fn gt_recovery(p: &SaeParams, gt: &GroundTruth) -> (f64, f64) {
+    let (m, k) = (p.m, gt.names.len());
+    let cos = concept_cosines(p, gt);
+    let best: Vec<f32> = cos
+        .chunks(m)
+        .map(|row| row.iter().copied().fold(f32::NEG_INFINITY, f32::max))
+        .collect();
+    let mean = best.iter().map(|&b| b as f64).sum::<f64>() / k.max(1) as f64;
+    let frac = best.iter().filter(|&&b| b > RECOVERED_COSINE).count() as f64 / k.max(1) as f64;
+    (mean, frac)
+}
+
+/// Cosine of every ground-truth direction with every decoder row. shape: [concepts, m]
+pub fn concept_cosines(p: &SaeParams, gt: &GroundTruth) -> Vec<f32> {
     let (d, m, k) = (p.d, p.m, gt.names.len());
     let mut unit = p.clone();
     unit.normalize_decoder();
@@ -126,11 +139,5 @@ pub fn gt_recovery(p: &SaeParams, gt: &GroundTruth) -> (f64, f64) {
         false,
         Threads::All,
     );
-    let best: Vec<f32> = cos
-        .chunks(m)
-        .map(|row| row.iter().copied().fold(f32::NEG_INFINITY, f32::max))
-        .collect();
-    let mean = best.iter().map(|&b| b as f64).sum::<f64>() / k.max(1) as f64;
-    let frac = best.iter().filter(|&&b| b > RECOVERED_COSINE).count() as f64 / k.max(1) as f64;
-    (mean, frac)
+    cos
 }
