@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use rayon::prelude::*;
-use saelab::engine::clip::preprocess::preprocess;
+use saelab::engine::clip::decode::decode_bytes;
+use saelab::engine::clip::preprocess::{preprocess, SIZE};
 
 const IMAGES: usize = 200;
 
@@ -29,8 +30,8 @@ fn jpeg() -> Vec<u8> {
 }
 
 fn one(bytes: &[u8]) -> f32 {
-    let img = image::load_from_memory(bytes).expect("decodes");
-    preprocess(&img)[0]
+    let img = decode_bytes(bytes).expect("decodes");
+    preprocess(&img, SIZE)[0]
 }
 
 fn main() {

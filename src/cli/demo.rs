@@ -7,6 +7,7 @@ use super::tables::print_json;
 use super::Ctx;
 use crate::engine::demo;
 use crate::engine::error::Error;
+use crate::engine::latents::collage::Pictures;
 use crate::engine::run::list_runs;
 use crate::engine::set::{self, EmbeddingSet};
 
@@ -43,21 +44,20 @@ pub fn image(ctx: &Ctx, set_name: &str, id: usize, out: &Path) -> anyhow::Result
         )
         .into());
     }
-    if !demo::is_demo(&set) {
-        return Err(Error::invalid(
-            "set",
-            format!("'{set_name}' keeps no pictures of its own (only demo sets draw them)"),
+    let img = Pictures::for_set(&set)?.picture(id).ok_or_else(|| {
+        Error::invalid(
+            "item",
+            format!("the picture of item {id} of set '{set_name}' could not be read"),
         )
-        .into());
-    }
-    let img = demo::render_item(&set, id);
+    })?;
     img.save(out)
         .map_err(|e| Error::bad_file(out, format!("could not be written: {e}")))?;
-    ctx.note(&format!(
-        "wrote {} ({})",
-        out.display(),
+    let what = if demo::is_demo(&set) {
         demo::scene_of_row(&set, id).caption()
-    ));
+    } else {
+        set.items()?[id].label.clone().unwrap_or_default()
+    };
+    ctx.note(&format!("wrote {} ({what})", out.display()));
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 pub mod args;
 mod bench;
 mod demo;
+mod embed;
 mod latents;
 mod progress;
 mod steer;
@@ -72,6 +73,26 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match command {
         Command::Demo { images, seed } => demo::create(&ctx, images, seed),
+        Command::Embed {
+            model,
+            dataset,
+            name,
+            batch,
+            split,
+            limit,
+            offline,
+        } => embed::run(
+            &ctx,
+            embed::Request {
+                model,
+                dataset,
+                name,
+                batch,
+                split,
+                limit,
+                offline,
+            },
+        ),
         Command::Sets => tables::sets(&ctx),
         Command::Image { set, id, out } => demo::image(&ctx, &set, id, &out),
         Command::Train {

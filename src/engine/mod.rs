@@ -5,6 +5,7 @@ pub mod clip;
 pub mod dataset;
 pub mod demo;
 pub mod device;
+pub mod embed;
 pub mod error;
 pub mod fsutil;
 pub mod latents;

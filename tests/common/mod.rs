@@ -21,10 +21,19 @@ impl Lab {
         self.dir.path().join("ws")
     }
 
+    pub fn hf_home(&self) -> PathBuf {
+        self.dir.path().join("hf")
+    }
+
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_saelab"));
         c.arg("--workspace").arg(self.ws()).args(args);
-        c.env_remove("SAELAB_WORKSPACE").stdin(Stdio::null());
+        // Never the user's Hugging Face cache or the network.
+        c.env_remove("SAELAB_WORKSPACE")
+            .env("HF_HOME", self.hf_home())
+            .env_remove("HF_ENDPOINT")
+            .env_remove("HF_TOKEN")
+            .stdin(Stdio::null());
         c
     }
 

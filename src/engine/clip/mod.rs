@@ -1,8 +1,12 @@
-//! OpenCLIP in candle: the towers, the tokenizer and the preprocessing; `saelab embed`
-//! (hub download, batching, resuming) comes next.
+//! OpenCLIP in candle: where the weights come from, the towers, the tokenizer, decoding and
+//! preprocessing exactly as open_clip does them, and the text tower as a prompt encoder.
 
+pub mod decode;
 pub mod model;
 pub mod preprocess;
+pub mod random;
+pub mod source;
+pub mod text;
 pub mod tokenizer;
 
 pub use tokenizer::{ClipTokenizer, CONTEXT_LENGTH};

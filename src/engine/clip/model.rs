@@ -10,12 +10,12 @@ use candle_nn::{
     conv2d_no_bias, embedding, layer_norm, linear, linear_no_bias, Conv2d, Conv2dConfig, Embedding,
     LayerNorm, Linear, VarBuilder,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::error::{Error, Result};
 use crate::engine::fsutil;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Activation {
     Gelu,
@@ -30,7 +30,7 @@ fn eps() -> f64 {
 }
 
 /// A tower's sizes; defaults are Hugging Face's, which `save_pretrained` leaves out.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TowerConfig {
     pub hidden_size: usize,
     pub intermediate_size: usize,
@@ -54,7 +54,7 @@ pub struct TowerConfig {
     pub patch_size: usize,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClipConfig {
     pub text_config: TowerConfig,
     pub vision_config: TowerConfig,
@@ -193,7 +193,7 @@ impl Clip {
         })
     }
 
-    fn new(vb: VarBuilder, config: ClipConfig, device: &Device) -> Result<Self> {
+    pub(super) fn new(vb: VarBuilder, config: ClipConfig, device: &Device) -> Result<Self> {
         let (t, v) = (&config.text_config, &config.vision_config);
         let (tv, vv) = (vb.pp("text_model"), vb.pp("vision_model"));
         let patches = (v.image_size / v.patch_size.max(1)).pow(2);
@@ -243,6 +243,10 @@ impl Clip {
             device: device.clone(),
             config,
         })
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// Projected image embeddings (not normalised). pixels: [b, 3, s, s] → [b, projection]

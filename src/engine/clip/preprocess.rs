@@ -6,9 +6,11 @@
 //! coefficients of 22 fractional bits, rounding to 8 bits between the passes; this file does
 //! the same, so its pixels equal open_clip's exactly (see `fixtures/preprocess`).
 
-use image::{DynamicImage, RgbImage};
+use image::{RgbImage, RgbaImage};
 
-/// CLIP's input side.
+use super::decode::Decoded;
+
+/// CLIP's usual input side (models say theirs in `vision_config.image_size`).
 pub const SIZE: u32 = 224;
 /// CLIP's normalisation, quoted digit for digit from open_clip (more than f32 holds).
 #[allow(clippy::excessive_precision)]
@@ -73,8 +75,8 @@ fn clip8(acc: i64) -> u8 {
     (acc >> PRECISION_BITS).clamp(0, 255) as u8
 }
 
-/// Resamples along rows: out_w × height. src is packed RGB of width `in_w`.
-fn pass_horizontal(
+/// Resamples along rows: out_w × height. src is packed `C`-channel rows of width `in_w`.
+fn pass_horizontal<const C: usize>(
     src: &[u8],
     in_w: usize,
     height: usize,
@@ -82,19 +84,19 @@ fn pass_horizontal(
     c: &Coefficients,
 ) -> Vec<u8> {
     let half = 1i64 << (PRECISION_BITS - 1);
-    let mut out = vec![0u8; out_w * height * 3];
+    let mut out = vec![0u8; out_w * height * C];
     for (src_row, out_row) in src
-        .chunks_exact(in_w * 3)
-        .zip(out.chunks_exact_mut(out_w * 3))
+        .chunks_exact(in_w * C)
+        .zip(out.chunks_exact_mut(out_w * C))
     {
-        for (x, px) in out_row.chunks_exact_mut(3).enumerate() {
+        for (x, px) in out_row.chunks_exact_mut(C).enumerate() {
             let (min, len) = c.bounds[x];
-            let mut acc = [half; 3];
+            let mut acc = [half; C];
             for (k, &w) in c.weights[x][..len].iter().enumerate() {
-                let p = &src_row[(min + k) * 3..(min + k) * 3 + 3];
-                acc[0] += p[0] as i64 * w;
-                acc[1] += p[1] as i64 * w;
-                acc[2] += p[2] as i64 * w;
+                let p = &src_row[(min + k) * C..(min + k + 1) * C];
+                for ch in 0..C {
+                    acc[ch] += p[ch] as i64 * w;
+                }
             }
             px.copy_from_slice(&acc.map(clip8));
         }
@@ -102,10 +104,9 @@ fn pass_horizontal(
     out
 }
 
-/// Resamples along columns: width × out_h. src is packed RGB rows of `width` pixels.
-fn pass_vertical(src: &[u8], width: usize, out_h: usize, c: &Coefficients) -> Vec<u8> {
+/// Resamples along columns: width × out_h. src is packed rows of `stride` bytes.
+fn pass_vertical(src: &[u8], stride: usize, out_h: usize, c: &Coefficients) -> Vec<u8> {
     let half = 1i64 << (PRECISION_BITS - 1);
-    let stride = width * 3;
     let mut out = vec![0u8; stride * out_h];
     let mut acc = vec![0i64; stride];
     for (y, out_row) in out.chunks_exact_mut(stride).enumerate() {
@@ -125,20 +126,75 @@ fn pass_vertical(src: &[u8], width: usize, out_h: usize, c: &Coefficients) -> Ve
     out
 }
 
-/// Pillow's `Image.resize(size, BICUBIC)` for 8-bit RGB.
-pub fn resize_bicubic(img: &RgbImage, w: u32, h: u32) -> RgbImage {
-    let (in_w, in_h) = (img.width() as usize, img.height() as usize);
-    let (w_us, h_us) = (w as usize, h as usize);
-    let mut buf = img.as_raw().clone();
+/// Pillow's `Image.resize(size, BICUBIC)` on packed 8-bit pixels of `C` channels.
+fn resize_packed<const C: usize>(
+    buf: Vec<u8>,
+    (in_w, in_h): (u32, u32),
+    (w, h): (u32, u32),
+) -> Vec<u8> {
+    let (in_w, in_h, w_us, h_us) = (in_w as usize, in_h as usize, w as usize, h as usize);
+    let mut buf = buf;
     let mut width = in_w;
     if w_us != in_w {
-        buf = pass_horizontal(&buf, in_w, in_h, w_us, &coefficients(in_w, w_us));
+        buf = pass_horizontal::<C>(&buf, in_w, in_h, w_us, &coefficients(in_w, w_us));
         width = w_us;
     }
     if h_us != in_h {
-        buf = pass_vertical(&buf, width, h_us, &coefficients(in_h, h_us));
+        buf = pass_vertical(&buf, width * C, h_us, &coefficients(in_h, h_us));
     }
+    buf
+}
+
+/// Pillow's `Image.resize(size, BICUBIC)` for 8-bit RGB.
+pub fn resize_bicubic(img: &RgbImage, w: u32, h: u32) -> RgbImage {
+    let buf = resize_packed::<3>(img.as_raw().clone(), img.dimensions(), (w, h));
     RgbImage::from_raw(w, h, buf).expect("passes produce w × h pixels")
+}
+
+/// Pillow's resize of a picture with alpha: premultiplied ("RGBa") while resampling, so
+/// transparent pixels do not bleed their colour, then un-premultiplied; alpha is then dropped
+/// as `convert("RGB")` drops it.
+fn resize_with_alpha(img: &RgbaImage, w: u32, h: u32) -> RgbImage {
+    let mut buf = img.as_raw().clone();
+    for px in buf.chunks_exact_mut(4) {
+        let a = px[3] as u32;
+        for v in &mut px[..3] {
+            *v = mul_div_255(*v as u32, a);
+        }
+    }
+    let buf = resize_packed::<4>(buf, img.dimensions(), (w, h));
+    let rgb = buf
+        .chunks_exact(4)
+        .flat_map(|px| {
+            let a = px[3] as u32;
+            let undo = |v: u8| match a {
+                0 | 255 => v,
+                _ => (255 * v as u32 / a).min(255) as u8,
+            };
+            [undo(px[0]), undo(px[1]), undo(px[2])]
+        })
+        .collect();
+    RgbImage::from_raw(w, h, rgb).expect("passes produce w × h pixels")
+}
+
+/// Pillow's MULDIV255: a·b/255, rounded.
+fn mul_div_255(a: u32, b: u32) -> u8 {
+    let t = a * b + 128;
+    (((t >> 8) + t) >> 8) as u8
+}
+
+/// Pillow's nearest-neighbour resize, which it uses for palette pictures whatever filter is
+/// asked for: source pixel ⌊(x + ½)·scale⌋.
+fn resize_nearest(img: &RgbImage, w: u32, h: u32) -> RgbImage {
+    let (sx, sy) = (
+        img.width() as f64 / w as f64,
+        img.height() as f64 / h as f64,
+    );
+    RgbImage::from_fn(w, h, |x, y| {
+        let src_x = (((x as f64 + 0.5) * sx) as u32).min(img.width() - 1);
+        let src_y = (((y as f64 + 0.5) * sy) as u32).min(img.height() - 1);
+        *img.get_pixel(src_x, src_y)
+    })
 }
 
 /// torchvision's size for "shortest side to `size`": the long side scales and truncates.
@@ -168,16 +224,20 @@ fn center_crop(img: &RgbImage, size: u32) -> RgbImage {
 }
 
 /// The resized and cropped picture, before normalisation.
-pub fn resize_and_crop(img: &DynamicImage) -> RgbImage {
-    let rgb = img.to_rgb8();
-    let (w, h) = resized_dims(rgb.width(), rgb.height(), SIZE);
-    center_crop(&resize_bicubic(&rgb, w, h), SIZE)
+pub fn resize_and_crop(img: &Decoded, size: u32) -> RgbImage {
+    let (w, h) = resized_dims(img.image.width(), img.image.height(), size);
+    let resized = match (&img.image, img.palette) {
+        (_, true) => resize_nearest(&img.image.to_rgb8(), w, h),
+        (pic, false) if pic.color().has_alpha() => resize_with_alpha(&pic.to_rgba8(), w, h),
+        (pic, false) => resize_bicubic(&pic.to_rgb8(), w, h),
+    };
+    center_crop(&resized, size)
 }
 
-/// The model input: CHW, scaled to [0, 1], then (x − mean) / std. shape: [3, 224, 224]
-pub fn preprocess(img: &DynamicImage) -> Vec<f32> {
-    let pic = resize_and_crop(img);
-    let plane = (SIZE * SIZE) as usize;
+/// The model input: CHW, scaled to [0, 1], then (x − mean) / std. shape: [3, size, size]
+pub fn preprocess(img: &Decoded, size: u32) -> Vec<f32> {
+    let pic = resize_and_crop(img, size);
+    let plane = (size * size) as usize;
     let mut out = vec![0.0f32; 3 * plane];
     for (i, p) in pic.pixels().enumerate() {
         for c in 0..3 {
@@ -189,11 +249,15 @@ pub fn preprocess(img: &DynamicImage) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     #[derive(serde::Deserialize)]
     struct Case {
         name: String,
+        file: String,
+        mode: String,
         probes: Vec<(usize, usize, usize, f32)>,
     }
 
@@ -204,30 +268,53 @@ mod tests {
 
     const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/preprocess");
 
+    /// Largest channel difference allowed per mode. Pillow resamples CMYK before converting
+    /// it to RGB; the JPEG decoder here hands over RGB, so CMYK is close but not exact.
+    fn tolerance(mode: &str) -> u8 {
+        if mode == "CMYK" {
+            CMYK_TOLERANCE
+        } else {
+            0
+        }
+    }
+    const CMYK_TOLERANCE: u8 = 1;
+
     #[test]
-    fn pixels_equal_open_clips_transform() {
+    fn pixels_equal_open_clips_transform_in_every_mode() {
         let cases: Cases =
             serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/cases.json")).unwrap())
                 .unwrap();
-        assert!(cases.cases.len() >= 4);
+        assert!(cases.cases.len() >= 9);
         for case in &cases.cases {
-            let input = image::open(format!("{DIR}/{}.png", case.name)).unwrap();
+            let input =
+                super::super::decode::open(Path::new(&format!("{DIR}/{}", case.file))).unwrap();
             let want = image::open(format!("{DIR}/{}.expected.png", case.name))
                 .unwrap()
                 .to_rgb8();
-            let got = resize_and_crop(&input);
+            let got = resize_and_crop(&input, SIZE);
             assert_eq!(got.dimensions(), (SIZE, SIZE));
+            let worst = got
+                .as_raw()
+                .iter()
+                .zip(want.as_raw())
+                .map(|(a, b)| a.abs_diff(*b))
+                .max()
+                .unwrap();
             let differing = got
                 .pixels()
                 .zip(want.pixels())
                 .filter(|(a, b)| a != b)
                 .count();
-            assert_eq!(
-                differing, 0,
-                "{}: {differing} pixels differ from open_clip's",
-                case.name
+            assert!(
+                worst <= tolerance(&case.mode),
+                "{} ({}): {differing} pixels differ from open_clip's, by up to {worst}",
+                case.name,
+                case.mode
             );
-            let tensor = preprocess(&input);
+            if tolerance(&case.mode) > 0 {
+                continue;
+            }
+            let tensor = preprocess(&input, SIZE);
             for &(c, y, x, v) in &case.probes {
                 let ours = tensor[c * (SIZE * SIZE) as usize + y * SIZE as usize + x];
                 assert!(

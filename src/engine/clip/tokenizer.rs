@@ -67,6 +67,12 @@ impl ClipTokenizer {
         }
     }
 
+    /// The same tokenizer for a model with a shorter (or longer) text context.
+    pub fn with_context(mut self, context: usize) -> Self {
+        self.context = context.max(2);
+        self
+    }
+
     /// Token ids of one prompt: start, BPE of the cleaned text, end; at most the context
     /// length, the end token kept last when truncated. Not padded.
     pub fn encode(&self, text: &str) -> Vec<u32> {

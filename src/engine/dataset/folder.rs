@@ -7,7 +7,7 @@ use super::{Example, Picture};
 use crate::engine::error::{Error, Result};
 use crate::engine::fsutil;
 
-const IMAGE_EXTENSIONS: [&str; 7] = ["jpg", "jpeg", "png", "bmp", "gif", "webp", "tiff"];
+const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "bmp", "gif", "webp"];
 /// Where the official Flickr30k archive puts its images, and its captions file.
 const FLICKR_IMAGES: &str = "flickr30k-images";
 const FLICKR_TOKENS: &str = "results_20130124.token";

@@ -1,15 +1,19 @@
 //! Image datasets as the study used them, each read by the loader its format needs:
 //! an image folder (class = sub-folder), Flickr30k (images, captions optional), and CIFAR-10 /
-//! CIFAR-100 in their binary distribution. A dataset is a list of [`Example`]s; pictures are
+//! CIFAR-100 in their binary distribution, and Hugging Face parquet datasets. A dataset is a list of [`Example`]s; pictures are
 //! decoded one at a time, so an unreadable file is reported, not fatal.
 
 pub mod cifar;
 pub mod folder;
+pub mod parquet;
 
 use std::path::{Path, PathBuf};
 
-use image::RgbImage;
+use std::sync::Arc;
 
+use image::{DynamicImage, RgbImage};
+
+use super::clip::decode::{self, Decoded};
 use super::error::{Error, Result};
 
 /// Where an example's picture is.
@@ -19,6 +23,8 @@ pub enum Picture {
     File(PathBuf),
     /// Pixels already in memory (CIFAR's 32×32 records).
     Pixels(RgbImage),
+    /// An encoded picture held in memory (a parquet row's image bytes).
+    Encoded(Arc<[u8]>),
 }
 
 /// One image of a dataset.
@@ -33,16 +39,28 @@ pub struct Example {
 }
 
 impl Example {
-    /// The picture as RGB, or an error naming the file and why it could not be read.
-    pub fn decode(&self) -> Result<RgbImage> {
+    /// The picture, or an error naming where it came from and why it could not be read.
+    pub fn decode(&self) -> Result<Decoded> {
         match &self.picture {
-            Picture::Pixels(img) => Ok(img.clone()),
-            Picture::File(path) => image::open(path).map(|img| img.to_rgb8()).map_err(|e| {
-                Error::bad_file(
-                    path,
-                    format!("is not a readable image ({e}); it will be skipped"),
+            Picture::Pixels(img) => Ok(DynamicImage::ImageRgb8(img.clone()).into()),
+            Picture::File(path) => decode::open(path),
+            Picture::Encoded(bytes) => decode::decode_bytes(bytes).map_err(|why| {
+                Error::invalid(
+                    "image",
+                    format!(
+                        "row {} is not a readable image ({why}); it is skipped",
+                        self.source_index
+                    ),
                 )
             }),
+        }
+    }
+
+    /// Where the picture is, for items.jsonl: its file, if it has one.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.picture {
+            Picture::File(p) => Some(p),
+            _ => None,
         }
     }
 }
@@ -54,6 +72,19 @@ pub enum Kind {
     Flickr30k,
     Cifar10,
     Cifar100,
+    Parquet,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Folder => "folder",
+            Kind::Flickr30k => "flickr30k",
+            Kind::Cifar10 => "cifar10",
+            Kind::Cifar100 => "cifar100",
+            Kind::Parquet => "parquet",
+        }
+    }
 }
 
 /// Which half of a dataset with a train/test split.
@@ -61,6 +92,26 @@ pub enum Kind {
 pub enum Split {
     Train,
     Test,
+}
+
+impl Split {
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Test => "test",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "train" => Ok(Split::Train),
+            "test" => Ok(Split::Test),
+            _ => Err(Error::invalid(
+                "--split",
+                format!("'{s}': use train or test"),
+            )),
+        }
+    }
 }
 
 /// Parses `KIND:PATH`.
@@ -76,11 +127,12 @@ pub fn parse_spec(spec: &str) -> Result<(Kind, PathBuf)> {
         "flickr30k" => Kind::Flickr30k,
         "cifar10" => Kind::Cifar10,
         "cifar100" => Kind::Cifar100,
+        "parquet" => Kind::Parquet,
         other => {
             return Err(Error::invalid(
                 "--dataset",
                 format!(
-                    "'{other}' is not a dataset kind: use folder, flickr30k, cifar10 or cifar100"
+                    "'{other}' is not a dataset kind: use folder, flickr30k, cifar10, cifar100 or parquet"
                 ),
             ));
         }
@@ -95,6 +147,7 @@ pub fn load(kind: Kind, path: &Path, split: Split) -> Result<Vec<Example>> {
         Kind::Flickr30k => folder::flickr30k(path),
         Kind::Cifar10 => cifar::cifar10(path, split),
         Kind::Cifar100 => cifar::cifar100(path, split),
+        Kind::Parquet => parquet::parquet(path, split),
     }
 }
 

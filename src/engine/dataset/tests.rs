@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use image::{Rgb, RgbImage};
+use image::{GenericImageView, Rgb, RgbImage};
 
 use super::*;
 
@@ -28,7 +28,7 @@ fn cifar10_binaries_read_labels_and_planar_pixels() {
     assert_eq!(ex.len(), 2);
     assert_eq!(ex[0].label.as_deref(), Some("cat"));
     assert_eq!(ex[1].label.as_deref(), Some("truck"));
-    let img = ex[1].decode().unwrap();
+    let img = ex[1].decode().unwrap().image.to_rgb8();
     assert_eq!(img.dimensions(), (32, 32));
     assert_eq!(*img.get_pixel(5, 7), Rgb([200, 5, 7]));
     // The train split needs its five batches.
@@ -95,7 +95,7 @@ fn image_folder_takes_classes_from_subfolders_and_reports_corrupt_files() {
             .find(|e| matches!(&e.picture, Picture::File(p) if p.ends_with(name)))
             .unwrap()
     };
-    assert_eq!(named("c.png").decode().unwrap().dimensions(), (8, 6));
+    assert_eq!(named("c.png").decode().unwrap().image.dimensions(), (8, 6));
     let broken = named("broken.jpg");
     let err = broken.decode().unwrap_err().to_string();
     assert!(
@@ -133,4 +133,46 @@ fn flickr30k_pairs_images_with_their_first_caption() {
         .to_string()
         .contains("not a dataset kind"));
     assert!(parse_spec("nocolon").is_err());
+}
+
+const PARQUET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/parquet");
+
+#[test]
+fn parquet_reads_hugging_face_layouts_with_class_names_from_metadata() {
+    let train = load(
+        Kind::Parquet,
+        &Path::new(PARQUET).join("cifar10"),
+        Split::Train,
+    )
+    .unwrap();
+    let labels: Vec<_> = train.iter().map(|e| e.label.clone().unwrap()).collect();
+    assert_eq!(labels, ["airplane", "cat", "truck", "cat"]);
+    assert_eq!(train[2].decode().unwrap().image.dimensions(), (32, 32));
+    let test = load(
+        Kind::Parquet,
+        &Path::new(PARQUET).join("cifar10"),
+        Split::Test,
+    )
+    .unwrap();
+    assert_eq!(test.len(), 3);
+    assert_eq!(test[1].label.as_deref(), Some("ship"));
+
+    // CIFAR-100's fine label wins over the coarse one; a row of non-image bytes is reported.
+    let fine = load(
+        Kind::Parquet,
+        &Path::new(PARQUET).join("cifar100"),
+        Split::Test,
+    )
+    .unwrap();
+    let labels: Vec<_> = fine.iter().map(|e| e.label.clone().unwrap()).collect();
+    assert_eq!(labels, ["aquarium fish", "class 42", "class 99", "class 0"]);
+    let err = fine[3].decode().unwrap_err().to_string();
+    assert!(err.contains("row 3") && err.contains("skipped"), "{err}");
+
+    let not_parquet = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(not_parquet.path(), b"PAR1 but no more").unwrap();
+    let err = load(Kind::Parquet, not_parquet.path(), Split::Test)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a readable parquet file"), "{err}");
 }

@@ -110,6 +110,7 @@ fn write_demo_set(
         preprocessing: "none (procedural scenes)".into(),
         created: now_unix(),
         seed: Some(seed),
+        split: None,
         tasks: TASKS.iter().map(|t| t.to_string()).collect(),
     };
     write_set(
@@ -119,6 +120,7 @@ fn write_demo_set(
             embeddings: &embeddings,
             items: &items,
             ground_truth: Some(&gt),
+            report: None,
         },
     )
 }

@@ -6,6 +6,7 @@ use font8x8::UnicodeFonts;
 use image::{imageops, Rgb, RgbImage};
 
 use super::index::LatentStats;
+use crate::engine::dataset::{self, Example, Split};
 use crate::engine::demo;
 use crate::engine::error::{Error, Result};
 use crate::engine::fsutil;
@@ -29,6 +30,11 @@ pub enum Pictures<'a> {
     Demo(&'a EmbeddingSet),
     /// Image files named by the items' `path` (relative paths are read from `root`).
     Files { items: Vec<Item>, root: PathBuf },
+    /// Pictures inside the source dataset (CIFAR records, parquet rows), read again from it.
+    Dataset {
+        items: Vec<Item>,
+        examples: Vec<Example>,
+    },
 }
 
 impl<'a> Pictures<'a> {
@@ -38,13 +44,7 @@ impl<'a> Pictures<'a> {
         }
         let items = set.items()?;
         if items.iter().all(|i| i.path.is_none()) {
-            return Err(Error::invalid(
-                "set",
-                format!(
-                    "set '{}' keeps no picture paths, so its collages cannot be drawn",
-                    set.name()
-                ),
-            ));
+            return Self::from_source(set, items);
         }
         let root = set
             .meta
@@ -55,17 +55,48 @@ impl<'a> Pictures<'a> {
         Ok(Pictures::Files { items, root })
     }
 
-    /// Row `row` as a TILE×TILE picture (a grey tile with a cross when it cannot be read).
-    pub fn tile(&self, row: usize) -> RgbImage {
-        let picture = match self {
+    fn from_source(set: &EmbeddingSet, items: Vec<Item>) -> Result<Self> {
+        let no_pictures = |why: String| {
+            Error::invalid(
+                "set",
+                format!(
+                    "set '{}' keeps no pictures ({why}), so its collages cannot be drawn",
+                    set.name()
+                ),
+            )
+        };
+        let (kind, path) = dataset::parse_spec(&set.meta.source).map_err(|_| {
+            no_pictures(format!("its source '{}' is not a dataset", set.meta.source))
+        })?;
+        let split = match set.meta.split.as_deref() {
+            Some(s) => Split::parse(s)?,
+            None => Split::Test,
+        };
+        let examples = dataset::load(kind, &path, split)
+            .map_err(|e| no_pictures(format!("its dataset could not be read again: {e}")))?;
+        Ok(Pictures::Dataset { items, examples })
+    }
+
+    /// Row `row`'s picture as it was embedded, if it can be read.
+    pub fn picture(&self, row: usize) -> Option<RgbImage> {
+        match self {
             Pictures::Demo(set) => Some(demo::render_item(set, row)),
             Pictures::Files { items, root } => items
                 .get(row)
                 .and_then(|i| i.path.as_ref())
                 .and_then(|p| image::open(root.join(p)).ok())
                 .map(|img| img.to_rgb8()),
-        };
-        match picture {
+            Pictures::Dataset { items, examples } => items
+                .get(row)
+                .and_then(|i| examples.get(i.source_index?))
+                .and_then(|ex| ex.decode().ok())
+                .map(|d| d.image.to_rgb8()),
+        }
+    }
+
+    /// Row `row` as a TILE×TILE picture (a grey tile with a cross when it cannot be read).
+    pub fn tile(&self, row: usize) -> RgbImage {
+        match self.picture(row) {
             Some(p) if p.dimensions() == (TILE, TILE) => p,
             Some(p) => square_thumbnail(&p),
             None => unreadable_tile(),

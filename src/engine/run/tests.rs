@@ -150,6 +150,7 @@ fn set_with_a_bomb(
         preprocessing: "none".into(),
         created: 0,
         seed: None,
+        split: None,
         tasks: vec![],
     };
     write_set(
@@ -159,6 +160,7 @@ fn set_with_a_bomb(
             embeddings: &data,
             items: &items,
             ground_truth: None,
+            report: None,
         },
     )
     .unwrap();

@@ -21,6 +21,9 @@ pub struct SetMeta {
     /// Seed, for generated sets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// The dataset split embedded (`train`, `test`), for datasets that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<String>,
     /// Zero-shot tasks the set carries labels for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tasks: Vec<String>,

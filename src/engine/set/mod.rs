@@ -26,6 +26,8 @@ pub const EMBEDDINGS_TENSOR: &str = "embeddings";
 pub const META_FILE: &str = "set.toml";
 pub const ITEMS_FILE: &str = "items.jsonl";
 pub const GROUND_TRUTH_FILE: &str = "ground_truth.safetensors";
+/// What the embed job skipped, and why.
+pub const REPORT_FILE: &str = "report.json";
 
 enum Storage {
     Mapped { map: Mmap, start: usize, len: usize },

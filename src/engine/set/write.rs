@@ -6,7 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::meta::{Item, SetMeta};
-use super::{EMBEDDINGS_FILE, EMBEDDINGS_TENSOR, GROUND_TRUTH_FILE, ITEMS_FILE, META_FILE};
+use super::{
+    EMBEDDINGS_FILE, EMBEDDINGS_TENSOR, GROUND_TRUTH_FILE, ITEMS_FILE, META_FILE, REPORT_FILE,
+};
 use crate::engine::error::{Error, Result};
 use crate::engine::fsutil;
 use crate::engine::tensorfile::{self, Named};
@@ -25,6 +27,8 @@ pub struct SetFiles<'a> {
     pub embeddings: &'a [f32],
     pub items: &'a [Item],
     pub ground_truth: Option<&'a GroundTruth>,
+    /// How the set was made (the embed job's skipped images), kept as `report.json`.
+    pub report: Option<&'a serde_json::Value>,
 }
 
 /// Writes the set into `sets_dir/NAME`, replacing any set of that name only once the new one
@@ -93,6 +97,9 @@ fn write_files(dir: &Path, files: &SetFiles) -> Result<()> {
             HashMap::from([("concepts".to_string(), names)]),
         )?;
     }
+    if let Some(report) = files.report {
+        fsutil::write_json(&dir.join(REPORT_FILE), report)?;
+    }
     fsutil::write_toml(&dir.join(META_FILE), meta)
 }
 
@@ -111,6 +118,7 @@ mod tests {
             preprocessing: "none".into(),
             created: 0,
             seed: None,
+            split: None,
             tasks: vec![],
         }
     }
@@ -137,6 +145,7 @@ mod tests {
             embeddings: &data,
             items: &items(3),
             ground_truth: Some(&gt),
+            report: None,
         };
         write_set(dir.path(), &files).unwrap();
         let set = EmbeddingSet::open_dir(&dir.path().join("tiny")).unwrap();
@@ -163,6 +172,7 @@ mod tests {
             embeddings: &data,
             items: &items(2),
             ground_truth: None,
+            report: None,
         };
         write_set(dir.path(), &files).unwrap();
         let set_dir = dir.path().join("tiny");

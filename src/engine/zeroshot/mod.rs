@@ -18,6 +18,9 @@ pub use classifier::{Classifier, DemoText, TextEncoder};
 pub use score::{score, Scores};
 pub use task::{Source, TaskSpec};
 
+use candle_core::Device;
+
+use super::clip::text::ClipText;
 use super::demo::encoder::{normalize, stable_hash};
 use super::demo::{self, ConceptEncoder};
 use super::error::{Error, Result};
@@ -116,10 +119,8 @@ pub fn text_encoder_for(set: &EmbeddingSet) -> Result<Box<dyn TextEncoder>> {
         let seed = set.meta.seed.unwrap_or(demo::DEFAULT_SEED);
         return Ok(Box::new(DemoText(ConceptEncoder::new(seed, set.dim()))));
     }
-    Err(Error::invalid(
-        "model",
-        format!("set '{}' was embedded with '{}', whose text tower this build cannot load yet (OpenCLIP support is in progress)", set.name(), set.meta.model),
-    ))
+    // Prompts are few; the CPU embeds them in seconds and leaves any GPU to the images.
+    Ok(Box::new(ClipText::load(&set.meta.model, &Device::Cpu)?))
 }
 
 /// The task's classifier for this encoder, from the workspace cache or built and cached.

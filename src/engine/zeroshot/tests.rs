@@ -128,6 +128,7 @@ fn a_run_on_another_models_embeddings_is_refused() {
         preprocessing: "none".into(),
         created: 0,
         seed: None,
+        split: None,
         tasks: vec![],
     };
     let items = [Item::default()];
@@ -138,6 +139,7 @@ fn a_run_on_another_models_embeddings_is_refused() {
             embeddings: &[0.1; 512],
             items: &items,
             ground_truth: None,
+            report: None,
         },
     )
     .unwrap();

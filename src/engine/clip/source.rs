@@ -1,0 +1,202 @@
+//! Where a CLIP model's files come from: a local Hugging Face `CLIPModel` folder, or a hub repo
+//! downloaded once into the standard Hugging Face cache (`HF_HOME`, `HF_ENDPOINT` and `HF_TOKEN`
+//! honoured). Offline, only the cache is read.
+
+use std::path::{Path, PathBuf};
+
+use hf_hub::api::sync::ApiBuilder;
+use hf_hub::{Cache, Repo};
+
+use crate::engine::error::{Error, Result};
+
+/// The study's model.
+pub const DEFAULT_MODEL: &str = "laion/CLIP-ViT-B-32-laion2B-s34B-b79K";
+/// What a `CLIPModel` folder must hold.
+pub const MODEL_FILES: [&str; 2] = ["config.json", "model.safetensors"];
+
+/// How `--model` is looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelSource {
+    /// A folder, or a hub repo id such as `laion/CLIP-ViT-B-32-laion2B-s34B-b79K`.
+    pub spec: String,
+    /// Read the Hugging Face cache only; never touch the network.
+    pub offline: bool,
+    /// Show download progress bars.
+    pub progress: bool,
+}
+
+impl ModelSource {
+    pub fn new(spec: impl Into<String>) -> Self {
+        ModelSource {
+            spec: spec.into(),
+            offline: false,
+            progress: false,
+        }
+    }
+
+    /// The folder holding the model's files, downloading them if needed.
+    pub fn resolve(&self) -> Result<PathBuf> {
+        let path = expand_home(&self.spec);
+        if path.is_dir() {
+            return check_folder(&path).map(|()| path);
+        }
+        if !is_repo_id(&self.spec) {
+            return Err(Error::bad_file(
+                path,
+                "is not a folder, and not a hub repo id (owner/name): pass a folder holding config.json and model.safetensors, or a repo such as laion/CLIP-ViT-B-32-laion2B-s34B-b79K",
+            ));
+        }
+        if self.offline {
+            self.from_cache()
+        } else {
+            self.download()
+        }
+    }
+
+    /// The model's stable name, as sets record it: the repo id, or the folder's full path.
+    pub fn name(&self) -> String {
+        let path = expand_home(&self.spec);
+        if path.is_dir() {
+            path.canonicalize()
+                .unwrap_or(path)
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            self.spec.clone()
+        }
+    }
+
+    fn from_cache(&self) -> Result<PathBuf> {
+        let cache = Cache::from_env();
+        let repo = cache.repo(Repo::model(self.spec.clone()));
+        let mut folder = None;
+        for file in MODEL_FILES {
+            let found = repo.get(file).ok_or_else(|| {
+                Error::invalid(
+                    "--model",
+                    format!(
+                        "{file} of '{}' is not in the Hugging Face cache at {}; run once without --offline where the hub is reachable, set HF_HOME to the cache that has it, or pass a local folder",
+                        self.spec,
+                        cache.path().display()
+                    ),
+                )
+            })?;
+            folder = found.parent().map(Path::to_path_buf);
+        }
+        Ok(folder.expect("MODEL_FILES is not empty"))
+    }
+
+    fn download(&self) -> Result<PathBuf> {
+        let token = std::env::var("HF_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .or_else(|| Cache::from_env().token());
+        let api = ApiBuilder::from_env()
+            .with_token(token)
+            .with_progress(self.progress)
+            .build()
+            .map_err(|e| {
+                Error::invalid("--model", format!("could not set up the hub client: {e}"))
+            })?;
+        let repo = api.model(self.spec.clone());
+        let mut folder = None;
+        for file in MODEL_FILES {
+            let got = repo.get(file).map_err(|e| {
+                Error::invalid(
+                    "--model",
+                    format!(
+                        "could not fetch {file} of '{}' from {} ({e}); check the network, HF_ENDPOINT and HF_TOKEN, or use --offline with a cached copy, or pass a local folder",
+                        self.spec,
+                        repo.url(file)
+                    ),
+                )
+            })?;
+            if file.ends_with(".safetensors") {
+                drop_if_truncated(&got)?;
+            }
+            folder = got.parent().map(Path::to_path_buf);
+        }
+        Ok(folder.expect("MODEL_FILES is not empty"))
+    }
+}
+
+/// A safetensors file's expected length: the 8-byte header size, the JSON header, then the
+/// data up to the furthest tensor's end.
+fn expected_len(path: &Path) -> Option<u64> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut size = [0u8; 8];
+    f.read_exact(&mut size).ok()?;
+    let n = u64::from_le_bytes(size);
+    let mut header = vec![0u8; usize::try_from(n).ok()?];
+    f.read_exact(&mut header).ok()?;
+    let header: serde_json::Value = serde_json::from_slice(&header).ok()?;
+    let end = header
+        .as_object()?
+        .values()
+        .filter_map(|t| t.get("data_offsets")?.get(1)?.as_u64())
+        .max()
+        .unwrap_or(0);
+    Some(8 + n + end)
+}
+
+/// A download cut short stays in the cache looking complete; remove it so the next try fetches
+/// it anew, and say so.
+fn drop_if_truncated(path: &Path) -> Result<()> {
+    let have = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if expected_len(path) == Some(have) {
+        return Ok(());
+    }
+    let blob = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_file(&blob);
+    Err(Error::bad_file(
+        path,
+        format!("was downloaded incomplete ({have} bytes); it has been removed from the cache, so running the command again downloads it again"),
+    ))
+}
+
+fn check_folder(dir: &Path) -> Result<()> {
+    for file in MODEL_FILES {
+        let path = dir.join(file);
+        if !path.is_file() {
+            return Err(Error::bad_file(
+                path,
+                "is missing: a CLIP model folder needs config.json and model.safetensors (a Hugging Face CLIPModel saved with safetensors)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `owner/name` with no other slashes, and not an existing path.
+fn is_repo_id(spec: &str) -> bool {
+    let mut parts = spec.split('/');
+    matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None)
+        if !a.is_empty() && !b.is_empty() && !a.starts_with('.') && !a.starts_with('~'))
+}
+
+fn expand_home(spec: &str) -> PathBuf {
+    match spec.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(rest))
+            .unwrap_or_else(|| PathBuf::from(spec)),
+        None => PathBuf::from(spec),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repo_ids_and_paths_are_told_apart() {
+        assert!(is_repo_id(DEFAULT_MODEL));
+        assert!(is_repo_id("openai/clip-vit-base-patch32"));
+        assert!(!is_repo_id("./models/clip"));
+        assert!(!is_repo_id("/models/clip"));
+        assert!(!is_repo_id("~/clip"));
+        assert!(!is_repo_id("clip"));
+        assert!(!is_repo_id("a/b/c"));
+    }
+}

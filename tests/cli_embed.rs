@@ -1,0 +1,284 @@
+//! `saelab embed` end to end on a tiny random CLIP: CIFAR binaries to a set, zero-shot and
+//! collages on it; the model from a local folder, the Hugging Face cache (offline) and a hub
+//! endpoint served by the test; truncated downloads named.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+
+use common::Lab;
+use saelab::engine::clip::random;
+
+const CIFAR10: [&str; 10] = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+];
+
+fn tiny_clip(dir: &Path) -> String {
+    random::save_random(&random::tiny(), dir).unwrap();
+    dir.to_string_lossy().into_owned()
+}
+
+/// A CIFAR-10 binary test batch of `n` records, label i % 10.
+fn cifar10(dir: &Path, n: usize) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("batches.meta.txt"), CIFAR10.join("\n")).unwrap();
+    let records: Vec<u8> = (0..n)
+        .flat_map(|i| {
+            let mut r = vec![(i % 10) as u8];
+            r.extend((0..3072).map(|p| ((p * (i + 1)) % 251) as u8));
+            r
+        })
+        .collect();
+    std::fs::write(dir.join("test_batch.bin"), records).unwrap();
+    format!("cifar10:{}", dir.display())
+}
+
+#[test]
+fn cifar10_embedded_scored_trained_and_drawn() {
+    let lab = Lab::new();
+    let model = tiny_clip(&lab.dir.path().join("clip"));
+    let data = cifar10(&lab.dir.path().join("cifar"), 40);
+    let out = lab.json(&[
+        "embed",
+        "--model",
+        &model,
+        "--dataset",
+        &data,
+        "--name",
+        "cifar10",
+        "--batch",
+        "8",
+    ]);
+    assert_eq!(
+        (out["rows"].as_u64(), out["dim"].as_u64()),
+        (Some(40), Some(16))
+    );
+    assert!(lab.ok(&["sets"]).contains("cifar10"));
+
+    // Zero-shot with the model's own text tower, CLIP alone.
+    let rows = lab.json(&["zeroshot", "--task", "cifar10"]);
+    assert_eq!(rows[0]["n"].as_u64(), Some(40));
+    let top5 = rows[0]["top5"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&top5));
+
+    // An SAE on it, scored through; the control equals CLIP alone.
+    lab.ok(&[
+        "train", "--data", "cifar10", "--lambda", "1e-3", "--dict", "32", "--epochs", "2",
+        "--batch", "8", "--name", "c10",
+    ]);
+    let rows = lab.json(&["zeroshot", "--task", "cifar10", "--runs", "c10"]);
+    assert_eq!(rows[1]["control_top1"], rows[0]["top1"]);
+
+    // Pictures come back from the CIFAR records.
+    let png = lab.dir.path().join("item.png");
+    lab.ok(&["image", "cifar10", "3", "--out", png.to_str().unwrap()]);
+    assert_eq!(image::open(&png).unwrap().width(), 32);
+    lab.ok(&["latents", "c10"]);
+}
+
+#[test]
+fn bad_models_and_datasets_are_named() {
+    let lab = Lab::new();
+    let data = cifar10(&lab.dir.path().join("cifar"), 4);
+    let empty = lab.dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let err = lab.fails(
+        &[
+            "embed",
+            "--model",
+            empty.to_str().unwrap(),
+            "--dataset",
+            &data,
+            "--name",
+            "x",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("config.json") && err.contains("is missing"),
+        "{err}"
+    );
+
+    let model = lab.dir.path().join("clip");
+    tiny_clip(&model);
+    let weights = model.join("model.safetensors");
+    let bytes = std::fs::read(&weights).unwrap();
+    std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
+    let err = lab.fails(
+        &[
+            "embed",
+            "--model",
+            model.to_str().unwrap(),
+            "--dataset",
+            &data,
+            "--name",
+            "x",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("model.safetensors") && err.contains("again"),
+        "{err}"
+    );
+
+    let err = lab.fails(
+        &[
+            "embed",
+            "--model",
+            "nobody/nothing",
+            "--offline",
+            "--dataset",
+            &data,
+            "--name",
+            "x",
+        ],
+        1,
+    );
+    assert!(err.contains("not in the Hugging Face cache"), "{err}");
+    let err = lab.fails(
+        &["embed", "--dataset", "cifar10:/no/such/dir", "--name", "x"],
+        1,
+    );
+    assert!(err.contains("batches.meta.txt"), "{err}");
+    assert!(!lab.ws().join("sets/x").exists());
+}
+
+/// Serves `files` as a Hugging Face endpoint would (`/REPO/resolve/main/FILE`, ranges, etag
+/// and commit headers); `cut` serves only the first half of model.safetensors.
+fn serve(files: Vec<(String, Vec<u8>)>, cut: bool) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            reader.read_line(&mut request).unwrap_or(0);
+            let mut range_start = 0usize;
+            let mut range_end = None;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(r) = line.to_ascii_lowercase().strip_prefix("range: bytes=") {
+                    let (a, b) = r.trim().split_once('-').unwrap();
+                    range_start = a.parse().unwrap();
+                    range_end = b.parse::<usize>().ok();
+                }
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
+            let mut stream = stream;
+            let Some((name, body)) = files
+                .iter()
+                .find(|(n, _)| path.ends_with(&format!("/resolve/main/{n}")))
+            else {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            };
+            let size = body.len();
+            let end = range_end.unwrap_or(size - 1).min(size - 1);
+            let mut part = &body[range_start..=end];
+            if cut && name == "model.safetensors" && range_end.is_none() {
+                part = &part[..part.len() / 2];
+            }
+            let head = format!(
+                "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {range_start}-{end}/{size}\r\nETag: \"etag-{name}\"\r\nX-Repo-Commit: 0123456789abcdef\r\nConnection: close\r\n\r\n",
+                part.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(part);
+            let _ = stream.flush();
+            let _ = reader.read(&mut [0u8; 1]);
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn model_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    ["config.json", "model.safetensors"]
+        .iter()
+        .map(|f| (f.to_string(), std::fs::read(dir.join(f)).unwrap()))
+        .collect()
+}
+
+#[test]
+fn hub_models_download_once_then_work_offline() {
+    let lab = Lab::new();
+    let local = lab.dir.path().join("clip");
+    tiny_clip(&local);
+    let data = cifar10(&lab.dir.path().join("cifar"), 4);
+    let endpoint = serve(model_files(&local), false);
+    let args = [
+        "embed",
+        "--model",
+        "lab/tiny-clip",
+        "--dataset",
+        &data,
+        "--name",
+        "hub",
+    ];
+    let out = lab
+        .cmd(&args)
+        .env("HF_ENDPOINT", &endpoint)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cached = lab
+        .hf_home()
+        .join("hub/models--lab--tiny-clip/snapshots/0123456789abcdef");
+    assert!(cached.join("model.safetensors").exists());
+
+    // Offline, from the cache only: the same set again.
+    let mut offline = args.to_vec();
+    offline.extend(["--offline"]);
+    offline[6] = "again";
+    lab.ok(&offline);
+    let a = std::fs::read(lab.ws().join("sets/hub/embeddings.safetensors")).unwrap();
+    let b = std::fs::read(lab.ws().join("sets/again/embeddings.safetensors")).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn a_truncated_download_is_named_with_the_fix() {
+    let lab = Lab::new();
+    let local = lab.dir.path().join("clip");
+    tiny_clip(&local);
+    let data = cifar10(&lab.dir.path().join("cifar"), 4);
+    let endpoint = serve(model_files(&local), true);
+    let out = lab
+        .cmd(&[
+            "embed",
+            "--model",
+            "lab/tiny-clip",
+            "--dataset",
+            &data,
+            "--name",
+            "hub",
+        ])
+        .env("HF_ENDPOINT", &endpoint)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("model.safetensors") && err.contains("again"),
+        "{err}"
+    );
+}
