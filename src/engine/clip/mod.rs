@@ -3,6 +3,7 @@
 
 pub mod decode;
 pub mod model;
+mod ops;
 pub mod preprocess;
 pub mod random;
 pub mod source;

@@ -12,6 +12,7 @@ use candle_nn::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::ops::gelu_erf;
 use crate::engine::error::{Error, Result};
 use crate::engine::fsutil;
 
@@ -95,16 +96,25 @@ impl Attention {
                 .transpose(1, 2)?
                 .contiguous()?)
         };
-        let q = (split(self.q.forward(x)?)? * (hd as f64).powf(-0.5))?;
-        let (k, v) = (split(self.k.forward(x)?)?, split(self.v.forward(x)?)?);
+        let q = (split(dense(&self.q, x)?)? * (hd as f64).powf(-0.5))?;
+        let (k, v) = (split(dense(&self.k, x)?)?, split(dense(&self.v, x)?)?);
         let mut scores = q.matmul(&k.t()?)?;
         if let Some(m) = mask {
             scores = scores.broadcast_add(m)?;
         }
         let attn = candle_nn::ops::softmax_last_dim(&scores)?;
         let ctx = attn.matmul(&v)?.transpose(1, 2)?.reshape((b, n, h))?;
-        Ok(self.out.forward(&ctx)?)
+        dense(&self.out, &ctx)
     }
+}
+
+/// A linear layer over every token at once: [b, n, i] → [b, n, o] as one [b·n, i] matmul,
+/// rather than b small ones.
+fn dense(layer: &Linear, x: &Tensor) -> Result<Tensor> {
+    let (b, n, i) = x.dims3()?;
+    let y = layer.forward(&x.reshape((b * n, i))?)?;
+    let o = y.dim(1)?;
+    Ok(y.reshape((b, n, o))?)
 }
 
 struct Layer {
@@ -131,12 +141,12 @@ impl Layer {
 
     fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let x = (x + self.attn.forward(&self.norm1.forward(x)?, mask)?)?;
-        let h = self.fc1.forward(&self.norm2.forward(&x)?)?;
+        let h = dense(&self.fc1, &self.norm2.forward(&x)?)?;
         let h = match self.act {
-            Activation::Gelu => h.gelu_erf()?,
+            Activation::Gelu => gelu_erf(&h)?,
             Activation::QuickGelu => (&h * candle_nn::ops::sigmoid(&(&h * 1.702)?)?)?,
         };
-        Ok((x + self.fc2.forward(&h)?)?)
+        Ok((x + dense(&self.fc2, &h)?)?)
     }
 }
 

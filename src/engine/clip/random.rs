@@ -65,12 +65,18 @@ pub fn tiny() -> ClipConfig {
     config(tower(32, 2, 4), tower(32, 2, 4), 32, 16, 16)
 }
 
+/// A model of this config with random weights, and the variables that hold them.
+pub fn build(config: &ClipConfig, device: &Device) -> Result<(Clip, VarMap)> {
+    let vars = VarMap::new();
+    let vb = VarBuilder::from_varmap(&vars, DType::F32, device);
+    let clip = Clip::new(vb, config.clone(), device)?;
+    Ok((clip, vars))
+}
+
 /// Writes `config.json` and random `model.safetensors` into `dir`.
 pub fn save_random(config: &ClipConfig, dir: &Path) -> Result<()> {
     fsutil::create_dir(dir)?;
-    let vars = VarMap::new();
-    let vb = VarBuilder::from_varmap(&vars, DType::F32, &Device::Cpu);
-    Clip::new(vb, config.clone(), &Device::Cpu)?;
+    let (_, vars) = build(config, &Device::Cpu)?;
     let weights = dir.join("model.safetensors");
     vars.save(&weights)
         .map_err(|e| Error::bad_file(&weights, format!("could not be written: {e}")))?;
