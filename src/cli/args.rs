@@ -26,6 +26,10 @@ pub struct Cli {
     /// No progress bars or informational messages.
     #[arg(long, global = true)]
     pub quiet: bool,
+    /// The lab's colours: dark, light, high-contrast, or a theme file (default: $SAELAB_THEME,
+    /// else dark).
+    #[arg(long, global = true, env = "SAELAB_THEME", default_value = "dark")]
+    pub theme: String,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

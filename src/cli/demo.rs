@@ -1,5 +1,6 @@
 //! `saelab demo`, `saelab image`, and the overview `saelab` prints with no command.
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
@@ -10,6 +11,8 @@ use crate::engine::error::Error;
 use crate::engine::latents::collage::Pictures;
 use crate::engine::run::list_runs;
 use crate::engine::set::{self, EmbeddingSet};
+use crate::tui;
+use crate::tui::theme::Theme;
 
 pub fn create(ctx: &Ctx, images: usize, seed: u64) -> anyhow::Result<()> {
     if images == 0 {
@@ -61,9 +64,10 @@ pub fn image(ctx: &Ctx, set_name: &str, id: usize, out: &Path) -> anyhow::Result
     Ok(())
 }
 
-/// What `saelab` with no command does until the lab's TUI lands: make sure the demo world
-/// exists, then say what is in the workspace and what to type next.
-pub fn overview(ctx: &Ctx) -> anyhow::Result<()> {
+/// What `saelab` with no command does: make sure the demo world exists, then open the lab on
+/// a terminal, or print an overview of the workspace when output is not one.
+pub fn open_lab(ctx: &Ctx, theme: &str) -> anyhow::Result<()> {
+    let theme = Theme::named(theme)?;
     if !ctx
         .ws
         .set_dir(demo::SET_NAME)
@@ -73,6 +77,18 @@ pub fn overview(ctx: &Ctx) -> anyhow::Result<()> {
         ctx.note("first run: making the demo world…");
         create(ctx, demo::DEFAULT_IMAGES, demo::DEFAULT_SEED)?;
     }
+    if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+        return tui::run(tui::Options {
+            ws: ctx.ws.clone(),
+            theme,
+            device: ctx.device_name(),
+        });
+    }
+    overview(ctx)
+}
+
+/// The workspace in a few lines, and what to type next.
+fn overview(ctx: &Ctx) -> anyhow::Result<()> {
     let sets = set::list(&ctx.ws)?;
     let runs = list_runs(&ctx.ws, &[])?;
     println!("workspace  {}", ctx.ws.root().display());

@@ -69,7 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         device: cli.device.into(),
     };
     let Some(command) = cli.command else {
-        return demo::overview(&ctx);
+        return demo::open_lab(&ctx, &cli.theme);
     };
     match command {
         Command::Demo { images, seed } => demo::create(&ctx, images, seed),

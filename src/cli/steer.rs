@@ -93,33 +93,8 @@ pub fn run(ctx: &Ctx, a: SteerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Names a neighbour row: its caption on demo sets, its item label or path otherwise.
-fn describe_row(s: &Steerer, row: usize) -> String {
-    if demo::is_demo(&s.analysis.set) {
-        demo::scene_of_row(&s.analysis.set, row).caption()
-    } else {
-        format!("row {row}")
-    }
-}
-
-/// Concepts that rose and fell the most (demo world).
-fn concept_moves(s: &Steerer, before: &Preview, after: &Preview) -> Vec<(String, f32)> {
-    let Some(gt) = &s.gt else { return Vec::new() };
-    let mut moves: Vec<(String, f32)> = gt
-        .names
-        .iter()
-        .enumerate()
-        .map(|(c, n)| {
-            (
-                n.clone(),
-                after.concept_scores[c] - before.concept_scores[c],
-            )
-        })
-        .collect();
-    moves.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
-    moves.truncate(6);
-    moves
-}
+/// Concepts shown as moving most.
+const CONCEPTS_SHOWN: usize = 6;
 
 fn method_name(a: &SteerArgs) -> &'static str {
     match (a.ablate, a.method) {
@@ -141,7 +116,7 @@ fn example(
         latent: a.latents.to_vec(),
         strength: a.strength,
         method: method_name(a).into(),
-        image_caption: describe_row(s, image),
+        image_caption: s.describe(image),
         latent_labels: a
             .latents
             .iter()
@@ -150,7 +125,7 @@ fn example(
         class_before: before.classes.first().cloned(),
         class_after: after.classes.first().cloned(),
         labels_after: after.labels.iter().map(|l| l.0.clone()).collect(),
-        concepts: concept_moves(s, before, after),
+        concepts: s.concept_moves(before, after, CONCEPTS_SHOWN),
     }
 }
 
@@ -178,7 +153,8 @@ fn steer_json(
         "labels": {"before": b["labels"], "after": af["labels"]},
     });
     if s.gt.is_some() {
-        out["concepts"] = json!(concept_moves(s, before, after)
+        out["concepts"] = json!(s
+            .concept_moves(before, after, CONCEPTS_SHOWN)
             .iter()
             .map(|(c, d)| json!({"concept": c, "change": d}))
             .collect::<Vec<_>>());
@@ -187,7 +163,7 @@ fn steer_json(
 }
 
 fn print_preview(s: &Steerer, a: &SteerArgs, image: usize, before: &Preview, after: &Preview) {
-    println!("image {image}: {}", describe_row(s, image));
+    println!("image {image}: {}", s.describe(image));
     for &j in a.latents {
         println!("latent {j}: {}", s.analysis.labels[j].description);
     }
@@ -196,8 +172,8 @@ fn print_preview(s: &Steerer, a: &SteerArgs, image: usize, before: &Preview, aft
             let (b, af) = (before.neighbours[i], after.neighbours[i]);
             vec![
                 (i + 1).to_string(),
-                format!("{:.3} {}", b.1, describe_row(s, b.0)),
-                format!("{:.3} {}", af.1, describe_row(s, af.0)),
+                format!("{:.3} {}", b.1, s.describe(b.0)),
+                format!("{:.3} {}", af.1, s.describe(af.0)),
             ]
         })
         .collect();
@@ -220,7 +196,7 @@ fn print_preview(s: &Steerer, a: &SteerArgs, image: usize, before: &Preview, aft
         .map(|i| vec![before.labels[i].0.clone(), after.labels[i].0.clone()])
         .collect();
     print!("{}", markdown(&["labels before", "labels after"], &rows));
-    let moves = concept_moves(s, before, after);
+    let moves = s.concept_moves(before, after, CONCEPTS_SHOWN);
     if !moves.is_empty() {
         let listed: Vec<String> = moves.iter().map(|(c, d)| format!("{c} {d:+.3}")).collect();
         println!("concepts that moved most: {}", listed.join(", "));

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::ops::{steer, unit_of, Edit, Method, Units};
+use crate::engine::demo;
 use crate::engine::demo::encoder::normalize;
 use crate::engine::error::Result;
 use crate::engine::latents::label::{embed_vocabulary, vocabulary};
@@ -178,5 +179,56 @@ impl Steerer {
             concept_scores,
             class_probs,
         }
+    }
+
+    /// Names a row: its caption on demo sets, its item label or row number otherwise.
+    pub fn describe(&self, row: usize) -> String {
+        if demo::is_demo(&self.analysis.set) {
+            demo::scene_of_row(&self.analysis.set, row).caption()
+        } else {
+            format!("row {row}")
+        }
+    }
+
+    /// Ground-truth concepts whose score moved most between two previews (demo world).
+    pub fn concept_moves(&self, before: &Preview, after: &Preview, k: usize) -> Vec<(String, f32)> {
+        let Some(gt) = &self.gt else {
+            return Vec::new();
+        };
+        let mut moves: Vec<(String, f32)> = gt
+            .names
+            .iter()
+            .enumerate()
+            .map(|(c, n)| {
+                (
+                    n.clone(),
+                    after.concept_scores[c] - before.concept_scores[c],
+                )
+            })
+            .collect();
+        moves.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        moves.truncate(k);
+        moves
+    }
+
+    /// The task's classes whose probability moved most: (class, before, after).
+    pub fn class_movers(
+        &self,
+        before: &Preview,
+        after: &Preview,
+        k: usize,
+    ) -> Vec<(String, f32, f32)> {
+        let Some((_, clf)) = &self.task else {
+            return Vec::new();
+        };
+        let mut moves: Vec<(String, f32, f32)> = clf
+            .classes
+            .iter()
+            .zip(before.class_probs.iter().zip(&after.class_probs))
+            .map(|(c, (&b, &a))| (c.clone(), b, a))
+            .collect();
+        moves.sort_by(|x, y| (y.2 - y.1).abs().total_cmp(&(x.2 - x.1).abs()));
+        moves.truncate(k);
+        moves
     }
 }

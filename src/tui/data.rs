@@ -1,0 +1,186 @@
+//! What the lab shows, as plain data read from the workspace: runs with their metrics logs,
+//! zero-shot results, a run's latents. The TUI renders these and nothing else, so a screen can
+//! be rebuilt from a fixed state in tests.
+
+use std::path::PathBuf;
+
+use crate::engine::error::Result;
+use crate::engine::latents::analysis::Analysis;
+use crate::engine::latents::label::Category;
+use crate::engine::run::{self, list_runs, MetricsRow, RunDir, Status};
+use crate::engine::sae::evaluate::EvalMetrics;
+use crate::engine::set;
+use crate::engine::workspace::Workspace;
+use crate::engine::zeroshot;
+
+/// One run as the Train and Metrics tabs show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunView {
+    pub name: String,
+    pub data: String,
+    pub lambda: f64,
+    pub dict: usize,
+    pub status: Status,
+    pub step: u64,
+    pub total_steps: u64,
+    pub series: Vec<MetricsRow>,
+    pub results: Option<EvalMetrics>,
+}
+
+impl RunView {
+    pub fn progress(&self) -> f64 {
+        if self.total_steps == 0 {
+            0.0
+        } else {
+            (self.step as f64 / self.total_steps as f64).min(1.0)
+        }
+    }
+
+    pub fn examples_per_sec(&self) -> f64 {
+        self.series
+            .last()
+            .map(|r| r.examples_per_sec)
+            .unwrap_or(0.0)
+    }
+
+    /// Seconds left at the latest rate, while running.
+    pub fn eta_secs(&self) -> Option<f64> {
+        let last = self.series.last()?;
+        let steps_left = self.total_steps.saturating_sub(self.step) as f64;
+        let per_step = last.examples as f64 / last.step.max(1) as f64;
+        (self.status == Status::Running && last.examples_per_sec > 0.0)
+            .then(|| steps_left * per_step / last.examples_per_sec)
+    }
+}
+
+/// One task's zero-shot scores: CLIP alone and through each run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskView {
+    pub task: String,
+    pub baseline: (f64, f64),
+    /// run, λ, top-1, top-5, control top-1, classes that lost most (class, before, after).
+    pub runs: Vec<TaskRun>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRun {
+    pub run: String,
+    pub lambda: f64,
+    pub top1: f64,
+    pub top5: f64,
+    pub control_top1: f64,
+    pub losses: Vec<(String, f64, f64)>,
+}
+
+/// One latent as the Latents tab lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatentRow {
+    pub id: usize,
+    pub frequency: f64,
+    pub max_activation: f32,
+    pub confidence: f32,
+    pub category: Category,
+    pub description: String,
+    pub top_words: Vec<String>,
+    /// Firing counts per log₂ activation bin.
+    pub histogram: Vec<u64>,
+}
+
+/// A run's latents, with where its collages are drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatentsView {
+    pub run: String,
+    pub rows: Vec<LatentRow>,
+    pub collage_dir: PathBuf,
+}
+
+/// Losses listed per run on the Zero-shot tab.
+const LOSSES_SHOWN: usize = 5;
+
+/// Every run, oldest first, with its metrics log.
+pub fn load_runs(ws: &Workspace) -> Result<Vec<RunView>> {
+    let mut runs = list_runs(ws, &[])?;
+    run::sort_for_tables(&mut runs);
+    Ok(runs
+        .into_iter()
+        .map(|s| {
+            let dir = RunDir::new(ws, &s.run);
+            RunView {
+                series: run::log::read(&dir.path(run::METRICS_FILE)).unwrap_or_default(),
+                name: s.run,
+                data: s.data,
+                lambda: s.lambda,
+                dict: s.config.train.dict,
+                status: s.status,
+                step: s.step,
+                total_steps: s.total_steps,
+                results: s.results.map(|r| r.metrics),
+            }
+        })
+        .collect())
+}
+
+/// Every task some run has been scored on, from the runs' `zeroshot.json`.
+pub fn load_tasks(ws: &Workspace, runs: &[RunView]) -> Vec<TaskView> {
+    let mut tasks: Vec<TaskView> = Vec::new();
+    for r in runs {
+        let Ok(saved) = zeroshot::saved(&RunDir::new(ws, &r.name)) else {
+            continue;
+        };
+        for (task, s) in saved {
+            let losses = zeroshot::biggest_losses(&s.classes, &s.baseline, &s.sae, LOSSES_SHOWN);
+            let row = TaskRun {
+                run: r.name.clone(),
+                lambda: r.lambda,
+                top1: s.sae.top1,
+                top5: s.sae.top5,
+                control_top1: s.control.top1,
+                losses,
+            };
+            match tasks.iter_mut().find(|t| t.task == task) {
+                Some(t) => t.runs.push(row),
+                None => tasks.push(TaskView {
+                    task,
+                    baseline: (s.baseline.top1, s.baseline.top5),
+                    runs: vec![row],
+                }),
+            }
+        }
+    }
+    tasks
+}
+
+/// A run's latents: builds the index and labels if needed (seconds), so call it off the UI.
+pub fn load_latents(analysis: &Analysis) -> LatentsView {
+    let rows = analysis
+        .index
+        .latents
+        .iter()
+        .zip(&analysis.labels)
+        .enumerate()
+        .map(|(id, (stats, label))| LatentRow {
+            id,
+            frequency: stats.frequency(analysis.index.rows),
+            max_activation: stats.max,
+            confidence: label.confidence,
+            category: label.category,
+            description: label.description.clone(),
+            top_words: label.top_words.clone(),
+            histogram: stats.histogram.iter().map(|&c| c as u64).collect(),
+        })
+        .collect();
+    LatentsView {
+        run: analysis.run.name.clone(),
+        rows,
+        collage_dir: analysis.collage_dir(),
+    }
+}
+
+/// The sets in the workspace, for the sweep form.
+pub fn set_names(ws: &Workspace) -> Vec<String> {
+    set::list(ws)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| !n.ends_with("-test"))
+        .collect()
+}

@@ -1,0 +1,141 @@
+//! The explorer: a thread that owns the explored run's analysis and steerer, so building an
+//! index, drawing a collage or steering never runs on the UI's thread. The newest steering
+//! request wins; older ones still queued are dropped.
+
+use std::sync::mpsc::{Receiver, Sender};
+use std::time::Instant;
+
+use image::DynamicImage;
+
+use super::app::{SteerRequest, SteerView};
+use super::data::{load_latents, LatentsView};
+use crate::engine::demo;
+use crate::engine::error::Result;
+use crate::engine::latents::{analyse, DEFAULT_TOP};
+use crate::engine::steer::{Change, Edit, Steerer, Units};
+use crate::engine::workspace::Workspace;
+use crate::engine::zeroshot::TaskSpec;
+
+pub enum Request {
+    Latents(String),
+    Collage { run: String, latent: usize },
+    Steer(SteerRequest),
+}
+
+pub enum Reply {
+    Latents(Result<LatentsView>),
+    Collage {
+        run: String,
+        latent: usize,
+        image: DynamicImage,
+    },
+    Steer(Result<SteerView>),
+}
+
+/// Rows shown per preview list.
+const SHOWN: usize = 8;
+
+pub fn spawn(ws: Workspace, requests: Receiver<Request>, replies: Sender<Reply>) {
+    std::thread::spawn(move || {
+        let mut current: Option<(String, Steerer)> = None;
+        while let Ok(first) = requests.recv() {
+            // Keep only the newest steering request of those waiting.
+            let mut batch = vec![first];
+            batch.extend(requests.try_iter());
+            let newest_steer = batch.iter().rposition(|r| matches!(r, Request::Steer(_)));
+            for (i, req) in batch.into_iter().enumerate() {
+                if matches!(req, Request::Steer(_)) && Some(i) != newest_steer {
+                    continue;
+                }
+                let reply = handle(&ws, &mut current, req);
+                if let Some(r) = reply {
+                    if replies.send(r).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+}
+
+fn steerer<'a>(
+    ws: &Workspace,
+    current: &'a mut Option<(String, Steerer)>,
+    run: &str,
+) -> Result<&'a mut Steerer> {
+    if current.as_ref().is_none_or(|(r, _)| r != run) {
+        let analysis = analyse(ws, run, DEFAULT_TOP)?;
+        let task = if demo::is_demo(&analysis.set) {
+            Some(TaskSpec::builtin("demo100")?)
+        } else {
+            None
+        };
+        *current = Some((
+            run.to_string(),
+            Steerer::new(ws, analysis, Units::Typical, task.as_ref())?,
+        ));
+    }
+    Ok(&mut current.as_mut().expect("just set").1)
+}
+
+fn handle(ws: &Workspace, current: &mut Option<(String, Steerer)>, req: Request) -> Option<Reply> {
+    match req {
+        Request::Latents(run) => Some(Reply::Latents(
+            steerer(ws, current, &run).map(|s| load_latents(&s.analysis)),
+        )),
+        Request::Collage { run, latent } => {
+            let s = steerer(ws, current, &run).ok()?;
+            let path = s.analysis.collage(latent).ok()?;
+            let image = image::open(path).ok()?;
+            Some(Reply::Collage { run, latent, image })
+        }
+        Request::Steer(req) => Some(Reply::Steer(
+            steerer(ws, current, &req.run).map(|s| preview(s, &req)),
+        )),
+    }
+}
+
+fn preview(s: &mut Steerer, req: &SteerRequest) -> SteerView {
+    let start = Instant::now();
+    let rows = s.analysis.set.rows();
+    let image = req.image.min(rows.saturating_sub(1));
+    let m = s.analysis.labels.len();
+    let edits: Vec<Edit> = req
+        .edits
+        .iter()
+        .filter(|(j, _)| *j < m)
+        .map(|&(latent, strength)| Edit {
+            latent,
+            change: Change::Add(strength),
+        })
+        .collect();
+    let before = s.preview(s.image(image));
+    let steered = s.steer(image, &edits, req.method);
+    let after = s.preview(&steered);
+    let moves = s.concept_moves(&before, &after, 2 * SHOWN);
+    SteerView {
+        image_caption: s.describe(image),
+        neighbours: after
+            .neighbours
+            .iter()
+            .take(SHOWN)
+            .map(|&(r, c)| (r, c, s.describe(r)))
+            .collect(),
+        classes: s.class_movers(&before, &after, SHOWN),
+        labels_before: before.labels.iter().take(5).map(|l| l.0.clone()).collect(),
+        labels_after: after.labels.iter().take(5).map(|l| l.0.clone()).collect(),
+        rose: moves
+            .iter()
+            .filter(|m| m.1 > 0.0)
+            .take(4)
+            .cloned()
+            .collect(),
+        fell: moves
+            .iter()
+            .filter(|m| m.1 < 0.0)
+            .take(4)
+            .cloned()
+            .collect(),
+        millis: start.elapsed().as_secs_f64() * 1e3,
+    }
+}

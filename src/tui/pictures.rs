@@ -1,0 +1,61 @@
+//! Collages drawn inline with ratatui-image: kitty, sixel or iTerm2 when the terminal answers
+//! the query, halfblocks otherwise (tmux, plain SSH). Images arrive decoded from the explorer
+//! thread and are kept, so scrolling back to a latent redraws without decoding.
+
+use std::collections::HashMap;
+
+use image::DynamicImage;
+use ratatui::layout::Rect;
+use ratatui::Frame;
+use ratatui_image::picker::Picker;
+use ratatui_image::protocol::StatefulProtocol;
+use ratatui_image::StatefulImage;
+
+use super::view::Pictures;
+
+/// Collages kept before the cache starts over.
+const KEPT: usize = 64;
+
+pub struct InlinePictures {
+    picker: Picker,
+    cache: HashMap<(String, usize), StatefulProtocol>,
+}
+
+impl InlinePictures {
+    /// Asks the terminal what it can draw (call with the screen already set up).
+    pub fn detect() -> Self {
+        InlinePictures {
+            picker: Picker::from_query_stdio().unwrap_or_else(|_| Picker::halfblocks()),
+            cache: HashMap::new(),
+        }
+    }
+
+    /// True when the collage is not cached yet.
+    pub fn wants(&self, run: &str, latent: usize) -> bool {
+        !self.cache.contains_key(&(run.to_string(), latent))
+    }
+
+    pub fn insert(&mut self, run: &str, latent: usize, image: DynamicImage) {
+        if self.cache.len() >= KEPT {
+            self.cache.clear();
+        }
+        let protocol = self.picker.new_resize_protocol(image);
+        self.cache.insert((run.to_string(), latent), protocol);
+    }
+
+    pub fn clear(&mut self) {
+        self.cache.clear();
+    }
+}
+
+impl Pictures for InlinePictures {
+    fn collage(&mut self, frame: &mut Frame, area: Rect, run: &str, latent: usize) -> bool {
+        match self.cache.get_mut(&(run.to_string(), latent)) {
+            Some(protocol) => {
+                frame.render_stateful_widget(StatefulImage::default(), area, protocol);
+                true
+            }
+            None => false,
+        }
+    }
+}

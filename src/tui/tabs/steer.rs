@@ -1,0 +1,198 @@
+//! Steer: one image, one or more latents, a strength moved with ←/→, and what the steered
+//! embedding now resembles.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Gauge, Paragraph};
+use ratatui::Frame;
+
+use crate::engine::steer::Method;
+use crate::tui::app::{App, STRENGTH_STEP};
+
+pub const KEYS: &[(&str, &str)] = &[
+    (
+        "←/→ h/l",
+        "strength down / up (units of typical activation)",
+    ),
+    ("↑/↓ j/k", "previous / next image of the set"),
+    ("i", "type an image id"),
+    ("t", "choose the latent on the Latents tab"),
+    ("Enter", "stack this latent and choose another"),
+    ("m", "method: edit (error kept) or add direction"),
+    ("r", "reset strength and stack"),
+];
+
+/// The strength gauge spans ±this many units.
+const GAUGE_SPAN: f32 = 10.0;
+
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    let [head, body] = Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(area);
+    draw_head(frame, app, head);
+    let Some(view) = app.steer_view.as_ref() else {
+        let text = match app.steer_latent {
+            None => "Choose a latent on the Latents tab and press t.",
+            Some(_) => "Computing the preview…",
+        };
+        frame.render_widget(
+            Paragraph::new(text).block(Block::default().borders(Borders::ALL)),
+            body,
+        );
+        return;
+    };
+    let [left, right] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(body);
+    let [near, labels] =
+        Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(left);
+    let [classes, concepts] =
+        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(right);
+    let lines: Vec<Line> = view
+        .neighbours
+        .iter()
+        .map(|(row, cos, caption)| Line::from(format!("{row:>6}  {cos:.3}  {caption}")))
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" nearest images to the steered embedding "),
+        ),
+        near,
+    );
+    let labels_text = vec![
+        Line::from(vec![
+            Span::styled("before ", app.theme.dimmed()),
+            Span::raw(view.labels_before.join(", ")),
+        ]),
+        Line::from(vec![
+            Span::styled("after  ", app.theme.dimmed()),
+            Span::raw(view.labels_after.join(", ")),
+        ]),
+    ];
+    frame.render_widget(
+        Paragraph::new(labels_text).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" closest words "),
+        ),
+        labels,
+    );
+    let class_lines: Vec<Line> = view
+        .classes
+        .iter()
+        .map(|(c, b, a)| {
+            let colour = if a >= b {
+                app.theme.good
+            } else {
+                app.theme.bad
+            };
+            Line::from(vec![
+                Span::raw(format!("{c:<22} {b:.3} → ")),
+                Span::styled(format!("{a:.3}"), Style::default().fg(colour)),
+            ])
+        })
+        .collect();
+    frame.render_widget(
+        Paragraph::new(class_lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" zero-shot classes: biggest movers "),
+        ),
+        classes,
+    );
+    let mut concept_lines: Vec<Line> = view
+        .rose
+        .iter()
+        .map(|(c, d)| {
+            Line::from(Span::styled(
+                format!("▲ {c:<20} {d:+.3}"),
+                Style::default().fg(app.theme.good),
+            ))
+        })
+        .collect();
+    concept_lines.extend(view.fell.iter().map(|(c, d)| {
+        Line::from(Span::styled(
+            format!("▼ {c:<20} {d:+.3}"),
+            Style::default().fg(app.theme.bad),
+        ))
+    }));
+    if concept_lines.is_empty() {
+        concept_lines.push(Line::from(Span::styled(
+            "ground truth is known on demo sets only",
+            app.theme.dimmed(),
+        )));
+    }
+    frame.render_widget(
+        Paragraph::new(concept_lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" ground-truth concepts "),
+        ),
+        concepts,
+    );
+}
+
+fn draw_head(frame: &mut Frame, app: &App, area: Rect) {
+    let block = Block::default().borders(Borders::ALL).title(" steer ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [line1, line2, line3] = Layout::vertical([Constraint::Length(1); 3]).areas(inner);
+    let caption = app
+        .steer_view
+        .as_ref()
+        .map(|v| v.image_caption.clone())
+        .unwrap_or_default();
+    let latent = app
+        .steer_latent
+        .map_or("none".to_string(), |j| j.to_string());
+    let method = match app.steer_method {
+        Method::Edit => "edit (error kept)",
+        Method::Add => "add direction",
+    };
+    let stack: Vec<String> = app
+        .steer_stack
+        .iter()
+        .map(|(j, s)| format!("{j}:{s:+.1}"))
+        .collect();
+    let millis = app
+        .steer_view
+        .as_ref()
+        .map_or(String::new(), |v| format!(" · preview {:.1} ms", v.millis));
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled("image ", app.theme.dimmed()),
+            Span::raw(format!("{} {caption}", app.steer_image)),
+        ])),
+        line1,
+    );
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled("latent ", app.theme.dimmed()),
+            Span::raw(latent),
+            Span::styled("  method ", app.theme.dimmed()),
+            Span::raw(method),
+            Span::styled("  stacked ", app.theme.dimmed()),
+            Span::raw(if stack.is_empty() {
+                "–".into()
+            } else {
+                stack.join(" ")
+            }),
+            Span::styled(millis, app.theme.dimmed()),
+        ])),
+        line2,
+    );
+    let ratio = ((app.steer_strength / GAUGE_SPAN + 1.0) / 2.0).clamp(0.0, 1.0);
+    frame.render_widget(
+        Gauge::default()
+            .ratio(ratio as f64)
+            .label(format!(
+                "strength {:+.1} (±{STRENGTH_STEP} per ←/→)",
+                app.steer_strength
+            ))
+            .gauge_style(
+                Style::default()
+                    .fg(app.theme.accent)
+                    .bg(app.theme.highlight_bg),
+            ),
+        line3,
+    );
+}

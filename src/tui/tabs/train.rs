@@ -1,0 +1,206 @@
+//! Train: the sweep form, each run's progress, and live charts of its metrics log.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, Gauge, GraphType, Paragraph};
+use ratatui::Frame;
+
+use crate::engine::run::MetricsRow;
+use crate::tui::app::{App, SweepForm};
+use crate::tui::data::RunView;
+
+pub const KEYS: &[(&str, &str)] = &[
+    ("↑/↓ j/k", "choose a sweep field"),
+    ("e Enter", "edit the field"),
+    ("s", "start the sweep (runs headless; survives quitting)"),
+    ("[/] ←/→", "choose a run"),
+    ("p x", "stop the chosen run (a checkpoint is kept)"),
+    ("r", "resume the chosen run"),
+];
+
+pub fn field_name(app: &App) -> &'static str {
+    SweepForm::FIELDS[app.field]
+}
+
+/// The charted measures: name and how to read it from a log row.
+const MEASURES: [(&str, fn(&MetricsRow) -> f64); 4] = [
+    ("loss", |r| r.loss),
+    ("L0", |r| r.avg_l0),
+    ("MSE", |r| r.mse),
+    ("L1", |r| r.l1),
+];
+
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(38), Constraint::Min(0)]).areas(area);
+    let [form, runs] = Layout::vertical([Constraint::Length(9), Constraint::Min(0)]).areas(left);
+    draw_form(frame, app, form);
+    draw_runs(frame, app, runs);
+    let [top, bottom] = Layout::vertical([Constraint::Percentage(50); 2]).areas(right);
+    let [a, b] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(top);
+    let [c, d] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(bottom);
+    for (area, (name, read)) in [a, b, c, d].into_iter().zip(MEASURES) {
+        chart(frame, app, area, name, read);
+    }
+}
+
+fn draw_form(frame: &mut Frame, app: &App, area: Rect) {
+    let lines: Vec<Line> = SweepForm::FIELDS
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let style = if i == app.field {
+                app.theme.selected()
+            } else {
+                Style::default()
+            };
+            Line::from(vec![
+                Span::styled(format!("{name:>7} "), app.theme.dimmed()),
+                Span::styled(app.form.field(i).to_string(), style),
+            ])
+        })
+        .chain([Line::from(Span::styled(
+            "e edits · s starts the sweep",
+            app.theme.dimmed(),
+        ))])
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" sweep ")),
+        area,
+    );
+}
+
+fn draw_runs(frame: &mut Frame, app: &App, area: Rect) {
+    let block = Block::default().borders(Borders::ALL).title(" runs ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if app.runs.is_empty() {
+        frame.render_widget(
+            Paragraph::new("no runs yet: press s").style(app.theme.dimmed()),
+            inner,
+        );
+        return;
+    }
+    let per = 2u16;
+    let shown = (inner.height / per) as usize;
+    let first = app.train_run.saturating_sub(shown.saturating_sub(1));
+    for (slot, (i, run)) in app
+        .runs
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(shown)
+        .enumerate()
+    {
+        let y = inner.y + slot as u16 * per;
+        let name_style = if i == app.train_run {
+            app.theme.selected()
+        } else {
+            Style::default()
+        };
+        let title = Line::from(vec![
+            Span::styled("■ ", Style::default().fg(app.theme.run(i))),
+            Span::styled(run.name.clone(), name_style),
+            Span::styled(format!("  {}", run.status.name()), app.theme.dimmed()),
+        ]);
+        frame.render_widget(Paragraph::new(title), Rect::new(inner.x, y, inner.width, 1));
+        frame.render_widget(
+            Gauge::default()
+                .ratio(run.progress())
+                .label(gauge_label(run))
+                .gauge_style(
+                    Style::default()
+                        .fg(app.theme.run(i))
+                        .bg(app.theme.highlight_bg),
+                ),
+            Rect::new(inner.x, y + 1, inner.width, 1),
+        );
+    }
+}
+
+fn gauge_label(run: &RunView) -> String {
+    let eta = run
+        .eta_secs()
+        .map(|s| format!(" · ETA {}", clock(s)))
+        .unwrap_or_default();
+    format!(
+        "{}/{} · {:.0} ex/s{eta}",
+        run.step,
+        run.total_steps,
+        run.examples_per_sec()
+    )
+}
+
+fn clock(secs: f64) -> String {
+    let s = secs.round() as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
+    } else {
+        format!("{}m{:02}s", s / 60, s % 60)
+    }
+}
+
+fn chart(frame: &mut Frame, app: &App, area: Rect, name: &str, read: fn(&MetricsRow) -> f64) {
+    let series: Vec<(usize, Vec<(f64, f64)>)> = app
+        .runs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.series.is_empty())
+        .map(|(i, r)| {
+            (
+                i,
+                r.series
+                    .iter()
+                    .map(|row| (row.step as f64, read(row)))
+                    .collect(),
+            )
+        })
+        .collect();
+    let points = series.iter().flat_map(|(_, s)| s.iter());
+    let (mut x_max, mut y_min, mut y_max) = (1.0f64, f64::INFINITY, f64::NEG_INFINITY);
+    for &(x, y) in points {
+        x_max = x_max.max(x);
+        if y.is_finite() {
+            y_min = y_min.min(y);
+            y_max = y_max.max(y);
+        }
+    }
+    if !y_min.is_finite() {
+        (y_min, y_max) = (0.0, 1.0);
+    }
+    if y_max - y_min < 1e-12 {
+        y_max = y_min + 1.0;
+    }
+    let datasets = series
+        .iter()
+        .map(|(i, s)| {
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::default().fg(app.theme.run(*i)))
+                .data(s)
+        })
+        .collect();
+    let label = |v: f64| Span::styled(format!("{v:.3e}"), app.theme.dimmed());
+    frame.render_widget(
+        Chart::new(datasets)
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(format!(" {name} ")),
+            )
+            .x_axis(
+                Axis::default()
+                    .bounds([0.0, x_max])
+                    .labels([Span::raw("0"), Span::raw(format!("{x_max:.0}"))]),
+            )
+            .y_axis(
+                Axis::default()
+                    .bounds([y_min, y_max])
+                    .labels([label(y_min), label(y_max)]),
+            ),
+        area,
+    );
+}
