@@ -7,6 +7,7 @@ pub mod data;
 mod explorer;
 mod jobs;
 mod pictures;
+pub mod sample;
 pub mod tabs;
 pub mod theme;
 pub mod view;

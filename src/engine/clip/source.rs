@@ -47,7 +47,7 @@ impl ModelSource {
             ));
         }
         if self.offline {
-            self.from_cache()
+            self.cached()
         } else {
             self.download()
         }
@@ -66,7 +66,7 @@ impl ModelSource {
         }
     }
 
-    fn from_cache(&self) -> Result<PathBuf> {
+    fn cached(&self) -> Result<PathBuf> {
         let cache = Cache::from_env();
         let repo = cache.repo(Repo::model(self.spec.clone()));
         let mut folder = None;

@@ -24,8 +24,11 @@ pub fn field_name(app: &App) -> &'static str {
     SweepForm::FIELDS[app.field]
 }
 
+/// Reads one measure from a log row.
+type Read = fn(&MetricsRow) -> f64;
+
 /// The charted measures: name and how to read it from a log row.
-const MEASURES: [(&str, fn(&MetricsRow) -> f64); 4] = [
+const MEASURES: [(&str, Read); 4] = [
     ("loss", |r| r.loss),
     ("L0", |r| r.avg_l0),
     ("MSE", |r| r.mse),
@@ -142,7 +145,7 @@ fn clock(secs: f64) -> String {
     }
 }
 
-fn chart(frame: &mut Frame, app: &App, area: Rect, name: &str, read: fn(&MetricsRow) -> f64) {
+fn chart(frame: &mut Frame, app: &App, area: Rect, name: &str, read: Read) {
     let series: Vec<(usize, Vec<(f64, f64)>)> = app
         .runs
         .iter()

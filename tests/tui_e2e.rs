@@ -1,0 +1,137 @@
+//! The real binary in tmux on a fresh workspace: the lab opens on the demo world, a short sweep
+//! started from the Train tab grows its charts, tabs switch, a latent's collage renders as
+//! halfblocks, and `q` leaves the terminal as it was.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::Lab;
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let ok = Command::new("tmux")
+                .args(["send-keys", "-t", &self.session, k])
+                .status()
+                .unwrap();
+            assert!(ok.success());
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen satisfies `ok`, or fails showing it.
+    fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "never saw {what}:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+#[test]
+fn the_lab_opens_trains_explores_and_restores_the_terminal() {
+    let lab = Lab::new();
+    let session = format!("saelab-e2e-{}", std::process::id());
+    let exe = env!("CARGO_BIN_EXE_saelab");
+    let shell = format!(
+        "HF_HOME={} {exe} --workspace {} 2>/dev/null; echo LAB-EXITED; sleep 60",
+        lab.hf_home().display(),
+        lab.ws().display()
+    );
+    let started = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            "160",
+            "-y",
+            "48",
+            "bash",
+            "--norc",
+            "-c",
+        ])
+        .arg(format!("echo BEFORE-LAB; {shell}"))
+        .status()
+        .unwrap();
+    assert!(started.success());
+    let t = Tmux { session };
+    t.wait("the lab", |s| {
+        s.contains("1 Train") && s.contains("no runs yet")
+    });
+    // Keys reach the lab once its event stream is up: switch tabs until one answers.
+    let start = Instant::now();
+    while !t.screen().contains("trade-off") {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "tabs never switched:\n{}",
+            t.screen()
+        );
+        t.keys(&["2"]);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    t.keys(&["1"]);
+    t.wait("the Train tab again", |s| s.contains("no runs yet"));
+    // A short sweep: 1 epoch, 256 latents.
+    t.keys(&[
+        "j", "j", "e", "BSpace", "1", "Enter", "j", "e", "BSpace", "BSpace", "BSpace", "BSpace",
+        "2", "5", "6", "Enter", "s",
+    ]);
+    let s = t.wait("three runs training or done", |s| {
+        s.matches("demo-lam").count() >= 3
+    });
+    assert!(s.contains("epochs 1"), "{s}");
+    t.wait("the charts drawn", |s| {
+        s.contains('⠀') || s.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c))
+    });
+    t.wait("the sweep done", |s| s.matches(" done").count() >= 3);
+    t.keys(&["2"]);
+    t.wait("the metrics table", |s| s.contains("trade-off"));
+    t.keys(&["4"]);
+    let s = t.wait("a collage in halfblocks", |s| {
+        s.contains("latents · by frequency") && s.matches('▄').count() + s.matches('▀').count() > 50
+    });
+    assert!(s.contains("latent "), "{s}");
+    t.keys(&["t"]);
+    t.wait("steering previews", |s| {
+        s.contains("nearest images to the steered embedding") && s.contains("preview")
+    });
+    t.keys(&["q"]);
+    let s = t.wait("the lab to exit", |s| s.contains("LAB-EXITED"));
+    assert!(
+        s.contains("BEFORE-LAB"),
+        "the screen before the lab is back:\n{s}"
+    );
+    assert!(!s.contains("1 Train"), "no lab left on screen:\n{s}");
+}
