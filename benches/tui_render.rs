@@ -10,7 +10,7 @@ use ratatui::Terminal;
 use saelab::engine::run::Status;
 use saelab::tui::app::Tab;
 use saelab::tui::sample::sample_app;
-use saelab::tui::view::{draw, NoPictures};
+use saelab::tui::view::{draw, NoCollages};
 
 const FRAMES: usize = 200;
 
@@ -24,12 +24,12 @@ fn main() {
     for tab in Tab::ALL {
         app.tab = tab;
         terminal
-            .draw(|f| draw(f, &app, &mut NoPictures))
+            .draw(|f| draw(f, &app, &mut NoCollages))
             .expect("draws");
         let start = Instant::now();
         for _ in 0..FRAMES {
             terminal
-                .draw(|f| draw(f, &app, &mut NoPictures))
+                .draw(|f| draw(f, &app, &mut NoCollages))
                 .expect("draws");
         }
         let ms = start.elapsed().as_secs_f64() * 1e3 / FRAMES as f64;

@@ -87,24 +87,21 @@ fn cifar10_embedded_scored_trained_and_drawn() {
     lab.ok(&["latents", "c10"]);
 }
 
+/// Runs `saelab embed` of `data` into set `x` with the model and any extra options; it must
+/// fail with status 1. Returns stderr.
+fn embed_fails(lab: &Lab, model: &str, data: &str, extra: &[&str]) -> String {
+    let mut args = vec!["embed", "--model", model, "--dataset", data, "--name", "x"];
+    args.extend_from_slice(extra);
+    lab.fails(&args, 1)
+}
+
 #[test]
 fn bad_models_and_datasets_are_named() {
     let lab = Lab::new();
     let data = cifar10(&lab.dir.path().join("cifar"), 4);
     let empty = lab.dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let err = lab.fails(
-        &[
-            "embed",
-            "--model",
-            empty.to_str().unwrap(),
-            "--dataset",
-            &data,
-            "--name",
-            "x",
-        ],
-        1,
-    );
+    let err = embed_fails(&lab, empty.to_str().unwrap(), &data, &[]);
     assert!(
         err.contains("config.json") && err.contains("is missing"),
         "{err}"
@@ -115,36 +112,13 @@ fn bad_models_and_datasets_are_named() {
     let weights = model.join("model.safetensors");
     let bytes = std::fs::read(&weights).unwrap();
     std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
-    let err = lab.fails(
-        &[
-            "embed",
-            "--model",
-            model.to_str().unwrap(),
-            "--dataset",
-            &data,
-            "--name",
-            "x",
-        ],
-        1,
-    );
+    let err = embed_fails(&lab, model.to_str().unwrap(), &data, &[]);
     assert!(
         err.contains("model.safetensors") && err.contains("again"),
         "{err}"
     );
 
-    let err = lab.fails(
-        &[
-            "embed",
-            "--model",
-            "nobody/nothing",
-            "--offline",
-            "--dataset",
-            &data,
-            "--name",
-            "x",
-        ],
-        1,
-    );
+    let err = embed_fails(&lab, "nobody/nothing", &data, &["--offline"]);
     assert!(err.contains("not in the Hugging Face cache"), "{err}");
     let err = lab.fails(
         &["embed", "--dataset", "cifar10:/no/such/dir", "--name", "x"],

@@ -45,29 +45,7 @@ pub enum Command {
         seed: u64,
     },
     /// Embeds a dataset with CLIP into a new embedding set (resumes an interrupted one).
-    Embed {
-        /// A hub repo id or a local CLIPModel folder (config.json + model.safetensors).
-        #[arg(long, default_value = crate::engine::clip::source::DEFAULT_MODEL)]
-        model: String,
-        /// KIND:PATH, KIND one of folder, flickr30k, cifar10, cifar100, parquet.
-        #[arg(long, value_name = "KIND:PATH")]
-        dataset: String,
-        /// Name of the new set (CIFAR tasks look for sets named cifar10 and cifar100).
-        #[arg(long)]
-        name: String,
-        /// Images per forward pass.
-        #[arg(long, default_value_t = crate::engine::embed::DEFAULT_BATCH)]
-        batch: usize,
-        /// train or test, for datasets with splits.
-        #[arg(long, default_value = "test")]
-        split: String,
-        /// Embed only the first N images.
-        #[arg(long)]
-        limit: Option<usize>,
-        /// Use the Hugging Face cache only; never download.
-        #[arg(long)]
-        offline: bool,
-    },
+    Embed(EmbedArgs),
     /// Lists embedding sets.
     Sets,
     /// Writes the picture of one item of a set as PNG (demo sets draw it on demand).
@@ -335,4 +313,30 @@ impl TrainOpts {
             log_every: self.log_every,
         }
     }
+}
+
+/// `saelab embed`'s options.
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// A hub repo id or a local CLIPModel folder (config.json + model.safetensors).
+    #[arg(long, default_value = crate::engine::clip::source::DEFAULT_MODEL)]
+    pub model: String,
+    /// KIND:PATH, KIND one of folder, flickr30k, cifar10, cifar100, parquet.
+    #[arg(long, value_name = "KIND:PATH")]
+    pub dataset: String,
+    /// Name of the new set (CIFAR tasks look for sets named cifar10 and cifar100).
+    #[arg(long)]
+    pub name: String,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = crate::engine::embed::DEFAULT_BATCH)]
+    pub batch: usize,
+    /// train or test, for datasets with splits.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Embed only the first N images.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Use the Hugging Face cache only; never download.
+    #[arg(long)]
+    pub offline: bool,
 }

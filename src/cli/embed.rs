@@ -1,11 +1,11 @@
 //! `saelab embed`: a dataset through CLIP into an embedding set, with a progress bar.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::args::EmbedArgs;
 use super::tables::print_json;
 use super::{Ctx, CANCEL};
 use crate::engine::clip::source::ModelSource;
@@ -13,26 +13,15 @@ use crate::engine::dataset::{parse_spec, Split};
 use crate::engine::device::describe;
 use crate::engine::embed::{embed, EmbedOptions};
 
-/// The command's arguments, as clap read them.
-pub struct Request {
-    pub model: String,
-    pub dataset: String,
-    pub name: String,
-    pub batch: usize,
-    pub split: String,
-    pub limit: Option<usize>,
-    pub offline: bool,
-}
-
 /// Plain progress lines (stderr not a terminal) about every this many seconds.
 const PLAIN_EVERY_SECS: f64 = 10.0;
 
-pub fn run(ctx: &Ctx, req: Request) -> anyhow::Result<()> {
+pub fn run(ctx: &Ctx, req: EmbedArgs) -> anyhow::Result<()> {
     let (kind, path) = parse_spec(&req.dataset)?;
     let mut model = ModelSource::new(req.model);
     model.offline = req.offline;
     model.progress = !ctx.quiet && std::io::stderr().is_terminal();
-    let mut opts = EmbedOptions::new(model, kind, expand(path), req.name);
+    let mut opts = EmbedOptions::new(model, kind, path, req.name);
     opts.split = Split::parse(&req.split)?;
     opts.batch = req.batch;
     opts.limit = req.limit;
@@ -95,12 +84,4 @@ fn bar(ctx: &Ctx) -> ProgressBar {
             .progress_chars("=> "),
     );
     bar
-}
-
-/// `~/data` as the shell would have it, for paths given inside KIND:PATH.
-fn expand(path: PathBuf) -> PathBuf {
-    match (path.strip_prefix("~"), std::env::var_os("HOME")) {
-        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => path,
-    }
 }

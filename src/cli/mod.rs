@@ -73,26 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match command {
         Command::Demo { images, seed } => demo::create(&ctx, images, seed),
-        Command::Embed {
-            model,
-            dataset,
-            name,
-            batch,
-            split,
-            limit,
-            offline,
-        } => embed::run(
-            &ctx,
-            embed::Request {
-                model,
-                dataset,
-                name,
-                batch,
-                split,
-                limit,
-                offline,
-            },
-        ),
+        Command::Embed(args) => embed::run(&ctx, args),
         Command::Sets => tables::sets(&ctx),
         Command::Image { set, id, out } => demo::image(&ctx, &set, id, &out),
         Command::Train {

@@ -11,7 +11,7 @@ use ratatui_image::picker::Picker;
 use ratatui_image::protocol::StatefulProtocol;
 use ratatui_image::StatefulImage;
 
-use super::view::Pictures;
+use super::view::Collages;
 
 /// Collages kept before the cache starts over.
 const KEPT: usize = 64;
@@ -48,7 +48,7 @@ impl InlinePictures {
     }
 }
 
-impl Pictures for InlinePictures {
+impl Collages for InlinePictures {
     fn collage(&mut self, frame: &mut Frame, area: Rect, run: &str, latent: usize) -> bool {
         match self.cache.get_mut(&(run.to_string(), latent)) {
             Some(protocol) => {

@@ -16,16 +16,16 @@ pub const MIN_HEIGHT: u16 = 24;
 /// Rows above a tab's first list row (tab bar, panel border, table header).
 pub const LIST_TOP: u16 = 3;
 
-/// Draws pictures inline; the runtime's is ratatui-image, tests use none.
-pub trait Pictures {
+/// Draws collages inline; the runtime's is ratatui-image, tests use none.
+pub trait Collages {
     /// Draws the collage of `latent` of `run` into `area`; false while it is not ready.
     fn collage(&mut self, frame: &mut Frame, area: Rect, run: &str, latent: usize) -> bool;
 }
 
-/// No pictures: a placeholder is drawn instead.
-pub struct NoPictures;
+/// No collages: a placeholder is drawn instead.
+pub struct NoCollages;
 
-impl Pictures for NoPictures {
+impl Collages for NoCollages {
     fn collage(&mut self, _: &mut Frame, _: Rect, _: &str, _: usize) -> bool {
         false
     }
@@ -46,7 +46,7 @@ pub fn tab_spans() -> Vec<(u16, u16)> {
         .collect()
 }
 
-pub fn draw(frame: &mut Frame, app: &App, pictures: &mut dyn Pictures) {
+pub fn draw(frame: &mut Frame, app: &App, pictures: &mut dyn Collages) {
     let area = frame.area();
     frame.render_widget(Block::default().style(app.theme.base()), area);
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
@@ -106,17 +106,15 @@ fn tab_bar(frame: &mut Frame, app: &App, area: Rect) {
 
 fn status_bar(frame: &mut Frame, app: &App, area: Rect) {
     let running = app.running();
-    let jobs = match (running.len(), app.running_jobs.len()) {
-        (0, 0) => "idle".to_string(),
-        (r, j) => {
-            let mut parts = Vec::new();
-            if r > 0 {
-                parts.push(format!("{r} training"));
-            }
-            parts.extend(app.running_jobs.iter().cloned());
-            let _ = j;
-            parts.join(", ")
-        }
+    let mut parts: Vec<String> = Vec::new();
+    if !running.is_empty() {
+        parts.push(format!("{} training", running.len()));
+    }
+    parts.extend(app.running_jobs.iter().cloned());
+    let jobs = if parts.is_empty() {
+        "idle".to_string()
+    } else {
+        parts.join(", ")
     };
     let text = match (&app.message, app.input) {
         (_, Input::Field) => format!(
@@ -141,6 +139,11 @@ fn status_bar(frame: &mut Frame, app: &App, area: Rect) {
         ),
         area,
     );
+}
+
+/// A bordered panel with a title, as every pane of the lab is drawn.
+pub fn panel<'a>(title: impl Into<ratatui::text::Line<'a>>) -> Block<'a> {
+    Block::default().borders(Borders::ALL).title(title)
 }
 
 /// A box of `w`×`h` in the middle of `area`.
@@ -180,7 +183,7 @@ fn help(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(lines)
-            .block(Block::default().borders(Borders::ALL).title(" help "))
+            .block(panel(" help "))
             .style(app.theme.base()),
         popup,
     );
@@ -202,7 +205,7 @@ fn confirm(frame: &mut Frame, app: &App, area: Rect) {
     ];
     frame.render_widget(
         Paragraph::new(text)
-            .block(Block::default().borders(Borders::ALL).title(" quit? "))
+            .block(panel(" quit? "))
             .style(app.theme.base().fg(app.theme.warn)),
         popup,
     );

@@ -8,6 +8,7 @@ use hf_hub::api::sync::ApiBuilder;
 use hf_hub::{Cache, Repo};
 
 use crate::engine::error::{Error, Result};
+use crate::engine::fsutil;
 
 /// The study's model.
 pub const DEFAULT_MODEL: &str = "laion/CLIP-ViT-B-32-laion2B-s34B-b79K";
@@ -36,7 +37,7 @@ impl ModelSource {
 
     /// The folder holding the model's files, downloading them if needed.
     pub fn resolve(&self) -> Result<PathBuf> {
-        let path = expand_home(&self.spec);
+        let path = fsutil::expand_home(&self.spec);
         if path.is_dir() {
             return check_folder(&path).map(|()| path);
         }
@@ -55,7 +56,7 @@ impl ModelSource {
 
     /// The model's stable name, as sets record it: the repo id, or the folder's full path.
     pub fn name(&self) -> String {
-        let path = expand_home(&self.spec);
+        let path = fsutil::expand_home(&self.spec);
         if path.is_dir() {
             path.canonicalize()
                 .unwrap_or(path)
@@ -174,15 +175,6 @@ fn is_repo_id(spec: &str) -> bool {
     let mut parts = spec.split('/');
     matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None)
         if !a.is_empty() && !b.is_empty() && !a.starts_with('.') && !a.starts_with('~'))
-}
-
-fn expand_home(spec: &str) -> PathBuf {
-    match spec.strip_prefix("~/") {
-        Some(rest) => std::env::var_os("HOME")
-            .map(|h| PathBuf::from(h).join(rest))
-            .unwrap_or_else(|| PathBuf::from(spec)),
-        None => PathBuf::from(spec),
-    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use image::{DynamicImage, RgbImage};
 
 use super::clip::decode::{self, Decoded};
 use super::error::{Error, Result};
+use super::fsutil;
 
 /// Where an example's picture is.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,7 +138,7 @@ pub fn parse_spec(spec: &str) -> Result<(Kind, PathBuf)> {
             ));
         }
     };
-    Ok((kind, PathBuf::from(path)))
+    Ok((kind, fsutil::expand_home(path)))
 }
 
 /// Reads a dataset's examples (the test split for CIFAR unless asked otherwise).

@@ -132,12 +132,18 @@ pub fn is_demo(set: &EmbeddingSet) -> bool {
 
 /// The scene of row `id` of a demo set.
 pub fn scene_of_row(set: &EmbeddingSet, id: usize) -> Scene {
+    let (seed, first) = scene_numbering(set);
+    scene_of(seed, first + id)
+}
+
+/// The seed of a demo set's scenes and the scene number of its row 0.
+pub fn scene_numbering(set: &EmbeddingSet) -> (u64, usize) {
     let first = if set.meta.source == HELD_OUT_SOURCE {
         HELD_OUT_OFFSET
     } else {
         0
     };
-    scene_of(set.meta.seed.unwrap_or(DEFAULT_SEED), first + id)
+    (set.meta.seed.unwrap_or(DEFAULT_SEED), first)
 }
 
 /// Renders row `id` of a demo set.

@@ -2,6 +2,7 @@
 //! CSV, computed once and kept under `runs/NAME/latents/`.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde::Serialize;
 
@@ -28,8 +29,15 @@ pub struct Analysis {
     pub params: SaeParams,
     pub index: LatentIndex,
     pub labels: Vec<Label>,
+    /// The label vocabulary and its centred unit embeddings, for whoever scores against it
+    /// next (steering previews). vocab: [words, d]
+    pub words: Vec<String>,
+    pub vocab: Vec<f32>,
     /// Whether the index had to be (re)built.
     pub built: bool,
+    /// Where the rows' pictures come from, found when a collage is first drawn (reading
+    /// them can mean reading the whole dataset again).
+    pictures: OnceLock<Pictures>,
 }
 
 /// One row of the study's CSV.
@@ -62,7 +70,7 @@ pub fn analyse(ws: &Workspace, name: &str, k: usize) -> Result<Analysis> {
     let params = load_weights(&run.path(WEIGHTS_FILE))?;
     let encoder = text_encoder_for(&set)?;
     let words = vocabulary();
-    let vocab = embed_vocabulary(&words, encoder.as_ref())?;
+    let vocab = embed_vocabulary(ws, &words, encoder.as_ref())?;
     let labels = label_all(&params, &index, &set, &words, &vocab);
     fsutil::write_json(&run.path(LATENTS_DIR).join(LABELS_FILE), &labels)?;
     Ok(Analysis {
@@ -71,7 +79,10 @@ pub fn analyse(ws: &Workspace, name: &str, k: usize) -> Result<Analysis> {
         params,
         index,
         labels,
+        words,
+        vocab,
         built,
+        pictures: OnceLock::new(),
     })
 }
 
@@ -83,13 +94,16 @@ impl Analysis {
 
     /// Latent `j`'s collage file, drawn on first use.
     pub fn collage(&self, j: usize) -> Result<PathBuf> {
-        let stats = self.latent(j)?;
-        collage_file(
-            &self.collage_dir(),
-            j,
-            stats,
-            &Pictures::for_set(&self.set)?,
-        )
+        self.collage_in(&self.collage_dir(), j)
+    }
+
+    /// The set's pictures, read once.
+    fn pictures(&self) -> Result<&Pictures> {
+        if let Some(p) = self.pictures.get() {
+            return Ok(p);
+        }
+        let found = Pictures::for_set(&self.set)?;
+        Ok(self.pictures.get_or_init(|| found))
     }
 
     fn latent(&self, j: usize) -> Result<&super::LatentStats> {
@@ -122,7 +136,6 @@ impl Analysis {
                 format!("{bad} is out of range: the SAE has {m} latents"),
             ));
         }
-        let pictures = Pictures::for_set(&self.set)?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut out = csv::Writer::from_writer(Vec::new());
         for &j in latents {
@@ -130,7 +143,10 @@ impl Analysis {
             let collage = if stats.is_dead() {
                 String::new()
             } else {
-                relative_to(&collage_file(collages, j, stats, &pictures)?, &base)
+                relative_to(
+                    &collage_file(collages, j, stats, || self.pictures())?,
+                    &base,
+                )
             };
             out.serialize(CsvRow {
                 latent_id: j,
@@ -151,7 +167,7 @@ impl Analysis {
 
     /// Draws latent `j`'s collage into `dir` (if not there yet) and returns its path.
     pub fn collage_in(&self, dir: &Path, j: usize) -> Result<PathBuf> {
-        collage_file(dir, j, self.latent(j)?, &Pictures::for_set(&self.set)?)
+        collage_file(dir, j, self.latent(j)?, || self.pictures())
     }
 }
 

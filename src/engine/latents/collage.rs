@@ -25,9 +25,9 @@ const INK: [u8; 3] = [235, 235, 235];
 const GLYPH: u32 = 8;
 
 /// Where pictures of a set's rows come from.
-pub enum Pictures<'a> {
-    /// The demo world draws them.
-    Demo(&'a EmbeddingSet),
+pub enum Pictures {
+    /// The demo world draws them: scene `first + row` of `seed`.
+    Demo { seed: u64, first: usize },
     /// Image files named by the items' `path` (relative paths are read from `root`).
     Files { items: Vec<Item>, root: PathBuf },
     /// Pictures inside the source dataset (CIFAR records, parquet rows), read again from it.
@@ -37,10 +37,11 @@ pub enum Pictures<'a> {
     },
 }
 
-impl<'a> Pictures<'a> {
-    pub fn for_set(set: &'a EmbeddingSet) -> Result<Self> {
+impl Pictures {
+    pub fn for_set(set: &EmbeddingSet) -> Result<Self> {
         if demo::is_demo(set) {
-            return Ok(Pictures::Demo(set));
+            let (seed, first) = demo::scene_numbering(set);
+            return Ok(Pictures::Demo { seed, first });
         }
         let items = set.items()?;
         if items.iter().all(|i| i.path.is_none()) {
@@ -80,7 +81,9 @@ impl<'a> Pictures<'a> {
     /// Row `row`'s picture as it was embedded, if it can be read.
     pub fn picture(&self, row: usize) -> Option<RgbImage> {
         match self {
-            Pictures::Demo(set) => Some(demo::render_item(set, row)),
+            Pictures::Demo { seed, first } => {
+                Some(demo::render::render(&demo::scene_of(*seed, first + row)))
+            }
             Pictures::Files { items, root } => items
                 .get(row)
                 .and_then(|i| i.path.as_ref())
@@ -161,16 +164,16 @@ pub fn collage(stats: &LatentStats, pictures: &Pictures) -> RgbImage {
 }
 
 /// The cached collage file of latent `j` in `dir`, drawn when missing.
-pub fn collage_file(
+pub fn collage_file<'p>(
     dir: &Path,
     j: usize,
     stats: &LatentStats,
-    pictures: &Pictures,
+    pictures: impl FnOnce() -> Result<&'p Pictures>,
 ) -> Result<PathBuf> {
     let path = dir.join(format!("latent_{j}.png"));
     if !path.is_file() {
         fsutil::create_dir(dir)?;
-        let img = collage(stats, pictures);
+        let img = collage(stats, pictures()?);
         let mut bytes = Vec::new();
         img.write_to(
             &mut std::io::Cursor::new(&mut bytes),

@@ -18,11 +18,14 @@ use crate::engine::sae::evaluate::concept_cosines;
 use crate::engine::sae::linalg::{matmul, MatRef, Threads};
 use crate::engine::sae::SaeParams;
 use crate::engine::set::EmbeddingSet;
-use crate::engine::zeroshot::TextEncoder;
+use crate::engine::workspace::Workspace;
+use crate::engine::zeroshot::{self, Source, TaskSpec, TextEncoder};
 
 const VOCABULARY: &str = include_str!("vocabulary.txt");
-/// How a vocabulary entry is turned into a prompt.
-const TEMPLATE: &str = "a photo of {w}.";
+/// How a vocabulary entry is turned into a prompt ("{c}" as in zero-shot task templates).
+const TEMPLATE: &str = "a photo of {c}.";
+/// The zero-shot cache's name for the vocabulary.
+const VOCABULARY_TASK: &str = "vocabulary";
 /// Words kept per label.
 pub const TOP_WORDS: usize = 5;
 /// Below this z-score the best word is not trusted.
@@ -72,9 +75,21 @@ pub fn vocabulary() -> Vec<String> {
 
 /// Vocabulary embeddings with their mean removed (the part every prompt shares, such as
 /// CLIP's modality gap, says nothing about a latent), then unit rows. shape: [words, d]
-pub fn embed_vocabulary(words: &[String], encoder: &dyn TextEncoder) -> Result<Vec<f32>> {
-    let prompts: Vec<String> = words.iter().map(|w| TEMPLATE.replace("{w}", w)).collect();
-    let mut e = encoder.embed(&prompts)?;
+///
+/// The vocabulary is embedded as a zero-shot task with one template, so it is cached in the
+/// workspace beside the classifiers: a CLIP text tower takes tens of seconds for it on a CPU.
+pub fn embed_vocabulary(
+    ws: &Workspace,
+    words: &[String],
+    encoder: &dyn TextEncoder,
+) -> Result<Vec<f32>> {
+    let task = TaskSpec {
+        name: VOCABULARY_TASK.into(),
+        classes: words.to_vec(),
+        templates: vec![TEMPLATE.into()],
+        source: Source::Set,
+    };
+    let mut e = zeroshot::classifier(ws, &task, encoder)?.weights;
     centre_rows(&mut e, encoder.dim());
     Ok(e)
 }

@@ -8,7 +8,6 @@ use super::ops::{steer, unit_of, Edit, Method, Units};
 use crate::engine::demo;
 use crate::engine::demo::encoder::normalize;
 use crate::engine::error::Result;
-use crate::engine::latents::label::{embed_vocabulary, vocabulary};
 use crate::engine::latents::Analysis;
 use crate::engine::sae::linalg::{matmul, MatRef, Threads};
 use crate::engine::sae::step::Scratch;
@@ -42,8 +41,6 @@ pub struct Steerer {
     /// Unit rows of the set. shape: [N, d]
     rows: Vec<f32>,
     task: Option<(String, Classifier)>,
-    words: Vec<String>,
-    vocab: Vec<f32>,
     set_mean: Vec<f32>,
     pub gt: Option<GroundTruth>,
     scratch: Scratch,
@@ -78,8 +75,6 @@ impl Steerer {
             Some(t) => Some((t.name.clone(), classifier(ws, t, encoder.as_ref())?)),
             None => None,
         };
-        let words = vocabulary();
-        let vocab = embed_vocabulary(&words, encoder.as_ref())?;
         let set_mean = set.stats().mean.iter().map(|&v| v as f32).collect();
         let gt = set.ground_truth()?;
         let units = analysis
@@ -93,8 +88,6 @@ impl Steerer {
             units,
             rows,
             task,
-            words,
-            vocab,
             set_mean,
             gt,
             scratch,
@@ -164,10 +157,14 @@ impl Steerer {
         };
         let mut centred: Vec<f32> = x.iter().zip(&self.set_mean).map(|(v, m)| v - m).collect();
         normalize(&mut centred);
-        let labels = top_k(&self.scores(&self.vocab, self.words.len(), &centred), SHOWN)
-            .into_iter()
-            .map(|(i, s)| (self.words[i].clone(), s))
-            .collect();
+        let words = &self.analysis.words;
+        let labels = top_k(
+            &self.scores(&self.analysis.vocab, words.len(), &centred),
+            SHOWN,
+        )
+        .into_iter()
+        .map(|(i, s)| (words[i].clone(), s))
+        .collect();
         let concept_scores = match &self.gt {
             Some(gt) => self.scores(&gt.directions, gt.names.len(), x),
             None => Vec::new(),

@@ -7,7 +7,7 @@ use ratatui::Terminal;
 
 use super::*;
 use crate::tui::sample::sample_app;
-use crate::tui::view::{self, NoPictures};
+use crate::tui::view::{self, NoCollages};
 
 fn press(app: &mut App, keys: &str) -> Vec<Command> {
     keys.chars()
@@ -21,7 +21,7 @@ fn code(app: &mut App, code: KeyCode) -> Vec<Command> {
 
 fn screen(app: &App, w: u16, h: u16) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| view::draw(f, app, &mut NoPictures)).unwrap();
+    t.draw(|f| view::draw(f, app, &mut NoCollages)).unwrap();
     t.backend().to_string()
 }
 

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, T
 use ratatui::Frame;
 
 use crate::tui::app::App;
-use crate::tui::view::Pictures;
+use crate::tui::view::{panel, Collages};
 
 pub const KEYS: &[(&str, &str)] = &[
     ("↑/↓ j/k", "choose a latent (PgUp/PgDn, g/G)"),
@@ -19,7 +19,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("t Enter", "steer with this latent"),
 ];
 
-pub fn draw(frame: &mut Frame, app: &App, area: Rect, pictures: &mut dyn Pictures) {
+pub fn draw(frame: &mut Frame, app: &App, area: Rect, pictures: &mut dyn Collages) {
     let run = app.explored_run().map(|r| r.name.clone());
     let Some(view) = app.latents.as_ref() else {
         let text = match run {
@@ -28,10 +28,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, pictures: &mut dyn Picture
             }
             Some(r) => format!("Building the latent index and labels of {r}…"),
         };
-        frame.render_widget(
-            Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(" latents ")),
-            area,
-        );
+        frame.render_widget(Paragraph::new(text).block(panel(" latents ")), area);
         return;
     };
     let [list, detail] =
@@ -77,7 +74,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, pictures: &mut dyn Picture
         )
         .header(Row::new(["id", "freq", "max", "conf", "label"]).style(app.theme.title()))
         .row_highlight_style(app.theme.selected())
-        .block(Block::default().borders(Borders::ALL).title(title)),
+        .block(panel(title)),
         list,
         &mut state,
     );
@@ -94,9 +91,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, pictures: &mut dyn Picture
         Constraint::Length(5),
     ])
     .areas(detail);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(format!(" latent {} ", row.id));
+    let block = panel(format!(" latent {} ", row.id));
     let inner = block.inner(picture);
     frame.render_widget(block, picture);
     if !pictures.collage(frame, inner, &view.run, row.id) {
@@ -125,14 +120,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, pictures: &mut dyn Picture
     frame.render_widget(
         Paragraph::new(text)
             .wrap(Wrap { trim: true })
-            .block(Block::default().borders(Borders::ALL).title(" label ")),
+            .block(panel(" label ")),
         label,
     );
     frame.render_widget(
         Sparkline::default()
             .data(&row.histogram)
             .style(Style::default().fg(app.theme.accent))
-            .block(Block::default().borders(Borders::ALL).title(format!(
+            .block(panel(format!(
                 " activations (log₂ bins) · fires on {:.1}% ",
                 row.frequency * 100.0
             ))),

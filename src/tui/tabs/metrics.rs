@@ -4,12 +4,13 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::Span;
-use ratatui::widgets::{Axis, Block, Borders, Cell, Chart, Dataset, GraphType, Row, Table};
+use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, Row, Table};
 use ratatui::Frame;
 
 use super::lambda;
 use crate::tui::app::{App, METRIC_COLUMNS};
 use crate::tui::data::RunView;
+use crate::tui::view::panel;
 
 pub const KEYS: &[(&str, &str)] = &[
     ("↑/↓ j/k", "choose a run"),
@@ -90,7 +91,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(
         Table::new(rows, widths)
             .header(header)
-            .block(Block::default().borders(Borders::ALL).title(" runs ")),
+            .block(panel(" runs ")),
         table,
     );
     trade_off(frame, app, plot);
@@ -122,11 +123,7 @@ fn trade_off(frame: &mut Frame, app: &App, area: Rect) {
         .collect();
     frame.render_widget(
         Chart::new(datasets)
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(" trade-off: L0 (x) against R² (y) "),
-            )
+            .block(panel(" trade-off: L0 (x) against R² (y) "))
             .x_axis(
                 Axis::default()
                     .bounds([0.0, x_max])

@@ -9,6 +9,7 @@ use ratatui::Frame;
 
 use crate::engine::steer::Method;
 use crate::tui::app::{App, STRENGTH_STEP};
+use crate::tui::view::panel;
 
 pub const KEYS: &[(&str, &str)] = &[
     (
@@ -51,11 +52,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         .map(|(row, cos, caption)| Line::from(format!("{row:>6}  {cos:.3}  {caption}")))
         .collect();
     frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" nearest images to the steered embedding "),
-        ),
+        Paragraph::new(lines).block(panel(" nearest images to the steered embedding ")),
         near,
     );
     let labels_text = vec![
@@ -69,11 +66,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         ]),
     ];
     frame.render_widget(
-        Paragraph::new(labels_text).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" closest words "),
-        ),
+        Paragraph::new(labels_text).block(panel(" closest words ")),
         labels,
     );
     let class_lines: Vec<Line> = view
@@ -92,11 +85,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         })
         .collect();
     frame.render_widget(
-        Paragraph::new(class_lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" zero-shot classes: biggest movers "),
-        ),
+        Paragraph::new(class_lines).block(panel(" zero-shot classes: biggest movers ")),
         classes,
     );
     let mut concept_lines: Vec<Line> = view
@@ -122,17 +111,13 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         )));
     }
     frame.render_widget(
-        Paragraph::new(concept_lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" ground-truth concepts "),
-        ),
+        Paragraph::new(concept_lines).block(panel(" ground-truth concepts ")),
         concepts,
     );
 }
 
 fn draw_head(frame: &mut Frame, app: &App, area: Rect) {
-    let block = Block::default().borders(Borders::ALL).title(" steer ");
+    let block = panel(" steer ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let [line1, line2, line3] = Layout::vertical([Constraint::Length(1); 3]).areas(inner);

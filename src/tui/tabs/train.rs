@@ -4,12 +4,13 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, Gauge, GraphType, Paragraph};
+use ratatui::widgets::{Axis, Chart, Dataset, Gauge, GraphType, Paragraph};
 use ratatui::Frame;
 
 use crate::engine::run::MetricsRow;
 use crate::tui::app::{App, SweepForm};
 use crate::tui::data::RunView;
+use crate::tui::view::panel;
 
 pub const KEYS: &[(&str, &str)] = &[
     ("↑/↓ j/k", "choose a sweep field"),
@@ -69,14 +70,11 @@ fn draw_form(frame: &mut Frame, app: &App, area: Rect) {
             app.theme.dimmed(),
         ))])
         .collect();
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" sweep ")),
-        area,
-    );
+    frame.render_widget(Paragraph::new(lines).block(panel(" sweep ")), area);
 }
 
 fn draw_runs(frame: &mut Frame, app: &App, area: Rect) {
-    let block = Block::default().borders(Borders::ALL).title(" runs ");
+    let block = panel(" runs ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if app.runs.is_empty() {
@@ -189,11 +187,7 @@ fn chart(frame: &mut Frame, app: &App, area: Rect, name: &str, read: Read) {
     let label = |v: f64| Span::styled(format!("{v:.3e}"), app.theme.dimmed());
     frame.render_widget(
         Chart::new(datasets)
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(format!(" {name} ")),
-            )
+            .block(panel(format!(" {name} ")))
             .x_axis(
                 Axis::default()
                     .bounds([0.0, x_max])

@@ -3,11 +3,12 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Bar, BarChart, BarGroup, Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use super::lambda;
 use crate::tui::app::App;
+use crate::tui::view::panel;
 
 pub const KEYS: &[(&str, &str)] = &[
     ("←/→ h/l", "choose a task"),
@@ -22,10 +23,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         .get(app.task.min(app.tasks.len().saturating_sub(1)))
     else {
         let text = "No zero-shot results yet. Press d to score demo10 (or D for demo100) for every finished run.";
-        frame.render_widget(
-            Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(" zero-shot ")),
-            area,
-        );
+        frame.render_widget(Paragraph::new(text).block(panel(" zero-shot ")), area);
         return;
     };
     let names: Vec<Span> = app
@@ -87,11 +85,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             ],
         )
         .header(header)
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(format!(" {} ", task.task)),
-        ),
+        .block(panel(format!(" {} ", task.task))),
         table,
     );
     let mut all = vec![Bar::default()
@@ -111,7 +105,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     }
     frame.render_widget(
         BarChart::default()
-            .block(Block::default().borders(Borders::ALL).title(" top-1 "))
+            .block(panel(" top-1 "))
             .data(BarGroup::default().bars(&all))
             .bar_width(7)
             .bar_gap(1)
@@ -144,8 +138,5 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         .map_or(" classes ".to_string(), |r| {
             format!(" classes {} lost most ", r.run)
         });
-    frame.render_widget(
-        Paragraph::new(losses).block(Block::default().borders(Borders::ALL).title(title)),
-        bottom,
-    );
+    frame.render_widget(Paragraph::new(losses).block(panel(title)), bottom);
 }
