@@ -85,6 +85,27 @@ fn cifar10_embedded_scored_trained_and_drawn() {
     lab.ok(&["image", "cifar10", "3", "--out", png.to_str().unwrap()]);
     assert_eq!(image::open(&png).unwrap().width(), 32);
     lab.ok(&["latents", "c10"]);
+
+    // A picture file is embedded with the set's model: row 3's own picture finds row 3.
+    let png = png.to_str().unwrap();
+    let steered = lab.json(&["steer", "c10", "--image", png, "--latent", "1"]);
+    let nearest = &steered["neighbours"]["before"][0];
+    assert_eq!(nearest["item"], 3, "{steered}");
+    assert!(nearest["cosine"].as_f64().unwrap() > 0.9999, "{steered}");
+    assert_eq!(steered["image"], png);
+    let missing = lab.dir.path().join("missing.png");
+    let err = lab.fails(
+        &[
+            "steer",
+            "c10",
+            "--image",
+            missing.to_str().unwrap(),
+            "--latent",
+            "1",
+        ],
+        1,
+    );
+    assert!(err.contains("missing.png"), "{err}");
 }
 
 /// Runs `saelab embed` of `data` into set `x` with the model and any extra options; it must

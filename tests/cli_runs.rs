@@ -162,6 +162,19 @@ fn sweep_runs_and_metrics_speak_the_contract() {
             1
         )
         .contains("out of range"));
+    assert!(lab
+        .fails(
+            &[
+                "steer",
+                "demo-lam1e-3",
+                "--image",
+                "cat.png",
+                "--latent",
+                "3"
+            ],
+            1
+        )
+        .contains("no picture encoder"));
 
     // The report gathers all of it into one folder.
     let report = lab.dir.path().join("report");

@@ -148,9 +148,9 @@ pub enum Command {
     /// Steers one image along SAE latents and shows what changes (or --check N measures it).
     Steer {
         run: String,
-        /// Row of the run's set to steer.
-        #[arg(long, required_unless_present = "check")]
-        image: Option<usize>,
+        /// Row of the run's set to steer, or a picture file, embedded with the set's CLIP model.
+        #[arg(long, value_name = "ID|PATH", required_unless_present = "check")]
+        image: Option<String>,
         /// Latent to move (repeat for several).
         #[arg(long, required_unless_present = "check")]
         latent: Vec<usize>,

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use args::{Cli, Command};
 
 use crate::engine::device::{describe, DeviceChoice};
+use crate::engine::steer::ImageRef;
 use crate::engine::workspace::Workspace;
 
 /// Set by Ctrl-C (or SIGTERM/SIGHUP); training loops save a checkpoint and stop when they see it.
@@ -139,7 +140,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             &ctx,
             steer::SteerArgs {
                 run: &run,
-                image,
+                image: image.as_deref().map(ImageRef::parse),
                 latents: &latent,
                 strength,
                 method,

@@ -15,12 +15,12 @@ use crate::engine::error::Error;
 use crate::engine::latents::label::names;
 use crate::engine::latents::{analyse, Category, DEFAULT_TOP};
 use crate::engine::report::table::markdown;
-use crate::engine::steer::{examples, Change, Edit, Method, Preview, Steerer, Units};
+use crate::engine::steer::{examples, Change, Edit, ImageRef, Method, Preview, Steerer, Units};
 use crate::engine::zeroshot::TaskSpec;
 
 pub struct SteerArgs<'a> {
     pub run: &'a str,
-    pub image: Option<usize>,
+    pub image: Option<ImageRef>,
     pub latents: &'a [usize],
     pub strength: f32,
     pub method: MethodArg,
@@ -52,15 +52,11 @@ pub fn run(ctx: &Ctx, a: SteerArgs) -> anyhow::Result<()> {
     if let Some(n) = a.check {
         return check(ctx, &mut steerer, n, a.strength);
     }
-    let image = a.image.expect("clap requires --image without --check");
-    let (rows, m) = (steerer.analysis.set.rows(), steerer.analysis.labels.len());
-    if image >= rows {
-        return Err(Error::invalid(
-            "--image",
-            format!("{image} is out of range: the set has {rows} rows"),
-        )
-        .into());
-    }
+    let image = a
+        .image
+        .clone()
+        .expect("clap requires --image without --check");
+    let m = steerer.analysis.labels.len();
     if let Some(&bad) = a.latents.iter().find(|&&j| j >= m) {
         return Err(Error::invalid(
             "--latent",
@@ -78,17 +74,18 @@ pub fn run(ctx: &Ctx, a: SteerArgs) -> anyhow::Result<()> {
         .iter()
         .map(|&latent| Edit { latent, change })
         .collect();
-    let before = steerer.preview(steerer.image(image));
+    let x = steerer.embedding(&image)?;
+    let before = steerer.preview(&x);
     let start = Instant::now();
-    let steered = steerer.steer(image, &edits, method(a.method));
+    let steered = steerer.steer(&x, &edits, method(a.method));
     let after = steerer.preview(&steered);
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     let run_dir = crate::engine::run::RunDir::new(&ctx.ws, a.run);
-    examples::save(&run_dir, &example(&steerer, &a, image, &before, &after))?;
+    examples::save(&run_dir, &example(&steerer, &a, &image, &before, &after))?;
     if ctx.json {
-        return print_json(&steer_json(&steerer, &a, image, &before, &after));
+        return print_json(&steer_json(&steerer, &a, &image, &before, &after));
     }
-    print_preview(&steerer, &a, image, &before, &after);
+    print_preview(&steerer, &a, &image, &before, &after);
     ctx.note(&format!("steered and previewed in {ms:.1} ms"));
     Ok(())
 }
@@ -107,16 +104,16 @@ fn method_name(a: &SteerArgs) -> &'static str {
 fn example(
     s: &Steerer,
     a: &SteerArgs,
-    image: usize,
+    image: &ImageRef,
     before: &Preview,
     after: &Preview,
 ) -> examples::Example {
     examples::Example {
-        image,
+        image: image.clone(),
         latent: a.latents.to_vec(),
         strength: a.strength,
         method: method_name(a).into(),
-        image_caption: s.describe(image),
+        image_caption: s.describe_image(image),
         latent_labels: a
             .latents
             .iter()
@@ -132,7 +129,7 @@ fn example(
 fn steer_json(
     s: &Steerer,
     a: &SteerArgs,
-    image: usize,
+    image: &ImageRef,
     before: &Preview,
     after: &Preview,
 ) -> serde_json::Value {
@@ -162,8 +159,8 @@ fn steer_json(
     out
 }
 
-fn print_preview(s: &Steerer, a: &SteerArgs, image: usize, before: &Preview, after: &Preview) {
-    println!("image {image}: {}", s.describe(image));
+fn print_preview(s: &Steerer, a: &SteerArgs, image: &ImageRef, before: &Preview, after: &Preview) {
+    println!("image {image}: {}", s.describe_image(image));
     for &j in a.latents {
         println!("latent {j}: {}", s.analysis.labels[j].description);
     }
@@ -237,11 +234,12 @@ fn check(ctx: &Ctx, s: &mut Steerer, n: usize, strength: f32) -> anyhow::Result<
         for _ in 0..n {
             let image = rng.random_range(0..rows);
             let (latent, concept) = candidates[rng.random_range(0..candidates.len())];
-            let base = s.preview(s.image(image)).concept_scores[concept];
+            let x = s.image(image).to_vec();
+            let base = s.preview(&x).concept_scores[concept];
             let mut score = |sign: f32| {
                 let start = Instant::now();
                 let x = s.steer(
-                    image,
+                    &x,
                     &[Edit {
                         latent,
                         change: Change::Add(sign * strength),

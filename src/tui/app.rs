@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 use super::data::{LatentsView, RunView, TaskView};
 use super::theme::Theme;
 use crate::engine::run::Status;
-use crate::engine::steer::Method;
+use crate::engine::steer::{ImageRef, Method};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
@@ -114,7 +114,7 @@ impl SweepForm {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SteerRequest {
     pub run: String,
-    pub image: usize,
+    pub image: ImageRef,
     /// (latent, strength in units of its typical activation), applied together.
     pub edits: Vec<(usize, f32)>,
     pub method: Method,
@@ -215,7 +215,7 @@ pub struct App {
     pub latent_query: String,
     pub latent_row: usize,
     // Steer.
-    pub steer_image: usize,
+    pub steer_image: ImageRef,
     pub steer_latent: Option<usize>,
     pub steer_strength: f32,
     pub steer_method: Method,
@@ -258,7 +258,7 @@ impl App {
             latent_sort: LatentSort::Frequency,
             latent_query: String::new(),
             latent_row: 0,
-            steer_image: 0,
+            steer_image: ImageRef::Row(0),
             steer_latent: None,
             steer_strength: 0.0,
             steer_method: Method::Edit,
@@ -451,14 +451,11 @@ impl App {
                 }
                 Err(_) => self.message = Some(format!("'{typed}' is not a latent id")),
             },
-            Input::SteerImage => match typed.parse::<usize>() {
-                Ok(id) => {
-                    self.steer_image = id;
-                    return self.steer_command();
-                }
-                Err(_) => self.message = Some(format!("'{typed}' is not an image id")),
-            },
-            Input::None => {}
+            Input::SteerImage if !typed.trim().is_empty() => {
+                self.steer_image = ImageRef::parse(&typed);
+                return self.steer_command();
+            }
+            Input::SteerImage | Input::None => {}
         }
         Vec::new()
     }
@@ -665,10 +662,8 @@ impl App {
         match key.code {
             KeyCode::Left | KeyCode::Char('h') => self.steer_strength -= STRENGTH_STEP,
             KeyCode::Right | KeyCode::Char('l') => self.steer_strength += STRENGTH_STEP,
-            KeyCode::Up | KeyCode::Char('k') => {
-                self.steer_image = self.steer_image.saturating_sub(1)
-            }
-            KeyCode::Down | KeyCode::Char('j') => self.steer_image += 1,
+            KeyCode::Up | KeyCode::Char('k') => self.steer_image = self.next_image(-1),
+            KeyCode::Down | KeyCode::Char('j') => self.steer_image = self.next_image(1),
             KeyCode::Char('i') => {
                 self.input = Input::SteerImage;
                 self.typed.clear();
@@ -698,11 +693,19 @@ impl App {
         self.steer_command()
     }
 
+    /// The row after (or before) the steered one; from a picture file, the set's first row.
+    fn next_image(&self, step: isize) -> ImageRef {
+        match self.steer_image {
+            ImageRef::Row(r) => ImageRef::Row(r.saturating_add_signed(step)),
+            ImageRef::File(_) => ImageRef::Row(0),
+        }
+    }
+
     fn steer_command(&self) -> Vec<Command> {
         match self.explored_run() {
             Some(run) => vec![Command::Steer(SteerRequest {
                 run: run.name.clone(),
-                image: self.steer_image,
+                image: self.steer_image.clone(),
                 edits: self.steer_edits(),
                 method: self.steer_method,
             })],

@@ -12,7 +12,7 @@ use super::data::{load_latents, LatentsView};
 use crate::engine::demo;
 use crate::engine::error::Result;
 use crate::engine::latents::{analyse, DEFAULT_TOP};
-use crate::engine::steer::{Change, Edit, Steerer, Units};
+use crate::engine::steer::{Change, Edit, ImageRef, Steerer, Units};
 use crate::engine::workspace::Workspace;
 use crate::engine::zeroshot::TaskSpec;
 
@@ -90,15 +90,19 @@ fn handle(ws: &Workspace, current: &mut Option<(String, Steerer)>, req: Request)
             Some(Reply::Collage { run, latent, image })
         }
         Request::Steer(req) => Some(Reply::Steer(
-            steerer(ws, current, &req.run).map(|s| preview(s, &req)),
+            steerer(ws, current, &req.run).and_then(|s| preview(s, &req)),
         )),
     }
 }
 
-fn preview(s: &mut Steerer, req: &SteerRequest) -> SteerView {
+fn preview(s: &mut Steerer, req: &SteerRequest) -> Result<SteerView> {
     let start = Instant::now();
-    let rows = s.analysis.set.rows();
-    let image = req.image.min(rows.saturating_sub(1));
+    // Moving down past the last row stays on it.
+    let image = match &req.image {
+        ImageRef::Row(r) => ImageRef::Row((*r).min(s.analysis.set.rows().saturating_sub(1))),
+        file => file.clone(),
+    };
+    let x = s.embedding(&image)?;
     let m = s.analysis.labels.len();
     let edits: Vec<Edit> = req
         .edits
@@ -109,12 +113,12 @@ fn preview(s: &mut Steerer, req: &SteerRequest) -> SteerView {
             change: Change::Add(strength),
         })
         .collect();
-    let before = s.preview(s.image(image));
-    let steered = s.steer(image, &edits, req.method);
+    let before = s.preview(&x);
+    let steered = s.steer(&x, &edits, req.method);
     let after = s.preview(&steered);
     let moves = s.concept_moves(&before, &after, 2 * SHOWN);
-    SteerView {
-        image_caption: s.describe(image),
+    Ok(SteerView {
+        image_caption: s.describe_image(&image),
         neighbours: after
             .neighbours
             .iter()
@@ -137,5 +141,5 @@ fn preview(s: &mut Steerer, req: &SteerRequest) -> SteerView {
             .cloned()
             .collect(),
         millis: start.elapsed().as_secs_f64() * 1e3,
-    }
+    })
 }

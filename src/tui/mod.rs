@@ -155,7 +155,10 @@ fn drain_replies(app: &mut App, rt: &mut Runtime, replies: &mpsc::Receiver<Reply
             }
             Reply::Collage { run, latent, image } => rt.pictures.insert(&run, latent, image),
             Reply::Steer(Ok(view)) => app.steer_view = Some(view),
-            Reply::Steer(Err(e)) => app.message = Some(e.to_string()),
+            Reply::Steer(Err(e)) => {
+                app.steer_view = None;
+                app.message = Some(e.to_string());
+            }
         }
     }
 }

@@ -124,7 +124,7 @@ fn status_bar(frame: &mut Frame, app: &App, area: Rect) {
         ),
         (_, Input::Search) => format!("/{}▏ (Enter keeps, Esc cancels)", app.typed),
         (_, Input::Jump) => format!("latent id: {}▏", app.typed),
-        (_, Input::SteerImage) => format!("image id: {}▏", app.typed),
+        (_, Input::SteerImage) => format!("image id or picture path: {}▏", app.typed),
         (Some(m), _) => m.clone(),
         (None, _) => format!(
             "{}  ·  {}  ·  set {}  ·  {jobs}",

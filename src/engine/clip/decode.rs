@@ -55,10 +55,6 @@ pub fn decode_bytes(bytes: &[u8]) -> std::result::Result<Decoded, String> {
 /// Reads and decodes an image file, naming it when it cannot be read.
 pub fn open(path: &Path) -> Result<Decoded> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("could not read", path, e))?;
-    decode_bytes(&bytes).map_err(|why| {
-        Error::bad_file(
-            path,
-            format!("is not a readable image ({why}); it is skipped"),
-        )
-    })
+    decode_bytes(&bytes)
+        .map_err(|why| Error::bad_file(path, format!("is not a readable image ({why})")))
 }

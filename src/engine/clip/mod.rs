@@ -2,6 +2,7 @@
 //! preprocessing exactly as open_clip does them, and the text tower as a prompt encoder.
 
 pub mod decode;
+pub mod image;
 pub mod model;
 mod ops;
 pub mod preprocess;

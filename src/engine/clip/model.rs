@@ -259,6 +259,15 @@ impl Clip {
         &self.device
     }
 
+    /// Unit image embeddings of preprocessed pictures, each 3·s·s values (`preprocess`'s
+    /// output), as b·projection values on the CPU.
+    pub fn embed_pixels(&self, pictures: &[&[f32]]) -> Result<Vec<f32>> {
+        let side = self.config.vision_config.image_size;
+        let flat: Vec<f32> = pictures.iter().flat_map(|p| p.iter().copied()).collect();
+        let input = Tensor::from_vec(flat, (pictures.len(), 3, side, side), &self.device)?;
+        unit_rows(&self.embed_images(&input)?)
+    }
+
     /// Projected image embeddings (not normalised). pixels: [b, 3, s, s] → [b, projection]
     pub fn embed_images(&self, pixels: &Tensor) -> Result<Tensor> {
         let x = self
@@ -335,6 +344,14 @@ impl Clip {
         let pooled = Tensor::stack(&rows, 0)?;
         Ok(self.text_projection.forward(&pooled)?.contiguous()?)
     }
+}
+
+/// Unit-length rows copied to the CPU, flattened. x: [b, d] → b·d values
+pub fn unit_rows(x: &Tensor) -> Result<Vec<f32>> {
+    Ok(normalize_rows(x)?
+        .to_device(&Device::Cpu)?
+        .flatten_all()?
+        .to_vec1::<f32>()?)
 }
 
 /// L2-normalises rows. x: [b, d]

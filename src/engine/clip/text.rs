@@ -2,7 +2,7 @@
 
 use candle_core::Device;
 
-use super::model::{normalize_rows, Clip};
+use super::model::{unit_rows, Clip};
 use super::source::ModelSource;
 use super::tokenizer::ClipTokenizer;
 use crate::engine::error::Result;
@@ -44,12 +44,7 @@ impl TextEncoder for ClipText {
         let mut out = Vec::with_capacity(prompts.len() * self.dim());
         for group in prompts.chunks(BATCH) {
             let ids: Vec<Vec<u32>> = group.iter().map(|p| self.tokenizer.encode(p)).collect();
-            let unit = normalize_rows(&self.clip.embed_texts(&ids)?)?;
-            out.extend(
-                unit.to_device(&Device::Cpu)?
-                    .flatten_all()?
-                    .to_vec1::<f32>()?,
-            );
+            out.extend(unit_rows(&self.clip.embed_texts(&ids)?)?);
         }
         Ok(out)
     }

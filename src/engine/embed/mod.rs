@@ -13,12 +13,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use self::chunks::{Chunk, JobKey, Partial};
-use super::clip::model::{normalize_rows, Clip};
+use super::clip::model::Clip;
 use super::clip::preprocess::preprocess;
 use super::clip::source::ModelSource;
 use super::dataset::{self, Example, Kind, Split};
@@ -195,16 +195,9 @@ fn embed_chunk(
             Err(e) => chunk.skipped.push((first + i, e.to_string())),
         }
     }
-    let side = clip.config.vision_config.image_size;
     for group in ready.chunks(batch) {
-        let flat: Vec<f32> = group.iter().flat_map(|(_, p)| p.iter().copied()).collect();
-        let input = Tensor::from_vec(flat, (group.len(), 3, side, side), clip.device())?;
-        let unit = normalize_rows(&clip.embed_images(&input)?)?;
-        chunk.embeddings.extend(
-            unit.to_device(&Device::Cpu)?
-                .flatten_all()?
-                .to_vec1::<f32>()?,
-        );
+        let pictures: Vec<&[f32]> = group.iter().map(|(_, p)| p.as_slice()).collect();
+        chunk.embeddings.extend(clip.embed_pixels(&pictures)?);
         chunk.rows.extend(group.iter().map(|(r, _)| *r as u32));
     }
     Ok(chunk)

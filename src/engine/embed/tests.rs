@@ -7,7 +7,10 @@ use std::sync::atomic::AtomicBool;
 use image::{Rgb, RgbImage};
 
 use super::*;
+use candle_core::Tensor;
+
 use crate::engine::clip::decode;
+use crate::engine::clip::model::normalize_rows;
 use crate::engine::clip::random;
 use crate::engine::set::{EmbeddingSet, REPORT_FILE};
 

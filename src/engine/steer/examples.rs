@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::input::ImageRef;
 use crate::engine::error::Result;
 use crate::engine::fsutil;
 use crate::engine::run::RunDir;
@@ -11,7 +12,7 @@ pub const STEERING_DIR: &str = "steering";
 /// One steering result, as `saelab steer --json` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Example {
-    pub image: usize,
+    pub image: ImageRef,
     pub latent: Vec<usize>,
     pub strength: f32,
     pub method: String,
@@ -34,8 +35,8 @@ pub fn save(run: &RunDir, e: &Example) -> Result<()> {
     fsutil::create_dir(&dir)?;
     let latents: Vec<String> = e.latent.iter().map(|j| j.to_string()).collect();
     let name = format!(
-        "image{}-latent{}-{}{:+}.json",
-        e.image,
+        "{}-latent{}-{}{:+}.json",
+        e.image.slug(),
         latents.join("_"),
         e.method,
         e.strength

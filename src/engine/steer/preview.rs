@@ -2,12 +2,17 @@
 //! set, the class distribution of a zero-shot task, the closest vocabulary labels and, on the
 //! demo world, the ground-truth concept scores. Everything heavy is prepared once.
 
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
 use serde::Serialize;
 
+use super::input::ImageRef;
 use super::ops::{steer, unit_of, Edit, Method, Units};
+use crate::engine::clip::image::ClipImage;
 use crate::engine::demo;
 use crate::engine::demo::encoder::normalize;
-use crate::engine::error::Result;
+use crate::engine::error::{Error, Result};
 use crate::engine::latents::Analysis;
 use crate::engine::sae::linalg::{matmul, MatRef, Threads};
 use crate::engine::sae::step::Scratch;
@@ -44,6 +49,10 @@ pub struct Steerer {
     set_mean: Vec<f32>,
     pub gt: Option<GroundTruth>,
     scratch: Scratch,
+    /// The set's image tower, loaded when a picture file is first steered.
+    pictures: Option<ClipImage>,
+    /// The last picture file embedded, so moving a slider does not embed it again.
+    last_file: Option<(PathBuf, Vec<f32>)>,
 }
 
 fn top_k(scores: &[f32], k: usize) -> Vec<(usize, f32)> {
@@ -92,6 +101,8 @@ impl Steerer {
             gt,
             scratch,
             analysis,
+            pictures: None,
+            last_file: None,
         })
     }
 
@@ -105,12 +116,69 @@ impl Steerer {
         &self.rows[i * d..(i + 1) * d]
     }
 
-    /// The steered embedding of row `image`.
-    pub fn steer(&mut self, image: usize, edits: &[Edit], method: Method) -> Vec<f32> {
-        let x = self.image(image).to_vec();
+    /// The unit embedding of a row, or of a picture file embedded with the set's CLIP model.
+    pub fn embedding(&mut self, image: &ImageRef) -> Result<Vec<f32>> {
+        match image {
+            ImageRef::Row(r) => {
+                let rows = self.analysis.set.rows();
+                if *r >= rows {
+                    return Err(Error::invalid(
+                        "image",
+                        format!(
+                            "{r} is out of range: the set has {rows} rows (0 to {})",
+                            rows.saturating_sub(1)
+                        ),
+                    ));
+                }
+                Ok(self.image(*r).to_vec())
+            }
+            ImageRef::File(path) => self.embed_file(path),
+        }
+    }
+
+    fn embed_file(&mut self, path: &Path) -> Result<Vec<f32>> {
+        if let Some((p, x)) = &self.last_file {
+            if p == path {
+                return Ok(x.clone());
+            }
+        }
+        let set = &self.analysis.set;
+        if demo::is_demo(set) {
+            return Err(Error::invalid(
+                "image",
+                format!("{} cannot be embedded: the demo world has no picture encoder; steer a row id, or a set made by `saelab embed` with a CLIP model", path.display()),
+            ));
+        }
+        if self.pictures.is_none() {
+            // One picture embeds in well under a second on the CPU; a GPU stays free for jobs.
+            let encoder = ClipImage::load(&set.meta.model, &Device::Cpu)?;
+            if encoder.dim() != set.dim() {
+                return Err(Error::invalid(
+                    "image",
+                    format!(
+                        "the set's model {} embeds to {} dimensions but the set has {}",
+                        set.meta.model,
+                        encoder.dim(),
+                        set.dim()
+                    ),
+                ));
+            }
+            self.pictures = Some(encoder);
+        }
+        let x = self
+            .pictures
+            .as_ref()
+            .expect("just loaded")
+            .embed_file(path)?;
+        self.last_file = Some((path.to_path_buf(), x.clone()));
+        Ok(x)
+    }
+
+    /// The steered embedding of a unit embedding x ([d]).
+    pub fn steer(&mut self, x: &[f32], edits: &[Edit], method: Method) -> Vec<f32> {
         steer(
             &self.analysis.params,
-            &x,
+            x,
             edits,
             &self.units,
             method,
@@ -184,6 +252,17 @@ impl Steerer {
             demo::scene_of_row(&self.analysis.set, row).caption()
         } else {
             format!("row {row}")
+        }
+    }
+
+    /// Names a picture: a row as `describe` does, a file by its name.
+    pub fn describe_image(&self, image: &ImageRef) -> String {
+        match image {
+            ImageRef::Row(r) => self.describe(*r),
+            ImageRef::File(p) => format!(
+                "picture {}",
+                p.file_name().unwrap_or(p.as_os_str()).to_string_lossy()
+            ),
         }
     }
 

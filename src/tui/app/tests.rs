@@ -140,9 +140,27 @@ fn steering_keys_move_strength_stack_and_reset() {
     press(&mut app, "i");
     press(&mut app, "42");
     code(&mut app, KeyCode::Enter);
-    assert_eq!(app.steer_image, 42);
+    assert_eq!(app.steer_image, ImageRef::Row(42));
     press(&mut app, "r");
     assert!(app.steer_stack.is_empty());
+}
+
+#[test]
+fn a_picture_path_can_be_typed_in_place_of_an_image_id() {
+    let mut app = sample_app();
+    press(&mut app, "5");
+    press(&mut app, "i");
+    press(&mut app, "/data/quiet cat.jpg");
+    let cmds = code(&mut app, KeyCode::Enter);
+    let file = ImageRef::File("/data/quiet cat.jpg".into());
+    assert!(matches!(&cmds[..], [Command::Steer(r)] if r.image == file));
+    assert_eq!(app.steer_image, file);
+    code(&mut app, KeyCode::Down);
+    assert_eq!(
+        app.steer_image,
+        ImageRef::Row(0),
+        "arrows go back to the set's rows"
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Gauge, Paragraph};
 use ratatui::Frame;
 
-use crate::engine::steer::Method;
+use crate::engine::steer::{ImageRef, Method};
 use crate::tui::app::{App, STRENGTH_STEP};
 use crate::tui::view::panel;
 
@@ -17,7 +17,7 @@ pub const KEYS: &[(&str, &str)] = &[
         "strength down / up (units of typical activation)",
     ),
     ("↑/↓ j/k", "previous / next image of the set"),
-    ("i", "type an image id"),
+    ("i", "type an image id or a picture path"),
     ("t", "choose the latent on the Latents tab"),
     ("Enter", "stack this latent and choose another"),
     ("m", "method: edit (error kept) or add direction"),
@@ -145,7 +145,10 @@ fn draw_head(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled("image ", app.theme.dimmed()),
-            Span::raw(format!("{} {caption}", app.steer_image)),
+            Span::raw(match &app.steer_image {
+                ImageRef::Row(r) => format!("{r} {caption}"),
+                file => file.to_string(),
+            }),
         ])),
         line1,
     );
