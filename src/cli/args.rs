@@ -108,9 +108,20 @@ pub enum Command {
         /// How many labelled latents to list, most confident first.
         #[arg(long, default_value_t = 10)]
         list: usize,
-        /// Labeller: `clip` scores a vocabulary of visual words with the set's text encoder.
+        /// Labeller: `clip` scores a vocabulary of visual words with the set's text encoder;
+        /// `caption` captions each latent's top images with BLIP and summarises the captions
+        /// (the study's method), for latents FROM..FROM+COUNT.
         #[arg(long, value_enum, default_value = "clip")]
         label: LabelArg,
+        /// The BLIP captioner for `--label caption`: a folder or a hub repo id.
+        #[arg(long, default_value = crate::engine::caption::DEFAULT_CAPTIONER)]
+        captioner: String,
+        /// Top images captioned per latent.
+        #[arg(long, default_value_t = crate::engine::latents::captioned::DEFAULT_CAPTIONED)]
+        captioned: usize,
+        /// Read the captioner from the Hugging Face cache only.
+        #[arg(long)]
+        offline: bool,
         /// Write the study's CSV (latent_id, category, description, top_words, frequency,
         /// max_activation, collage) for latents FROM..FROM+COUNT, with their collages.
         #[arg(long, value_name = "FILE")]
@@ -240,6 +251,8 @@ pub enum UnitsArg {
 pub enum LabelArg {
     /// CLIP text labels from the built-in vocabulary.
     Clip,
+    /// BLIP captions of the top images, summarised.
+    Caption,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -319,7 +332,7 @@ impl TrainOpts {
 #[derive(Debug, Args)]
 pub struct EmbedArgs {
     /// A hub repo id or a local CLIPModel folder (config.json + model.safetensors).
-    #[arg(long, default_value = crate::engine::clip::source::DEFAULT_MODEL)]
+    #[arg(long, default_value = crate::engine::hub::DEFAULT_MODEL)]
     pub model: String,
     /// KIND:PATH, KIND one of folder, flickr30k, cifar10, cifar100, parquet.
     #[arg(long, value_name = "KIND:PATH")]

@@ -1,20 +1,15 @@
 //! `saelab embed`: a dataset through CLIP into an embedding set, with a progress bar.
 
 use std::io::IsTerminal;
-use std::time::Instant;
-
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::args::EmbedArgs;
+use super::progress::Counter;
 use super::tables::print_json;
 use super::{Ctx, CANCEL};
-use crate::engine::clip::source::ModelSource;
 use crate::engine::dataset::{parse_spec, Split};
 use crate::engine::device::describe;
 use crate::engine::embed::{embed, EmbedOptions};
-
-/// Plain progress lines (stderr not a terminal) about every this many seconds.
-const PLAIN_EVERY_SECS: f64 = 10.0;
+use crate::engine::hub::ModelSource;
 
 pub fn run(ctx: &Ctx, req: EmbedArgs) -> anyhow::Result<()> {
     let (kind, path) = parse_spec(&req.dataset)?;
@@ -33,19 +28,11 @@ pub fn run(ctx: &Ctx, req: EmbedArgs) -> anyhow::Result<()> {
         opts.model.spec,
         describe(&device)
     ));
-    let bar = bar(ctx);
-    let started = Instant::now();
-    let mut last_line = 0.0;
+    let mut counter = Counter::new(ctx.quiet, "embedding", "images");
     let outcome = embed(&ctx.ws, &opts, &device, &CANCEL, &mut |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-        let t = started.elapsed().as_secs_f64();
-        if bar.is_hidden() && !ctx.quiet && (t - last_line >= PLAIN_EVERY_SECS || done == total) {
-            eprintln!("{done}/{total} images");
-            last_line = t;
-        }
+        counter.update(done, total)
     });
-    bar.finish_and_clear();
+    counter.finish();
     let outcome = outcome?;
     if ctx.json {
         return print_json(&outcome);
@@ -71,17 +58,4 @@ pub fn run(ctx: &Ctx, req: EmbedArgs) -> anyhow::Result<()> {
         }
     );
     Ok(())
-}
-
-fn bar(ctx: &Ctx) -> ProgressBar {
-    let bar = ProgressBar::new(0);
-    if ctx.quiet || !std::io::stderr().is_terminal() {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-    }
-    bar.set_style(
-        ProgressStyle::with_template("embedding [{bar:30}] {pos}/{len} {per_sec} {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar
 }

@@ -2,15 +2,23 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use serde_json::json;
 
+use super::progress::Counter;
 use super::tables::print_json;
-use super::Ctx;
-use crate::engine::latents::{analyse, Analysis, Category};
+use super::{Ctx, CANCEL};
+use crate::engine::caption::{CaptionCache, Captioner};
+use crate::engine::device::describe;
+use crate::engine::error::Error;
+use crate::engine::latents::captioned::{saved_caption_labels, CaptionJob, CaptionedLabel};
+use crate::engine::latents::{analyse, Analysis, Category, Label};
 use crate::engine::report::table::markdown;
 
+/// Characters of a caption shown in the table.
+const CAPTION_SHOWN: usize = 60;
 /// Terminal columns a collage may take when printed.
 const SHOW_WIDTH: u32 = 72;
 
@@ -21,6 +29,14 @@ pub struct LatentsArgs<'a> {
     pub csv: Option<&'a Path>,
     pub from: usize,
     pub count: usize,
+    /// Label by captions instead of CLIP words.
+    pub captions: Option<CaptionArgs<'a>>,
+}
+
+pub struct CaptionArgs<'a> {
+    pub captioner: &'a str,
+    pub per_latent: usize,
+    pub offline: bool,
 }
 
 pub fn run(ctx: &Ctx, a: LatentsArgs) -> anyhow::Result<()> {
@@ -49,20 +65,11 @@ pub fn run(ctx: &Ctx, a: LatentsArgs) -> anyhow::Result<()> {
             pct(g.concept)
         ));
     }
+    if let Some(c) = &a.captions {
+        return caption_labels(ctx, &an, &a, c);
+    }
     if let Some(path) = a.csv {
-        let latents: Vec<usize> = (a.from..(a.from + a.count).min(an.labels.len())).collect();
-        if latents.is_empty() {
-            return Err(crate::engine::error::Error::invalid(
-                "--from",
-                format!(
-                    "{} is out of range: the SAE has {} latents",
-                    a.from,
-                    an.labels.len()
-                ),
-            )
-            .into());
-        }
-        an.write_csv(path, &latents, &an.collage_dir())?;
+        an.write_csv(path, &range(&an, &a)?, &an.collage_dir())?;
         ctx.note(&format!(
             "wrote {} (latents {}..{})",
             path.display(),
@@ -99,6 +106,119 @@ pub fn run(ctx: &Ctx, a: LatentsArgs) -> anyhow::Result<()> {
                 "max act",
                 "confidence",
                 "top words"
+            ],
+            &rows
+        )
+    );
+    Ok(())
+}
+
+/// Latents FROM..FROM+COUNT that the SAE has.
+fn range(an: &Analysis, a: &LatentsArgs) -> anyhow::Result<Vec<usize>> {
+    let m = an.labels.len();
+    let latents: Vec<usize> = (a.from..(a.from + a.count).min(m)).collect();
+    if latents.is_empty() {
+        return Err(Error::invalid(
+            "--from",
+            format!("{} is out of range: the SAE has {m} latents", a.from),
+        )
+        .into());
+    }
+    Ok(latents)
+}
+
+/// `--label caption`: captions the top pictures of latents FROM..FROM+COUNT with BLIP,
+/// summarises them, lists the clearest and writes the CSV.
+fn caption_labels(
+    ctx: &Ctx,
+    an: &Analysis,
+    a: &LatentsArgs,
+    c: &CaptionArgs,
+) -> anyhow::Result<()> {
+    let latents = range(an, a)?;
+    let device = ctx.device.open()?;
+    ctx.note(&format!(
+        "loading the captioner {} on {}",
+        c.captioner,
+        describe(&device)
+    ));
+    let mut captioner = Captioner::load(c.captioner, c.offline, &device)?;
+    let mut cache = CaptionCache::open(&ctx.ws, an.set.name(), &captioner.name);
+    let job = CaptionJob {
+        latents: &latents,
+        per_latent: c.per_latent,
+        cancel: &CANCEL,
+    };
+    let start = Instant::now();
+    let mut counter = Counter::new(ctx.quiet, "captioning", "pictures");
+    let mut total = 0;
+    let captioned = an.caption_pictures(&mut captioner, &mut cache, &job, |done, all| {
+        total = all;
+        counter.update(done, all)
+    });
+    counter.finish();
+    captioned?;
+    if CANCEL.load(Ordering::SeqCst) {
+        ctx.note(
+            "interrupted: the captions made so far are kept; run the same command again to go on",
+        );
+        return Err(Error::Interrupted.into());
+    }
+    ctx.note(&format!(
+        "captioned {total} new pictures in {:.1} s, for {} latents with {} top pictures each",
+        start.elapsed().as_secs_f64(),
+        latents.len(),
+        c.per_latent
+    ));
+    let labels = an.caption_labels(&cache, &job)?;
+    if let Some(path) = a.csv {
+        let refs: Vec<&Label> = labels.iter().map(|l| &l.label).collect();
+        an.write_csv_of(path, &refs, &an.collage_dir())?;
+        ctx.note(&format!("wrote {} (caption labels)", path.display()));
+    }
+    let mut order: Vec<&CaptionedLabel> = labels
+        .iter()
+        .filter(|l| l.label.category == Category::Semantic)
+        .collect();
+    order.sort_by(|x, y| y.label.confidence.total_cmp(&x.label.confidence));
+    order.truncate(a.list);
+    if ctx.json {
+        let rows: Vec<_> = order
+            .iter()
+            .map(|l| {
+                let mut v = latent_json(an, l.label.latent);
+                v["category"] = json!(l.label.category.name());
+                v["description"] = json!(l.label.description);
+                v["top_words"] = json!(l.label.top_words);
+                v["agreement"] = json!(l.label.confidence);
+                v["captions"] = json!(l.captions);
+                v
+            })
+            .collect();
+        return print_json(&rows);
+    }
+    let rows: Vec<Vec<String>> = order
+        .iter()
+        .map(|l| {
+            vec![
+                l.label.latent.to_string(),
+                format!("{:.0}%", 100.0 * l.label.confidence),
+                l.label.description.clone(),
+                l.captions
+                    .first()
+                    .map(|c| c.chars().take(CAPTION_SHOWN).collect())
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        markdown(
+            &[
+                "latent",
+                "agreement",
+                "caption label",
+                "best image's caption"
             ],
             &rows
         )
@@ -164,6 +284,18 @@ pub fn show(ctx: &Ctx, run: &str, latent: usize, top: usize) -> anyhow::Result<(
         s.mean_active(),
         s.max
     );
+    if let Some(c) = saved_caption_labels(&an)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.label.latent == latent)
+    {
+        println!(
+            "caption label: {} ({}, {:.0}% of captions agree)",
+            c.label.description,
+            c.label.category.name(),
+            100.0 * c.label.confidence
+        );
+    }
     println!("collage: {}", path.display());
     Ok(())
 }

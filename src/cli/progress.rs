@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -92,5 +93,58 @@ impl Observer for Progress {
             eprintln!("{run}: step {}/{total}  {}", row.step, describe(row));
             *last_line = row.step;
         }
+    }
+}
+
+/// Seconds between plain progress lines when stderr is not a terminal.
+const PLAIN_EVERY_SECS: f64 = 10.0;
+
+/// Progress of a job over items (images embedded, pictures captioned): a bar on a terminal,
+/// a line every few seconds otherwise, nothing with --quiet.
+pub struct Counter {
+    bar: ProgressBar,
+    quiet: bool,
+    unit: &'static str,
+    started: Instant,
+    last_line: f64,
+}
+
+impl Counter {
+    pub fn new(quiet: bool, verb: &str, unit: &'static str) -> Self {
+        let bar = ProgressBar::new(0);
+        if quiet || !std::io::stderr().is_terminal() {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        bar.set_style(
+            ProgressStyle::with_template(&format!(
+                "{verb} [{{bar:30}}] {{pos}}/{{len}} {{per_sec}} {{eta}}"
+            ))
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        Counter {
+            bar,
+            quiet,
+            unit,
+            started: Instant::now(),
+            last_line: 0.0,
+        }
+    }
+
+    pub fn update(&mut self, done: usize, total: usize) {
+        self.bar.set_length(total as u64);
+        self.bar.set_position(done as u64);
+        let t = self.started.elapsed().as_secs_f64();
+        if self.bar.is_hidden()
+            && !self.quiet
+            && (t - self.last_line >= PLAIN_EVERY_SECS || done == total)
+        {
+            eprintln!("{done}/{total} {}", self.unit);
+            self.last_line = t;
+        }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
     }
 }

@@ -1,6 +1,7 @@
 //! The engine: data, the demo world, the SAE, runs. It knows nothing of the terminal.
 
 pub mod bench;
+pub mod caption;
 pub mod clip;
 pub mod dataset;
 pub mod demo;
@@ -8,6 +9,7 @@ pub mod device;
 pub mod embed;
 pub mod error;
 pub mod fsutil;
+pub mod hub;
 pub mod latents;
 pub mod report;
 pub mod run;

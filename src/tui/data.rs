@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::engine::error::Result;
 use crate::engine::latents::analysis::Analysis;
+use crate::engine::latents::captioned::saved_caption_labels;
 use crate::engine::latents::label::Category;
 use crate::engine::run::{self, list_runs, MetricsRow, RunDir, Status};
 use crate::engine::sae::evaluate::EvalMetrics;
@@ -82,6 +83,8 @@ pub struct LatentRow {
     pub category: Category,
     pub description: String,
     pub top_words: Vec<String>,
+    /// The key words of its BLIP captions, where `saelab latents RUN --label caption` made them.
+    pub caption: Option<String>,
     /// Firing counts per log₂ activation bin.
     pub histogram: Vec<u64>,
 }
@@ -152,6 +155,12 @@ pub fn load_tasks(ws: &Workspace, runs: &[RunView]) -> Vec<TaskView> {
 
 /// A run's latents: builds the index and labels if needed (seconds), so call it off the UI.
 pub fn load_latents(analysis: &Analysis) -> LatentsView {
+    let mut captions: Vec<Option<String>> = vec![None; analysis.labels.len()];
+    for c in saved_caption_labels(analysis).unwrap_or_default() {
+        if let Some(slot) = captions.get_mut(c.label.latent) {
+            *slot = Some(c.label.top_words.join(", "));
+        }
+    }
     let rows = analysis
         .index
         .latents
@@ -166,6 +175,7 @@ pub fn load_latents(analysis: &Analysis) -> LatentsView {
             category: label.category,
             description: label.description.clone(),
             top_words: label.top_words.clone(),
+            caption: captions[id].take(),
             histogram: stats.histogram.iter().map(|&c| c as u64).collect(),
         })
         .collect();

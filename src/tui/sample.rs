@@ -85,6 +85,7 @@ fn latents() -> LatentsView {
                     words[id % words.len()].into(),
                     words[(id + 1) % words.len()].into(),
                 ],
+                caption: (id == 0).then(|| "red, star, night, sky".into()),
                 histogram: (0..16).map(|b| ((b * (id + 3)) % 13) as u64).collect(),
             })
             .collect(),

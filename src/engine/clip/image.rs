@@ -8,8 +8,8 @@ use candle_core::Device;
 use super::decode;
 use super::model::Clip;
 use super::preprocess::preprocess;
-use super::source::ModelSource;
 use crate::engine::error::Result;
+use crate::engine::hub::ModelSource;
 
 pub struct ClipImage {
     clip: Clip,

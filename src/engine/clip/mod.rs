@@ -7,7 +7,6 @@ pub mod model;
 mod ops;
 pub mod preprocess;
 pub mod random;
-pub mod source;
 pub mod text;
 pub mod tokenizer;
 

@@ -3,9 +3,9 @@
 use candle_core::Device;
 
 use super::model::{unit_rows, Clip};
-use super::source::ModelSource;
 use super::tokenizer::ClipTokenizer;
 use crate::engine::error::Result;
+use crate::engine::hub::ModelSource;
 use crate::engine::zeroshot::TextEncoder;
 
 /// Prompts embedded at a time.

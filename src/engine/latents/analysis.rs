@@ -98,7 +98,7 @@ impl Analysis {
     }
 
     /// The set's pictures, read once.
-    fn pictures(&self) -> Result<&Pictures> {
+    pub(super) fn pictures(&self) -> Result<&Pictures> {
         if let Some(p) = self.pictures.get() {
             return Ok(p);
         }
@@ -126,8 +126,9 @@ impl Analysis {
             .map(|gt| agreement_with_truth(&self.params, &self.labels, &gt)))
     }
 
-    /// Writes the study's CSV for `latents`, drawing their collages into `collages` (a
-    /// folder); collage paths are written relative to the CSV's folder when they can be.
+    /// Writes the study's CSV for `latents` with their CLIP labels, drawing their collages
+    /// into `collages` (a folder); collage paths are written relative to the CSV's folder when
+    /// they can be.
     pub fn write_csv(&self, path: &Path, latents: &[usize], collages: &Path) -> Result<()> {
         let m = self.index.latents.len();
         if let Some(&bad) = latents.iter().find(|&&j| j >= m) {
@@ -136,10 +137,17 @@ impl Analysis {
                 format!("{bad} is out of range: the SAE has {m} latents"),
             ));
         }
+        let labels: Vec<&Label> = latents.iter().map(|&j| &self.labels[j]).collect();
+        self.write_csv_of(path, &labels, collages)
+    }
+
+    /// Writes the study's CSV with the given labels (CLIP or caption ones), one row each.
+    pub fn write_csv_of(&self, path: &Path, labels: &[&Label], collages: &Path) -> Result<()> {
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut out = csv::Writer::from_writer(Vec::new());
-        for &j in latents {
-            let (stats, label) = (&self.index.latents[j], &self.labels[j]);
+        for label in labels {
+            let j = label.latent;
+            let stats = &self.index.latents[j];
             let collage = if stats.is_dead() {
                 String::new()
             } else {

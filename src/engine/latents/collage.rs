@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use font8x8::UnicodeFonts;
-use image::{imageops, Rgb, RgbImage};
+use image::{imageops, DynamicImage, Rgb, RgbImage};
 
 use super::index::LatentStats;
 use crate::engine::dataset::{self, Example, Split};
@@ -80,20 +80,24 @@ impl Pictures {
 
     /// Row `row`'s picture as it was embedded, if it can be read.
     pub fn picture(&self, row: usize) -> Option<RgbImage> {
+        self.decoded(row).map(|img| img.to_rgb8())
+    }
+
+    /// Row `row`'s picture as decoded, alpha and all, if it can be read.
+    pub fn decoded(&self, row: usize) -> Option<DynamicImage> {
         match self {
-            Pictures::Demo { seed, first } => {
-                Some(demo::render::render(&demo::scene_of(*seed, first + row)))
-            }
+            Pictures::Demo { seed, first } => Some(DynamicImage::ImageRgb8(demo::render::render(
+                &demo::scene_of(*seed, first + row),
+            ))),
             Pictures::Files { items, root } => items
                 .get(row)
                 .and_then(|i| i.path.as_ref())
-                .and_then(|p| image::open(root.join(p)).ok())
-                .map(|img| img.to_rgb8()),
+                .and_then(|p| image::open(root.join(p)).ok()),
             Pictures::Dataset { items, examples } => items
                 .get(row)
                 .and_then(|i| examples.get(i.source_index?))
                 .and_then(|ex| ex.decode().ok())
-                .map(|d| d.image.to_rgb8()),
+                .map(|d| d.image),
         }
     }
 

@@ -166,18 +166,9 @@ fn label_one(j: usize, scores: &[f32], words: &[String], index: &LatentIndex) ->
     let top_words: Vec<String> = order.iter().map(|&i| words[i].clone()).collect();
     let top_scores: Vec<f32> = order.iter().map(|&i| scores[i]).collect();
     let confidence = z_score(top_scores.first().copied().unwrap_or(0.0), scores);
-    let stats = &index.latents[j];
-    let category = if stats.is_dead() {
-        Category::Dead
-    } else if (stats.active as usize) < index.k {
-        Category::TooSpecific
-    } else if confidence < MIN_CONFIDENCE {
-        Category::NoClear
-    } else {
-        Category::Semantic
-    };
+    let category = category(index, j, confidence >= MIN_CONFIDENCE);
     let description = if category == Category::Dead {
-        "This feature never activates.".to_string()
+        DEAD.to_string()
     } else {
         format!(
             "This feature activates on images containing: {}.",
@@ -191,6 +182,23 @@ fn label_one(j: usize, scores: &[f32], words: &[String], index: &LatentIndex) ->
         scores: top_scores,
         confidence,
         description,
+    }
+}
+
+/// What a dead latent's description says.
+pub const DEAD: &str = "This feature never activates.";
+
+/// The category of latent `j` whose label is `clear` or not, by the rules above.
+pub fn category(index: &LatentIndex, j: usize, clear: bool) -> Category {
+    let stats = &index.latents[j];
+    if stats.is_dead() {
+        Category::Dead
+    } else if (stats.active as usize) < index.k {
+        Category::TooSpecific
+    } else if clear {
+        Category::Semantic
+    } else {
+        Category::NoClear
     }
 }
 

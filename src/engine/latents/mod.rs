@@ -4,6 +4,7 @@
 pub const DEFAULT_TOP: usize = 16;
 
 pub mod analysis;
+pub mod captioned;
 pub mod collage;
 pub mod index;
 pub mod label;

@@ -100,7 +100,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, pictures: &mut dyn Collage
             inner,
         );
     }
-    let text = vec![
+    let mut text = vec![
         Line::from(vec![
             Span::styled(
                 format!("{} ", row.category.name()),
@@ -117,6 +117,12 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, pictures: &mut dyn Collage
             app.theme.dimmed(),
         )),
     ];
+    if let Some(caption) = &row.caption {
+        text.push(Line::from(vec![
+            Span::styled("BLIP captions: ", app.theme.dimmed()),
+            Span::raw(caption.clone()),
+        ]));
+    }
     frame.render_widget(
         Paragraph::new(text)
             .wrap(Wrap { trim: true })

@@ -1,6 +1,7 @@
-//! Where a CLIP model's files come from: a local Hugging Face `CLIPModel` folder, or a hub repo
-//! downloaded once into the standard Hugging Face cache (`HF_HOME`, `HF_ENDPOINT` and `HF_TOKEN`
-//! honoured). Offline, only the cache is read.
+//! Where a model's files come from: a local Hugging Face model folder, or a hub repo downloaded
+//! once into the standard Hugging Face cache (`HF_HOME`, `HF_ENDPOINT` and `HF_TOKEN`
+//! honoured). Offline, only the cache is read. CLIP and BLIP folders differ only in the files
+//! they must hold.
 
 use std::path::{Path, PathBuf};
 
@@ -12,8 +13,29 @@ use crate::engine::fsutil;
 
 /// The study's model.
 pub const DEFAULT_MODEL: &str = "laion/CLIP-ViT-B-32-laion2B-s34B-b79K";
-/// What a `CLIPModel` folder must hold.
-pub const MODEL_FILES: [&str; 2] = ["config.json", "model.safetensors"];
+
+/// A kind of model folder: what it is called, the option that names it, the files it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelKind {
+    pub what: &'static str,
+    pub flag: &'static str,
+    pub files: &'static [&'static str],
+}
+
+/// A Hugging Face `CLIPModel` saved with safetensors.
+pub const CLIP: ModelKind = ModelKind {
+    what: "a CLIP model folder (a Hugging Face CLIPModel saved with safetensors)",
+    flag: "--model",
+    files: &["config.json", "model.safetensors"],
+};
+
+/// A Hugging Face `BlipForConditionalGeneration` saved with safetensors, and its WordPiece
+/// vocabulary.
+pub const BLIP: ModelKind = ModelKind {
+    what: "a BLIP captioning folder (a Hugging Face BlipForConditionalGeneration saved with safetensors)",
+    flag: "--captioner",
+    files: &["config.json", "model.safetensors", "vocab.txt"],
+};
 
 /// How `--model` is looked up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +46,7 @@ pub struct ModelSource {
     pub offline: bool,
     /// Show download progress bars.
     pub progress: bool,
+    pub kind: ModelKind,
 }
 
 impl ModelSource {
@@ -32,6 +55,14 @@ impl ModelSource {
             spec: spec.into(),
             offline: false,
             progress: false,
+            kind: CLIP,
+        }
+    }
+
+    pub fn of_kind(spec: impl Into<String>, kind: ModelKind) -> Self {
+        ModelSource {
+            kind,
+            ..Self::new(spec)
         }
     }
 
@@ -39,12 +70,16 @@ impl ModelSource {
     pub fn resolve(&self) -> Result<PathBuf> {
         let path = fsutil::expand_home(&self.spec);
         if path.is_dir() {
-            return check_folder(&path).map(|()| path);
+            return check_folder(&path, self.kind).map(|()| path);
         }
         if !is_repo_id(&self.spec) {
             return Err(Error::bad_file(
                 path,
-                "is not a folder, and not a hub repo id (owner/name): pass a folder holding config.json and model.safetensors, or a repo such as laion/CLIP-ViT-B-32-laion2B-s34B-b79K",
+                format!(
+                    "is not a folder, and not a hub repo id (owner/name): pass {} holding {}, or a hub repo id",
+                    self.kind.what,
+                    self.kind.files.join(", ")
+                ),
             ));
         }
         if self.offline {
@@ -71,10 +106,10 @@ impl ModelSource {
         let cache = Cache::from_env();
         let repo = cache.repo(Repo::model(self.spec.clone()));
         let mut folder = None;
-        for file in MODEL_FILES {
+        for file in self.kind.files {
             let found = repo.get(file).ok_or_else(|| {
                 Error::invalid(
-                    "--model",
+                    self.kind.flag,
                     format!(
                         "{file} of '{}' is not in the Hugging Face cache at {}; run once without --offline where the hub is reachable, set HF_HOME to the cache that has it, or pass a local folder",
                         self.spec,
@@ -84,7 +119,7 @@ impl ModelSource {
             })?;
             folder = found.parent().map(Path::to_path_buf);
         }
-        Ok(folder.expect("MODEL_FILES is not empty"))
+        Ok(folder.expect("a model kind names files"))
     }
 
     fn download(&self) -> Result<PathBuf> {
@@ -97,14 +132,17 @@ impl ModelSource {
             .with_progress(self.progress)
             .build()
             .map_err(|e| {
-                Error::invalid("--model", format!("could not set up the hub client: {e}"))
+                Error::invalid(
+                    self.kind.flag,
+                    format!("could not set up the hub client: {e}"),
+                )
             })?;
         let repo = api.model(self.spec.clone());
         let mut folder = None;
-        for file in MODEL_FILES {
+        for file in self.kind.files {
             let got = repo.get(file).map_err(|e| {
                 Error::invalid(
-                    "--model",
+                    self.kind.flag,
                     format!(
                         "could not fetch {file} of '{}' from {} ({e}); check the network, HF_ENDPOINT and HF_TOKEN, or use --offline with a cached copy, or pass a local folder",
                         self.spec,
@@ -117,7 +155,7 @@ impl ModelSource {
             }
             folder = got.parent().map(Path::to_path_buf);
         }
-        Ok(folder.expect("MODEL_FILES is not empty"))
+        Ok(folder.expect("a model kind names files"))
     }
 }
 
@@ -157,13 +195,13 @@ fn drop_if_truncated(path: &Path) -> Result<()> {
     ))
 }
 
-fn check_folder(dir: &Path) -> Result<()> {
-    for file in MODEL_FILES {
+fn check_folder(dir: &Path, kind: ModelKind) -> Result<()> {
+    for file in kind.files {
         let path = dir.join(file);
         if !path.is_file() {
             return Err(Error::bad_file(
                 path,
-                "is missing: a CLIP model folder needs config.json and model.safetensors (a Hugging Face CLIPModel saved with safetensors)",
+                format!("is missing: {} holds {}", kind.what, kind.files.join(", ")),
             ));
         }
     }
