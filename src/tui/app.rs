@@ -2,6 +2,8 @@
 //! the commands the runtime should carry out (start a sweep, load a collage, steer), so tests
 //! drive it with key events and assert on the state.
 
+use std::cell::Cell;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 
 use super::data::{LatentsView, RunView, TaskView};
@@ -214,6 +216,9 @@ pub struct App {
     pub latent_sort: LatentSort,
     pub latent_query: String,
     pub latent_row: usize,
+    /// The first latent row the last frame showed (the table scrolls to keep the selection
+    /// in view), so a click maps to the row under the pointer.
+    pub latent_offset: Cell<usize>,
     // Steer.
     pub steer_image: ImageRef,
     pub steer_latent: Option<usize>,
@@ -258,6 +263,7 @@ impl App {
             latent_sort: LatentSort::Frequency,
             latent_query: String::new(),
             latent_row: 0,
+            latent_offset: Cell::new(0),
             steer_image: ImageRef::Row(0),
             steer_latent: None,
             steer_strength: 0.0,
@@ -739,6 +745,7 @@ impl App {
         let row = m.row.saturating_sub(list_top) as usize;
         match self.tab {
             Tab::Latents if m.row >= list_top => {
+                let row = row + self.latent_offset.get();
                 self.latent_row = row.min(self.latent_rows().len().saturating_sub(1));
                 self.collage_command()
             }

@@ -52,6 +52,17 @@ fn overlay(mut defaults: Value, given: Option<&Value>) -> Value {
 impl BlipConfig {
     pub fn read(path: &Path) -> Result<Self> {
         let file: Value = crate::engine::fsutil::read_json(path)?;
+        Self::from_value(&file)
+            .map_err(|e| Error::bad_file(path, format!("is not a BLIP config ({e})")))
+    }
+
+    /// Salesforce's `blip-image-captioning-base`: transformers' defaults with 12 text heads.
+    pub fn base() -> Self {
+        Self::from_value(&json!({"text_config": {"num_attention_heads": 12}}))
+            .expect("the defaults make a config")
+    }
+
+    fn from_value(file: &Value) -> std::result::Result<Self, serde_json::Error> {
         let text = overlay(text_defaults(), file.get("text_config"));
         let vision = overlay(vision_defaults(), file.get("vision_config"));
         let top = json!({
@@ -60,8 +71,7 @@ impl BlipConfig {
             "projection_dim": file.get("projection_dim").cloned().unwrap_or(json!(512)),
             "image_text_hidden_size": file.get("image_text_hidden_size").cloned().unwrap_or(json!(256)),
         });
-        let model: blip::Config = serde_json::from_value(top)
-            .map_err(|e| Error::bad_file(path, format!("is not a BLIP config ({e})")))?;
+        let model: blip::Config = serde_json::from_value(top)?;
         let id = |key: &str| text[key].as_u64().unwrap_or(0) as u32;
         Ok(BlipConfig {
             bos: id("bos_token_id"),

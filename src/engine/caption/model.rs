@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use candle_core::{DType, Device, IndexOp, Module, Tensor};
-use candle_nn::VarBuilder;
+use candle_nn::{VarBuilder, VarMap};
 use candle_transformers::models::blip::BlipForConditionalGeneration;
 use image::DynamicImage;
 
@@ -55,19 +55,32 @@ impl Captioner {
         } else {
             vb.rename_f(|n| if n == TIED_HEAD { WORD_EMBEDDINGS } else { n }.to_string())
         };
-        let model = BlipForConditionalGeneration::new(&config.model, vb).map_err(|e| {
+        Self::new(vb, config, vocab, name).map_err(|e| {
             Error::bad_file(
                 &weights,
                 format!("does not match {}: {e}", dir.join("config.json").display()),
             )
-        })?;
+        })
+    }
+
+    fn new(vb: VarBuilder, config: BlipConfig, vocab: Vocab, name: String) -> Result<Self> {
         Ok(Captioner {
             name,
-            model,
+            model: BlipForConditionalGeneration::new(&config.model, vb.clone())?,
+            device: vb.device().clone(),
             config,
             vocab,
-            device: device.clone(),
         })
+    }
+
+    /// A captioner with random weights and a made-up vocabulary, for benchmarks.
+    pub fn random(config: BlipConfig, device: &Device) -> Result<Self> {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
+        let tokens = (0..config.model.text_config.vocab_size)
+            .map(|i| format!("w{i}"))
+            .collect();
+        Self::new(vb, config, Vocab::from_tokens(tokens), "random".into())
     }
 
     /// The model's square input side.

@@ -177,6 +177,28 @@ fn clicking_a_tab_switches_to_it() {
     assert_eq!(app.tab, Tab::Zeroshot);
 }
 
+#[test]
+fn clicking_a_scrolled_latents_list_selects_the_row_under_the_pointer() {
+    let mut app = sample_app();
+    press(&mut app, "4");
+    app.latent_row = 60;
+    screen(&app, 100, 30);
+    let offset = app.latent_offset.get();
+    assert!(offset > 0, "row 60 is below the first screen");
+    let click = MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: 3,
+        row: view::LIST_TOP + 2,
+        modifiers: KeyModifiers::NONE,
+    };
+    app.on_mouse(click, &view::tab_spans(), view::LIST_TOP);
+    assert_eq!(app.latent_row, offset + 2);
+    let shown = screen(&app, 100, 30);
+    let line = shown.lines().nth(view::LIST_TOP as usize + 2).unwrap();
+    let id = app.latent_rows()[app.latent_row].id;
+    assert!(line.contains(&format!(" {id} ")), "{line}");
+}
+
 const SIZES: [(u16, u16); 2] = [(100, 30), (160, 48)];
 
 #[test]

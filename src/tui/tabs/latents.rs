@@ -60,7 +60,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, pictures: &mut dyn Collage
             format!(" · /{}", app.latent_query)
         }
     );
-    let mut state = TableState::default().with_selected(Some(selected));
+    let mut state = TableState::default()
+        .with_offset(app.latent_offset.get())
+        .with_selected(Some(selected));
     frame.render_stateful_widget(
         Table::new(
             table_rows,
@@ -78,6 +80,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, pictures: &mut dyn Collage
         list,
         &mut state,
     );
+    app.latent_offset.set(state.offset());
     let Some(row) = rows.get(selected) else {
         frame.render_widget(
             Paragraph::new("no latent matches").block(Block::default().borders(Borders::ALL)),
