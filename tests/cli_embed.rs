@@ -93,6 +93,11 @@ fn cifar10_embedded_scored_trained_and_drawn() {
     assert_eq!(nearest["item"], 3, "{steered}");
     assert!(nearest["cosine"].as_f64().unwrap() > 0.9999, "{steered}");
     assert_eq!(steered["image"], png);
+    assert_eq!(
+        steered["task"], "cifar10",
+        "a CIFAR set is scored on its own classes"
+    );
+    assert_eq!(steered["classes"]["before"].as_array().unwrap().len(), 5);
     let missing = lab.dir.path().join("missing.png");
     let err = lab.fails(
         &[

@@ -177,7 +177,8 @@ pub enum Command {
         /// Clamp the latents to zero instead (ablation).
         #[arg(long)]
         ablate: bool,
-        /// Zero-shot task whose class distribution is shown (default: demo100 on demo sets).
+        /// Zero-shot task whose class distribution is shown (default: demo100 on demo sets,
+        /// else the set's own item labels when it has 2 to 1,000 of them, as CIFAR sets do).
         #[arg(long)]
         task: Option<String>,
         /// Measure instead: N random images and labelled latents, ±strength each.

@@ -10,7 +10,6 @@ use serde_json::json;
 use super::args::{MethodArg, UnitsArg};
 use super::tables::print_json;
 use super::Ctx;
-use crate::engine::demo;
 use crate::engine::error::Error;
 use crate::engine::latents::label::names;
 use crate::engine::latents::{analyse, Category, DEFAULT_TOP};
@@ -41,8 +40,7 @@ pub fn run(ctx: &Ctx, a: SteerArgs) -> anyhow::Result<()> {
     let analysis = analyse(&ctx.ws, a.run, DEFAULT_TOP)?;
     let task = match a.task {
         Some(t) => Some(TaskSpec::builtin(t)?),
-        None if demo::is_demo(&analysis.set) => Some(TaskSpec::builtin("demo100")?),
-        None => None,
+        None => TaskSpec::for_set(&analysis.set)?,
     };
     let units = match a.units {
         UnitsArg::Typical => Units::Typical,

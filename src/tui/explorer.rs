@@ -9,7 +9,6 @@ use image::DynamicImage;
 
 use super::app::{SteerRequest, SteerView};
 use super::data::{load_latents, LatentsView};
-use crate::engine::demo;
 use crate::engine::error::Result;
 use crate::engine::latents::{analyse, DEFAULT_TOP};
 use crate::engine::steer::{Change, Edit, ImageRef, Steerer, Units};
@@ -65,11 +64,7 @@ fn steerer<'a>(
 ) -> Result<&'a mut Steerer> {
     if current.as_ref().is_none_or(|(r, _)| r != run) {
         let analysis = analyse(ws, run, DEFAULT_TOP)?;
-        let task = if demo::is_demo(&analysis.set) {
-            Some(TaskSpec::builtin("demo100")?)
-        } else {
-            None
-        };
+        let task = TaskSpec::for_set(&analysis.set)?;
         *current = Some((
             run.to_string(),
             Steerer::new(ws, analysis, Units::Typical, task.as_ref())?,

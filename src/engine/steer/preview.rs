@@ -16,7 +16,7 @@ use crate::engine::error::{Error, Result};
 use crate::engine::latents::Analysis;
 use crate::engine::sae::linalg::{matmul, MatRef, Threads};
 use crate::engine::sae::step::Scratch;
-use crate::engine::set::GroundTruth;
+use crate::engine::set::{EmbeddingSet, GroundTruth};
 use crate::engine::workspace::Workspace;
 use crate::engine::zeroshot::{classifier, text_encoder_for, Classifier, TaskSpec};
 
@@ -53,6 +53,31 @@ pub struct Steerer {
     pictures: Option<ClipImage>,
     /// The last picture file embedded, so moving a slider does not embed it again.
     last_file: Option<(PathBuf, Vec<f32>)>,
+    /// What each row shows, for sets that are not the demo world: its label and file name.
+    names: Vec<String>,
+}
+
+/// Each row's label and file name, as far as the set's items say (none on the demo world,
+/// whose captions are drawn from its scenes).
+fn row_names(set: &EmbeddingSet) -> Vec<String> {
+    if demo::is_demo(set) {
+        return Vec::new();
+    }
+    let items = set.items().unwrap_or_default();
+    items
+        .iter()
+        .map(|i| {
+            let file = i.path.as_deref().and_then(|p| Path::new(p).file_name());
+            let parts: Vec<String> = [
+                i.label.clone(),
+                file.map(|f| f.to_string_lossy().into_owned()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            parts.join(" · ")
+        })
+        .collect()
 }
 
 fn top_k(scores: &[f32], k: usize) -> Vec<(usize, f32)> {
@@ -100,9 +125,10 @@ impl Steerer {
             set_mean,
             gt,
             scratch,
-            analysis,
             pictures: None,
             last_file: None,
+            names: row_names(&analysis.set),
+            analysis,
         })
     }
 
@@ -246,12 +272,14 @@ impl Steerer {
         }
     }
 
-    /// Names a row: its caption on demo sets, its item label or row number otherwise.
+    /// Names a row: its caption on demo sets, its label and file name otherwise.
     pub fn describe(&self, row: usize) -> String {
         if demo::is_demo(&self.analysis.set) {
-            demo::scene_of_row(&self.analysis.set, row).caption()
-        } else {
-            format!("row {row}")
+            return demo::scene_of_row(&self.analysis.set, row).caption();
+        }
+        match self.names.get(row) {
+            Some(name) if !name.is_empty() => name.clone(),
+            _ => format!("row {row}"),
         }
     }
 

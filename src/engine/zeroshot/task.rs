@@ -1,14 +1,16 @@
 //! Zero-shot tasks: class names and prompt templates (data files, not code), and which label of
 //! an item each task reads.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::engine::demo;
 use crate::engine::demo::concepts::{COLOURS, SHAPES};
 use crate::engine::error::{Error, Result};
 use crate::engine::fsutil;
-use crate::engine::set::Item;
+use crate::engine::set::{EmbeddingSet, Item};
 
 const CIFAR10: &str = include_str!("tasks/cifar10.toml");
 const CIFAR100: &str = include_str!("tasks/cifar100.toml");
@@ -16,6 +18,11 @@ const DEMO: &str = include_str!("tasks/demo.toml");
 
 /// The tasks the lab knows by name.
 pub const BUILTIN: [&str; 4] = ["cifar10", "cifar100", "demo10", "demo100"];
+
+/// A set with more distinct labels than this has captions or ids, not classes.
+pub const MAX_LABEL_CLASSES: usize = 1000;
+/// The prompt for a set's own labels.
+const LABEL_TEMPLATE: &str = "a photo of a {c}.";
 
 /// Where a task's test images come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +96,31 @@ impl TaskSpec {
             templates: file.templates,
             source,
         })
+    }
+
+    /// The task a set's pictures are naturally scored on: demo100 on the demo world, else the
+    /// set's own item labels as classes (CIFAR's with their own templates), when there are
+    /// between two and [`MAX_LABEL_CLASSES`] of them.
+    pub fn for_set(set: &EmbeddingSet) -> Result<Option<Self>> {
+        if demo::is_demo(set) {
+            return Self::builtin("demo100").map(Some);
+        }
+        let labels: BTreeSet<String> = set.items()?.into_iter().filter_map(|i| i.label).collect();
+        if !(2..=MAX_LABEL_CLASSES).contains(&labels.len()) {
+            return Ok(None);
+        }
+        for name in ["cifar10", "cifar100"] {
+            let task = Self::builtin(name)?;
+            if task.classes.iter().cloned().collect::<BTreeSet<_>>() == labels {
+                return Ok(Some(task));
+            }
+        }
+        Ok(Some(TaskSpec {
+            name: format!("{} labels", set.name()),
+            classes: labels.into_iter().collect(),
+            templates: vec![LABEL_TEMPLATE.into()],
+            source: Source::Set,
+        }))
     }
 
     /// A user's task from a TOML file with `classes` and `templates`; the task is named after

@@ -184,3 +184,60 @@ fn a_run_on_another_models_embeddings_is_refused() {
         ["r"]
     );
 }
+
+#[test]
+fn a_sets_own_labels_make_its_natural_task() {
+    use crate::engine::set::{write_set, Item, SetFiles, SetMeta};
+    let (_dir, ws) = workspace_with_a_run();
+    let demo_set = EmbeddingSet::open(&ws, "demo").unwrap();
+    assert_eq!(
+        TaskSpec::for_set(&demo_set).unwrap().unwrap().name,
+        "demo100"
+    );
+    let labelled = |name: &str, labels: &[&str]| {
+        let items: Vec<Item> = labels
+            .iter()
+            .enumerate()
+            .map(|(id, l)| Item {
+                id,
+                label: Some(l.to_string()),
+                ..Item::default()
+            })
+            .collect();
+        let meta = SetMeta {
+            name: name.into(),
+            source: "folder:/pets".into(),
+            model: "some-clip".into(),
+            dim: 4,
+            count: items.len(),
+            preprocessing: "none".into(),
+            created: 0,
+            seed: None,
+            split: None,
+            tasks: vec![],
+        };
+        let embeddings = vec![0.5; 4 * items.len()];
+        write_set(
+            &ws.sets_dir(),
+            &SetFiles {
+                meta,
+                embeddings: &embeddings,
+                items: &items,
+                ground_truth: None,
+                report: None,
+            },
+        )
+        .unwrap();
+        TaskSpec::for_set(&EmbeddingSet::open(&ws, name).unwrap()).unwrap()
+    };
+    let pets = labelled("pets", &["dog", "cat", "dog"]).unwrap();
+    assert_eq!(pets.classes, ["cat", "dog"]);
+    assert_eq!(pets.templates, ["a photo of a {c}."]);
+    let cifar = TaskSpec::builtin("cifar10").unwrap();
+    let names: Vec<&str> = cifar.classes.iter().map(String::as_str).collect();
+    assert_eq!(labelled("c10", &names).unwrap(), cifar);
+    assert!(
+        labelled("one", &["cat", "cat"]).is_none(),
+        "one class is no task"
+    );
+}
