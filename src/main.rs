@@ -8,6 +8,10 @@ use saelab::engine::Error;
 const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some(saelab::tui::terminal_query::ARG) {
+        saelab::tui::terminal_query::answer();
+        return ExitCode::SUCCESS;
+    }
     let args = Cli::parse();
     cli::install_interrupt_handler();
     match cli::run(args) {

@@ -9,6 +9,7 @@ mod jobs;
 mod pictures;
 pub mod sample;
 pub mod tabs;
+pub mod terminal_query;
 pub mod theme;
 pub mod view;
 

@@ -25,7 +25,7 @@ impl InlinePictures {
     /// Asks the terminal what it can draw (call with the screen already set up).
     pub fn detect() -> Self {
         InlinePictures {
-            picker: Picker::from_query_stdio().unwrap_or_else(|_| Picker::halfblocks()),
+            picker: super::terminal_query::picker(),
             cache: HashMap::new(),
         }
     }
