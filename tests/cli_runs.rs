@@ -201,6 +201,13 @@ fn sweep_runs_and_metrics_speak_the_contract() {
     ] {
         assert!(line.get(key).is_some(), "metrics.jsonl lacks {key}");
     }
+    // And the batch R², which ends near the evaluated one.
+    let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    let logged = last["r2"].as_f64().unwrap();
+    let evaluated = lab.json(&["metrics", "demo-lam1e-3"])[0]["r2"]
+        .as_f64()
+        .unwrap();
+    assert!((logged - evaluated).abs() < 0.05, "{logged} vs {evaluated}");
 }
 
 #[test]

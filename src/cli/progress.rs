@@ -56,8 +56,9 @@ impl Progress {
 }
 
 fn describe(row: &MetricsRow) -> String {
+    let r2 = row.r2.map_or(String::new(), |r| format!("  R² {r:.4}"));
     format!(
-        "loss {:.3e}  mse {:.3e}  L0 {:.0}  {:.0} ex/s",
+        "loss {:.3e}  mse {:.3e}  L0 {:.0}{r2}  {:.0} ex/s",
         row.loss, row.mse, row.avg_l0, row.examples_per_sec
     )
 }

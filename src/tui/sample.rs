@@ -27,6 +27,7 @@ fn series(lambda: f64, upto: u64) -> Vec<MetricsRow> {
                 mse: 8e-4 / t.sqrt(),
                 l1: 2.0 + 1.0 / t,
                 avg_l0: 500.0 - 200.0 * lambda.log10().abs().recip() + 300.0 / t,
+                r2: Some(1.0 - 0.4 / t.sqrt()),
                 examples_per_sec: 4500.0,
                 time: 1.8e9 + t,
             }

@@ -21,6 +21,10 @@ pub struct MetricsRow {
     pub mse: f64,
     pub l1: f64,
     pub avg_l0: f64,
+    /// 1 − MSE / the set's per-element variance: the batch's share of variance explained
+    /// (absent from logs written before it was added).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r2: Option<f64>,
     pub examples_per_sec: f64,
     /// Seconds since the Unix epoch.
     pub time: f64,
@@ -71,6 +75,13 @@ pub fn truncate_after(path: &Path, step: u64) -> Result<()> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn logs_written_before_r2_still_read() {
+        let old = r#"{"step":5,"epoch":0,"examples":1280,"loss":1.0,"mse":0.5,"l1":0.1,"avg_l0":3.0,"examples_per_sec":10.0,"time":0.0}"#;
+        let row: MetricsRow = serde_json::from_str(old).unwrap();
+        assert_eq!((row.step, row.r2), (5, None));
+    }
+
     fn row(step: u64) -> MetricsRow {
         MetricsRow {
             step,
@@ -80,6 +91,7 @@ mod tests {
             mse: 0.5,
             l1: 0.1,
             avg_l0: 3.0,
+            r2: Some(0.9),
             examples_per_sec: 10.0,
             time: 0.0,
         }

@@ -110,6 +110,8 @@ struct Loop {
     last_checkpoint: u64,
     started: Instant,
     start_step: u64,
+    /// The set's variance per element, Σ‖x − x̄‖² / (rows · d), for the logged R².
+    variance: f64,
 }
 
 impl Loop {
@@ -117,6 +119,7 @@ impl Loop {
         let set = req.set;
         let t = &cfg.train;
         let ckpt = req.run.path(CHECKPOINT_FILE);
+        let data = set.stats();
         let trainer = if ckpt.is_file() {
             let (params, adam, pos) = checkpoint::load_checkpoint(&ckpt, set.dim(), t.dict)?;
             if pos.rows != set.rows() || pos.seed != t.seed {
@@ -127,7 +130,7 @@ impl Loop {
             }
             Trainer::resume(t.clone(), params, adam, req.device, req.threads)?
         } else {
-            let mean: Vec<f32> = set.stats().mean.iter().map(|&m| m as f32).collect();
+            let mean: Vec<f32> = data.mean.iter().map(|&m| m as f32).collect();
             Trainer::new(t.clone(), set.dim(), &mean, req.device, req.threads)?
         };
         let start_step = trainer.step_count();
@@ -136,6 +139,7 @@ impl Loop {
         let this = Loop {
             cfg,
             trainer,
+            variance: data.sst / (set.rows() * set.dim()).max(1) as f64,
             total,
             last_checkpoint: start_step,
             started: Instant::now(),
@@ -193,6 +197,7 @@ impl Loop {
                     mse: stats.mse,
                     l1: stats.l1,
                     avg_l0: stats.avg_l0,
+                    r2: (self.variance > 0.0).then(|| 1.0 - stats.mse / self.variance),
                     examples_per_sec: per_sec,
                     time: unix_seconds(),
                 };

@@ -25,15 +25,18 @@ pub fn field_name(app: &App) -> &'static str {
     SweepForm::FIELDS[app.field]
 }
 
-/// Reads one measure from a log row.
+/// Reads one measure from a log row (NaN where the row lacks it).
 type Read = fn(&MetricsRow) -> f64;
+/// Writes an axis label.
+type Label = fn(f64) -> String;
 
-/// The charted measures: name and how to read it from a log row.
-const MEASURES: [(&str, Read); 4] = [
-    ("loss", |r| r.loss),
-    ("L0", |r| r.avg_l0),
-    ("MSE", |r| r.mse),
-    ("L1", |r| r.l1),
+/// The charted measures: name, how to read it from a log row, how to label its axis. The
+/// study's four: L0, MSE and R², with the loss they trade off in.
+const MEASURES: [(&str, Read, Label); 4] = [
+    ("loss", |r| r.loss, |v| format!("{v:.3e}")),
+    ("L0", |r| r.avg_l0, |v| format!("{v:.1}")),
+    ("MSE", |r| r.mse, |v| format!("{v:.3e}")),
+    ("R²", |r| r.r2.unwrap_or(f64::NAN), |v| format!("{v:.4}")),
 ];
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
@@ -45,8 +48,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let [top, bottom] = Layout::vertical([Constraint::Percentage(50); 2]).areas(right);
     let [a, b] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(top);
     let [c, d] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(bottom);
-    for (area, (name, read)) in [a, b, c, d].into_iter().zip(MEASURES) {
-        chart(frame, app, area, name, read);
+    for (area, measure) in [a, b, c, d].into_iter().zip(MEASURES) {
+        chart(frame, app, area, measure);
     }
 }
 
@@ -143,7 +146,7 @@ fn clock(secs: f64) -> String {
     }
 }
 
-fn chart(frame: &mut Frame, app: &App, area: Rect, name: &str, read: Read) {
+fn chart(frame: &mut Frame, app: &App, area: Rect, (name, read, label): (&str, Read, Label)) {
     let series: Vec<(usize, Vec<(f64, f64)>)> = app
         .runs
         .iter()
@@ -155,6 +158,7 @@ fn chart(frame: &mut Frame, app: &App, area: Rect, name: &str, read: Read) {
                 r.series
                     .iter()
                     .map(|row| (row.step as f64, read(row)))
+                    .filter(|p| p.1.is_finite())
                     .collect(),
             )
         })
@@ -184,7 +188,7 @@ fn chart(frame: &mut Frame, app: &App, area: Rect, name: &str, read: Read) {
                 .data(s)
         })
         .collect();
-    let label = |v: f64| Span::styled(format!("{v:.3e}"), app.theme.dimmed());
+    let label = |v: f64| Span::styled(label(v), app.theme.dimmed());
     frame.render_widget(
         Chart::new(datasets)
             .block(panel(format!(" {name} ")))
