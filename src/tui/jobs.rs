@@ -3,8 +3,9 @@
 //! drops; the lab attaches to them again through the runs' files. Stop sends SIGINT, on which
 //! training saves a checkpoint and exits.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use super::app::SweepForm;
@@ -17,16 +18,63 @@ use crate::engine::workspace::Workspace;
 
 const LOG_DIR: &str = "logs";
 
+/// `saelab`'s exit status after an interrupt that saved its work.
+const EXIT_INTERRUPTED: i32 = 130;
+/// Bytes read from the end of a job's log for its last line.
+const TAIL_BYTES: u64 = 4096;
+/// Characters of that line shown in the status bar.
+const SHOWN: usize = 48;
+
 /// A job this lab started, still running.
 pub struct Job {
     pub label: String,
     child: Child,
+    log: PathBuf,
+}
+
+/// How a job stands: running, done, or failed with its last words.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobState {
+    Running,
+    Done,
+    Failed(String),
 }
 
 impl Job {
-    /// True once the process has exited.
-    pub fn finished(&mut self) -> bool {
-        !matches!(self.child.try_wait(), Ok(None))
+    pub fn state(&mut self) -> JobState {
+        match self.child.try_wait() {
+            Ok(None) => JobState::Running,
+            // Stopped from the lab: Ctrl-C's status after a checkpoint was saved.
+            Ok(Some(s)) if s.success() || s.code() == Some(EXIT_INTERRUPTED) => JobState::Done,
+            _ => JobState::Failed(self.last_line()),
+        }
+    }
+
+    /// The label and the last line the job logged ("zeroshot demo100: scoring … through …").
+    pub fn status(&self) -> String {
+        let line: String = self.last_line().chars().take(SHOWN).collect();
+        if line.is_empty() {
+            self.label.clone()
+        } else {
+            format!("{}: {line}", self.label)
+        }
+    }
+
+    fn last_line(&self) -> String {
+        let Ok(mut f) = std::fs::File::open(&self.log) else {
+            return String::new();
+        };
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = f.seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES)));
+        let mut tail = Vec::new();
+        let _ = f.read_to_end(&mut tail);
+        String::from_utf8_lossy(&tail)
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
@@ -58,6 +106,7 @@ fn spawn(ws: &Workspace, label: &str, args: &[String]) -> Result<Job> {
     Ok(Job {
         label: label.to_string(),
         child,
+        log: log_path,
     })
 }
 
@@ -108,5 +157,52 @@ pub fn stop(ws: &Workspace, run: &str) -> Result<()> {
             "run",
             format!("process {pid} training '{run}' could not be signalled"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(log: &str, exit: i32) -> (tempfile::TempDir, Job) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.log");
+        std::fs::write(&path, log).unwrap();
+        let child = Command::new("sh")
+            .args(["-c", &format!("exit {exit}")])
+            .spawn()
+            .unwrap();
+        let job = Job {
+            label: "zeroshot demo100".into(),
+            child,
+            log: path,
+        };
+        (dir, job)
+    }
+
+    fn settled(job: &mut Job) -> JobState {
+        loop {
+            match job.state() {
+                JobState::Running => std::thread::sleep(std::time::Duration::from_millis(10)),
+                s => return s,
+            }
+        }
+    }
+
+    #[test]
+    fn a_job_shows_its_last_line_and_a_failure_says_why() {
+        let (_d, mut j) = job(
+            "scoring demo100 through r1…\nerror: no run named 'r2'\n\n",
+            1,
+        );
+        assert_eq!(j.status(), "zeroshot demo100: error: no run named 'r2'");
+        assert_eq!(
+            settled(&mut j),
+            JobState::Failed("error: no run named 'r2'".into())
+        );
+        let (_d, mut stopped) = job("interrupted: saving checkpoints\n", EXIT_INTERRUPTED);
+        assert_eq!(settled(&mut stopped), JobState::Done);
+        let (_d, quiet) = job("", 0);
+        assert_eq!(quiet.status(), "zeroshot demo100");
     }
 }

@@ -24,7 +24,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use self::app::{App, Command};
 use self::explorer::{Reply, Request};
-use self::jobs::Job;
+use self::jobs::{Job, JobState};
 use self::pictures::InlinePictures;
 use crate::engine::workspace::Workspace;
 
@@ -137,7 +137,7 @@ fn carry_out(app: &mut App, rt: &mut Runtime, command: Command) {
         Ok(None) => {}
         Err(e) => app.message = Some(e.to_string()),
     }
-    app.running_jobs = rt.jobs.iter().map(|j| j.label.clone()).collect();
+    app.running_jobs = rt.jobs.iter().map(Job::status).collect();
 }
 
 fn drain_replies(app: &mut App, rt: &mut Runtime, replies: &mpsc::Receiver<Reply>) {
@@ -178,6 +178,13 @@ async fn refresh(app: &mut App, rt: &mut Runtime) {
         app.tasks = tasks;
         app.sets = sets;
     }
-    rt.jobs.retain_mut(|j| !j.finished());
-    app.running_jobs = rt.jobs.iter().map(|j| j.label.clone()).collect();
+    rt.jobs.retain_mut(|j| match j.state() {
+        JobState::Running => true,
+        JobState::Done => false,
+        JobState::Failed(why) => {
+            app.message = Some(format!("{} failed: {why}", j.label));
+            false
+        }
+    });
+    app.running_jobs = rt.jobs.iter().map(Job::status).collect();
 }
