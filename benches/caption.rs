@@ -15,7 +15,7 @@ use saelab::engine::caption::Captioner;
 const PICTURES: usize = 2;
 
 fn main() {
-    let mut c = Captioner::random(BlipConfig::base(), &Device::Cpu).expect("builds");
+    let c = Captioner::random(BlipConfig::base(), &Device::Cpu).expect("builds");
     let img = DynamicImage::ImageRgb8(RgbImage::from_fn(500, 375, |x, y| {
         Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
     }));

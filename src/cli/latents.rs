@@ -142,7 +142,7 @@ fn caption_labels(
         c.captioner,
         describe(&device)
     ));
-    let mut captioner = Captioner::load(c.captioner, c.offline, &device)?;
+    let captioner = Captioner::load(c.captioner, c.offline, &device)?;
     let mut cache = CaptionCache::open(&ctx.ws, an.set.name(), &captioner.name);
     let job = CaptionJob {
         latents: &latents,
@@ -152,7 +152,7 @@ fn caption_labels(
     let start = Instant::now();
     let mut counter = Counter::new(ctx.quiet, "captioning", "pictures");
     let mut total = 0;
-    let captioned = an.caption_pictures(&mut captioner, &mut cache, &job, |done, all| {
+    let captioned = an.caption_pictures(&captioner, &mut cache, &job, |done, all| {
         total = all;
         counter.update(done, all)
     });

@@ -1,13 +1,15 @@
-//! Captions for pictures with BLIP (candle-transformers' `BlipForConditionalGeneration`),
+//! Captions for pictures with BLIP (transformers' `BlipForConditionalGeneration` weights),
 //! decoded greedily as transformers' `generate` does by default, and summarised into the
 //! study's caption labels: key words and "This feature activates on images containing: ...".
 
 pub mod cache;
 pub mod config;
+pub mod decoder;
 pub mod generate;
 pub mod model;
 pub mod preprocess;
 pub mod summary;
+pub mod vision;
 pub mod vocab;
 
 pub use cache::CaptionCache;

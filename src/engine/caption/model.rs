@@ -3,27 +3,24 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device, IndexOp, Module, Tensor};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use candle_transformers::models::blip::BlipForConditionalGeneration;
 use image::DynamicImage;
 
 use super::config::BlipConfig;
+use super::decoder::TextDecoder;
 use super::generate::{greedy, MAX_LEN};
 use super::preprocess::pixels;
+use super::vision::VisionTower;
 use super::vocab::Vocab;
 use crate::engine::error::{Error, Result};
 use crate::engine::hub::{ModelSource, BLIP};
 
-/// The LM head's weights are tied to the word embeddings; transformers' safetensors files
-/// store them once, under the embeddings' name.
-const TIED_HEAD: &str = "text_decoder.cls.predictions.decoder.weight";
-const WORD_EMBEDDINGS: &str = "text_decoder.bert.embeddings.word_embeddings.weight";
-
 pub struct Captioner {
     /// The model's stable name (repo id or full folder path), for caches.
     pub name: String,
-    model: BlipForConditionalGeneration,
+    vision: VisionTower,
+    decoder: TextDecoder,
     config: BlipConfig,
     vocab: Vocab,
     device: Device,
@@ -50,11 +47,6 @@ impl Captioner {
                     format!("is not a readable safetensors file ({e}); download it again"),
                 )
             })?;
-        let vb = if vb.contains_tensor(TIED_HEAD) {
-            vb
-        } else {
-            vb.rename_f(|n| if n == TIED_HEAD { WORD_EMBEDDINGS } else { n }.to_string())
-        };
         Self::new(vb, config, vocab, name).map_err(|e| {
             Error::bad_file(
                 &weights,
@@ -66,7 +58,8 @@ impl Captioner {
     fn new(vb: VarBuilder, config: BlipConfig, vocab: Vocab, name: String) -> Result<Self> {
         Ok(Captioner {
             name,
-            model: BlipForConditionalGeneration::new(&config.model, vb.clone())?,
+            vision: VisionTower::new(vb.pp("vision_model"), &config.vision)?,
+            decoder: TextDecoder::new(vb.pp("text_decoder"), &config.text)?,
             device: vb.device().clone(),
             config,
             vocab,
@@ -77,47 +70,45 @@ impl Captioner {
     pub fn random(config: BlipConfig, device: &Device) -> Result<Self> {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
-        let tokens = (0..config.model.text_config.vocab_size)
-            .map(|i| format!("w{i}"))
-            .collect();
+        // A random model has no tied head stored apart: make the one the decoder reads.
+        let (v, h) = (config.text.vocab_size, config.text.hidden_size);
+        vb.pp("text_decoder")
+            .pp("cls")
+            .pp("predictions")
+            .pp("decoder")
+            .get((v, h), "weight")?;
+        let tokens = (0..v).map(|i| format!("w{i}")).collect();
         Self::new(vb, config, Vocab::from_tokens(tokens), "random".into())
     }
 
     /// The model's square input side.
     pub fn side(&self) -> u32 {
-        self.config.image_size as u32
+        self.config.vision.image_size as u32
     }
 
     /// The vision tower's last hidden states. pictures: b × [3, s, s] → [b, patches + 1, h]
     pub fn encode(&self, pictures: &[Vec<f32>]) -> Result<Tensor> {
-        let s = self.config.image_size;
+        let s = self.config.vision.image_size;
         let flat: Vec<f32> = pictures.iter().flatten().copied().collect();
         let x = Tensor::from_vec(flat, (pictures.len(), 3, s, s), &self.device)?;
-        Ok(self.model.vision_model().forward(&x)?)
+        self.vision.forward(&x)
     }
 
     /// Token ids of one picture's caption, [DEC] first. hidden: [1, patches + 1, h]
-    pub fn caption_ids(&mut self, hidden: &Tensor, max_len: usize) -> Result<Vec<u32>> {
-        self.model.reset_kv_cache();
-        let (bos, sep, device) = (self.config.bos, self.config.sep, self.device.clone());
-        let decoder = self.model.text_decoder();
-        greedy(bos, sep, max_len, |fresh| {
-            let ids = Tensor::new(fresh, &device)?.unsqueeze(0)?;
-            let logits = decoder.forward(&ids, hidden)?;
-            Ok(logits.i((0, fresh.len() - 1))?.to_vec1::<f32>()?)
+    pub fn caption_ids(&self, hidden: &Tensor, max_len: usize) -> Result<Vec<u32>> {
+        let mut caption = self.decoder.start(hidden)?;
+        let t = &self.config.text;
+        greedy(t.bos_token_id, t.sep_token_id, max_len, |fresh| {
+            let logits = self.decoder.forward(&mut caption, fresh)?;
+            Ok(logits.get(fresh.len() - 1)?.to_vec1::<f32>()?)
         })
     }
 
-    /// The decoder's logits at every position of `ids`, from a fresh cache.
+    /// The decoder's logits at every position of `ids`, from a fresh start.
     /// hidden: [1, patches + 1, h] → [ids, vocab]
-    pub fn logits(&mut self, ids: &[u32], hidden: &Tensor) -> Result<Tensor> {
-        self.model.reset_kv_cache();
-        let ids = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
-        Ok(self
-            .model
-            .text_decoder()
-            .forward(&ids, hidden)?
-            .squeeze(0)?)
+    pub fn logits(&self, ids: &[u32], hidden: &Tensor) -> Result<Tensor> {
+        let mut caption = self.decoder.start(hidden)?;
+        self.decoder.forward(&mut caption, ids)
     }
 
     /// The text of token ids.
@@ -126,7 +117,7 @@ impl Captioner {
     }
 
     /// Captions of pictures, in order.
-    pub fn caption(&mut self, pictures: &[DynamicImage]) -> Result<Vec<String>> {
+    pub fn caption(&self, pictures: &[DynamicImage]) -> Result<Vec<String>> {
         let side = self.side();
         let inputs: Vec<Vec<f32>> = pictures.iter().map(|p| pixels(p, side)).collect();
         let hidden = self.encode(&inputs)?;

@@ -61,7 +61,7 @@ fn pixels_match_blips_image_processor() {
 #[test]
 fn vision_tower_and_decoder_match_transformers() {
     let e = expected();
-    let mut c = captioner();
+    let c = captioner();
     let hidden = c.encode(&inputs(&e, c.side())).unwrap();
     let first = hidden.narrow(0, 0, 1).unwrap();
     assert_eq!(first.dims()[1..], e.hidden_shape[..]);
@@ -78,7 +78,7 @@ fn vision_tower_and_decoder_match_transformers() {
 #[test]
 fn greedy_captions_match_transformers_generate() {
     let e = expected();
-    let mut c = captioner();
+    let c = captioner();
     let hidden = c.encode(&inputs(&e, c.side())).unwrap();
     for (i, want) in e.generated.iter().enumerate() {
         let ids = c

@@ -23,6 +23,15 @@ pub enum Activation {
     QuickGelu,
 }
 
+impl Activation {
+    pub(crate) fn apply(self, x: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Activation::Gelu => gelu_erf(x)?,
+            Activation::QuickGelu => (x * candle_nn::ops::sigmoid(&(x * 1.702)?)?)?,
+        })
+    }
+}
+
 fn quick_gelu() -> Activation {
     Activation::QuickGelu
 }
@@ -87,6 +96,28 @@ impl Attention {
         })
     }
 
+    /// BLIP's naming: one `qkv` projection ([3h, h], queries first) and `projection`.
+    fn fused(vb: VarBuilder, c: &TowerConfig) -> Result<Self> {
+        let h = c.hidden_size;
+        let (w, b) = (
+            vb.pp("qkv").get((3 * h, h), "weight")?,
+            vb.pp("qkv").get(3 * h, "bias")?,
+        );
+        let part = |i: usize| -> Result<Linear> {
+            Ok(Linear::new(
+                w.narrow(0, i * h, h)?.contiguous()?,
+                Some(b.narrow(0, i * h, h)?.contiguous()?),
+            ))
+        };
+        Ok(Attention {
+            q: part(0)?,
+            k: part(1)?,
+            v: part(2)?,
+            out: linear(h, h, vb.pp("projection"))?,
+            heads: c.num_attention_heads,
+        })
+    }
+
     /// x: [b, n, h] → [b, n, h]; `mask` ([n, n], additive) keeps text causal.
     fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let (b, n, h) = x.dims3()?;
@@ -110,14 +141,15 @@ impl Attention {
 
 /// A linear layer over every token at once: [b, n, i] → [b, n, o] as one [b·n, i] matmul,
 /// rather than b small ones.
-fn dense(layer: &Linear, x: &Tensor) -> Result<Tensor> {
+pub(crate) fn dense(layer: &Linear, x: &Tensor) -> Result<Tensor> {
     let (b, n, i) = x.dims3()?;
     let y = layer.forward(&x.reshape((b * n, i))?)?;
     let o = y.dim(1)?;
     Ok(y.reshape((b, n, o))?)
 }
 
-struct Layer {
+/// A pre-norm transformer layer: attention, then an MLP, each added to its input.
+pub(crate) struct Layer {
     norm1: LayerNorm,
     attn: Attention,
     norm2: LayerNorm,
@@ -128,10 +160,21 @@ struct Layer {
 
 impl Layer {
     fn new(vb: VarBuilder, c: &TowerConfig) -> Result<Self> {
+        let attn = Attention::new(vb.pp("self_attn"), c)?;
+        Self::with_attention(vb, c, attn)
+    }
+
+    /// A layer of BLIP's vision tower, whose attention has one fused `qkv` projection.
+    pub(crate) fn blip(vb: VarBuilder, c: &TowerConfig) -> Result<Self> {
+        let attn = Attention::fused(vb.pp("self_attn"), c)?;
+        Self::with_attention(vb, c, attn)
+    }
+
+    fn with_attention(vb: VarBuilder, c: &TowerConfig, attn: Attention) -> Result<Self> {
         let h = c.hidden_size;
         Ok(Layer {
             norm1: layer_norm(h, c.layer_norm_eps, vb.pp("layer_norm1"))?,
-            attn: Attention::new(vb.pp("self_attn"), c)?,
+            attn,
             norm2: layer_norm(h, c.layer_norm_eps, vb.pp("layer_norm2"))?,
             fc1: linear(h, c.intermediate_size, vb.pp("mlp").pp("fc1"))?,
             fc2: linear(c.intermediate_size, h, vb.pp("mlp").pp("fc2"))?,
@@ -139,13 +182,11 @@ impl Layer {
         })
     }
 
-    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    pub(crate) fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let x = (x + self.attn.forward(&self.norm1.forward(x)?, mask)?)?;
-        let h = dense(&self.fc1, &self.norm2.forward(&x)?)?;
-        let h = match self.act {
-            Activation::Gelu => gelu_erf(&h)?,
-            Activation::QuickGelu => (&h * candle_nn::ops::sigmoid(&(&h * 1.702)?)?)?,
-        };
+        let h = self
+            .act
+            .apply(&dense(&self.fc1, &self.norm2.forward(&x)?)?)?;
         Ok((x + dense(&self.fc2, &h)?)?)
     }
 }

@@ -54,7 +54,7 @@ impl Analysis {
     /// after each batch; `progress(done, total)` is told after each.
     pub fn caption_pictures(
         &self,
-        captioner: &mut Captioner,
+        captioner: &Captioner,
         cache: &mut CaptionCache,
         job: &CaptionJob,
         mut progress: impl FnMut(usize, usize),
