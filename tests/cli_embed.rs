@@ -111,6 +111,67 @@ fn cifar10_embedded_scored_trained_and_drawn() {
         1,
     );
     assert!(err.contains("missing.png"), "{err}");
+
+    // Caption labels with the tiny random BLIP: the CSV holds its sentences, the captions
+    // are cached for the next call, and `show` prints the label.
+    let blip = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/blip-tiny");
+    let csv = lab.dir.path().join("captions.csv");
+    let caption = |extra: &[&str]| {
+        let mut args = vec![
+            "latents",
+            "c10",
+            "--label",
+            "caption",
+            "--captioner",
+            blip,
+            "--count",
+            "6",
+            "--captioned",
+            "3",
+        ];
+        args.extend_from_slice(extra);
+        lab.run(&args)
+    };
+    let first = caption(&["--csv", csv.to_str().unwrap()]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count(), 7, "{text}");
+    assert!(
+        text.contains("This feature activates on images containing: "),
+        "{text}"
+    );
+    let again = String::from_utf8_lossy(&caption(&[]).stderr).into_owned();
+    assert!(again.contains("captioned 0 new pictures"), "{again}");
+    let labels: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(lab.ws().join("runs/c10/latents/caption_labels.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(labels.as_array().unwrap().len(), 6);
+    assert!(labels[0]["captions"].as_array().unwrap().len() <= 3);
+    let shown = lab.ok(&["show", "c10", "0"]);
+    assert!(shown.contains("caption label: "), "{shown}");
+
+    let no_vocab = lab.dir.path().join("blip-no-vocab");
+    std::fs::create_dir_all(&no_vocab).unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(Path::new(blip).join(f), no_vocab.join(f)).unwrap();
+    }
+    let err = lab.fails(
+        &[
+            "latents",
+            "c10",
+            "--label",
+            "caption",
+            "--captioner",
+            no_vocab.to_str().unwrap(),
+        ],
+        1,
+    );
+    assert!(err.contains("vocab.txt"), "{err}");
 }
 
 /// Runs `saelab embed` of `data` into set `x` with the model and any extra options; it must
