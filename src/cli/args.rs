@@ -126,8 +126,10 @@ pub enum Command {
         /// max_activation, collage) for latents FROM..FROM+COUNT, with their collages.
         #[arg(long, value_name = "FILE")]
         csv: Option<PathBuf>,
+        /// First latent of the CSV's (or the captions') range.
         #[arg(long, default_value_t = 0)]
         from: usize,
+        /// Latents in that range (the study labelled 300).
         #[arg(long, default_value_t = 300)]
         count: usize,
     },
