@@ -87,8 +87,8 @@ fn the_lab_opens_trains_explores_and_restores_the_terminal() {
         .unwrap();
     assert!(started.success());
     let t = Tmux { session };
-    t.wait("the lab", |s| {
-        s.contains("1 Train") && s.contains("no runs yet")
+    t.wait("the lab, ready", |s| {
+        s.contains("1 Train") && s.contains("no runs yet") && !s.contains("starting: asking")
     });
     // The first key after the first frame counts: the terminal query (in a child process)
     // leaves no reader behind to eat it, even in tmux, which leaves the query unanswered.

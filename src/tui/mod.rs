@@ -52,6 +52,9 @@ pub fn run(opts: Options) -> anyhow::Result<()> {
     result
 }
 
+/// Shown while the terminal is asked what it draws; keys typed meanwhile are lost.
+const ASKING: &str = "starting: asking the terminal which pictures it can draw…";
+
 /// Everything the loop owns beside the app state.
 struct Runtime {
     ws: Workspace,
@@ -73,9 +76,17 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, opts: Options) -> a
         ws: opts.ws,
         explorer: to_explorer,
         jobs: Vec::new(),
-        pictures: InlinePictures::detect(),
+        pictures: InlinePictures::halfblocks(),
     };
     refresh(&mut app, &mut rt).await;
+    // The terminal is asked what it draws after the first frame, so the lab shows at once
+    // even where the question goes unanswered until its timeout (tmux).
+    app.message = Some(ASKING.into());
+    terminal.draw(|f| view::draw(f, &app, &mut rt.pictures))?;
+    rt.pictures = InlinePictures::detect();
+    if app.message.as_deref() == Some(ASKING) {
+        app.message = None;
+    }
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
     let mut refresh_tick = tokio::time::interval(REFRESH);

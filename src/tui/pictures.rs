@@ -30,6 +30,14 @@ impl InlinePictures {
         }
     }
 
+    /// Half blocks, which every terminal draws; no question asked.
+    pub fn halfblocks() -> Self {
+        InlinePictures {
+            picker: Picker::halfblocks(),
+            cache: HashMap::new(),
+        }
+    }
+
     /// True when the collage is not cached yet.
     pub fn wants(&self, run: &str, latent: usize) -> bool {
         !self.cache.contains_key(&(run.to_string(), latent))
