@@ -275,22 +275,34 @@ fn model_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-#[test]
-fn hub_models_download_once_then_work_offline() {
+/// A lab, a tiny CLIP served as hub repo `lab/tiny-clip` (cut short when `cut`), and a
+/// CIFAR-10 batch of 4; the `embed` arguments that fetch the model into set `hub`, and the
+/// endpoint.
+fn hub_lab(cut: bool) -> (Lab, String, String) {
     let lab = Lab::new();
     let local = lab.dir.path().join("clip");
     tiny_clip(&local);
     let data = cifar10(&lab.dir.path().join("cifar"), 4);
-    let endpoint = serve(model_files(&local), false);
-    let args = [
+    let endpoint = serve(model_files(&local), cut);
+    (lab, data, endpoint)
+}
+
+fn hub_embed(data: &str) -> [&str; 7] {
+    [
         "embed",
         "--model",
         "lab/tiny-clip",
         "--dataset",
-        &data,
+        data,
         "--name",
         "hub",
-    ];
+    ]
+}
+
+#[test]
+fn hub_models_download_once_then_work_offline() {
+    let (lab, data, endpoint) = hub_lab(false);
+    let args = hub_embed(&data);
     let out = lab
         .cmd(&args)
         .env("HF_ENDPOINT", &endpoint)
@@ -318,21 +330,9 @@ fn hub_models_download_once_then_work_offline() {
 
 #[test]
 fn a_truncated_download_is_named_with_the_fix() {
-    let lab = Lab::new();
-    let local = lab.dir.path().join("clip");
-    tiny_clip(&local);
-    let data = cifar10(&lab.dir.path().join("cifar"), 4);
-    let endpoint = serve(model_files(&local), true);
+    let (lab, data, endpoint) = hub_lab(true);
     let out = lab
-        .cmd(&[
-            "embed",
-            "--model",
-            "lab/tiny-clip",
-            "--dataset",
-            &data,
-            "--name",
-            "hub",
-        ])
+        .cmd(&hub_embed(&data))
         .env("HF_ENDPOINT", &endpoint)
         .output()
         .unwrap();

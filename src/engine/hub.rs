@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use candle_core::{DType, Device};
+use candle_nn::VarBuilder;
 use hf_hub::api::sync::ApiBuilder;
 use hf_hub::{Cache, Repo};
 
@@ -157,6 +159,36 @@ impl ModelSource {
         }
         Ok(folder.expect("a model kind names files"))
     }
+}
+
+/// Builds a model from `dir`'s `model.safetensors`, memory-mapped, naming the file and the fix
+/// when it is missing, unreadable, or does not match `config.json`.
+pub fn build_from_folder<T>(
+    dir: &Path,
+    device: &Device,
+    build: impl FnOnce(VarBuilder) -> Result<T>,
+) -> Result<T> {
+    let weights = dir.join("model.safetensors");
+    if !weights.is_file() {
+        return Err(Error::bad_file(
+            weights,
+            "is missing: the model folder needs config.json and model.safetensors",
+        ));
+    }
+    // SAFETY: the weights file is only read, and kept unchanged while the model lives.
+    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, device) }
+        .map_err(|e| {
+            Error::bad_file(
+                &weights,
+                format!("is not a readable safetensors file ({e}); download it again"),
+            )
+        })?;
+    build(vb).map_err(|e| {
+        Error::bad_file(
+            &weights,
+            format!("does not match {}: {e}", dir.join("config.json").display()),
+        )
+    })
 }
 
 /// A safetensors file's expected length: the 8-byte header size, the JSON header, then the

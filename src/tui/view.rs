@@ -4,7 +4,7 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Axis, Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::app::{App, Input, Tab};
@@ -209,4 +209,11 @@ fn confirm(frame: &mut Frame, app: &App, area: Rect) {
             .style(app.theme.base().fg(app.theme.warn)),
         popup,
     );
+}
+
+/// A chart's x axis from 0 to `x_max` (steps, or L0), labelled at both ends.
+pub fn x_axis_from_zero(x_max: f64) -> Axis<'static> {
+    Axis::default()
+        .bounds([0.0, x_max])
+        .labels([Span::raw("0"), Span::raw(format!("{x_max:.0}"))])
 }

@@ -9,7 +9,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::{embedding, layer_norm, linear, Embedding, LayerNorm, Linear, VarBuilder};
 
 use super::config::TextConfig;
-use crate::engine::clip::model::{dense, Activation};
+use crate::engine::clip::model::{causal_mask, dense, Activation};
 use crate::engine::error::Result;
 
 /// The LM head's weights are tied to the word embeddings; transformers' safetensors files
@@ -90,17 +90,6 @@ fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<T
         .matmul(v)?
         .transpose(1, 2)?
         .reshape((b, t, heads * hd))?)
-}
-
-/// New tokens at positions past..past+t see every earlier position and themselves.
-/// shape: [t, past + t]
-fn causal_mask(t: usize, past: usize, device: &candle_core::Device) -> Result<Tensor> {
-    let values: Vec<f32> = (0..t)
-        .flat_map(|i| {
-            (0..past + t).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 })
-        })
-        .collect();
-    Ok(Tensor::from_vec(values, (t, past + t), device)?)
 }
 
 impl TextDecoder {

@@ -13,8 +13,9 @@ use super::generate::{greedy, MAX_LEN};
 use super::preprocess::pixels;
 use super::vision::VisionTower;
 use super::vocab::Vocab;
-use crate::engine::error::{Error, Result};
-use crate::engine::hub::{ModelSource, BLIP};
+use crate::engine::clip::model::pixel_batch;
+use crate::engine::error::Result;
+use crate::engine::hub::{self, ModelSource, BLIP};
 
 pub struct Captioner {
     /// The model's stable name (repo id or full folder path), for caches.
@@ -38,21 +39,7 @@ impl Captioner {
     pub fn from_dir(dir: &Path, name: String, device: &Device) -> Result<Self> {
         let config = BlipConfig::read(&dir.join("config.json"))?;
         let vocab = Vocab::read(&dir.join("vocab.txt"))?;
-        let weights = dir.join("model.safetensors");
-        // SAFETY: the weights file is only read, and kept unchanged while the model lives.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, device) }
-            .map_err(|e| {
-                Error::bad_file(
-                    &weights,
-                    format!("is not a readable safetensors file ({e}); download it again"),
-                )
-            })?;
-        Self::new(vb, config, vocab, name).map_err(|e| {
-            Error::bad_file(
-                &weights,
-                format!("does not match {}: {e}", dir.join("config.json").display()),
-            )
-        })
+        hub::build_from_folder(dir, device, |vb| Self::new(vb, config, vocab, name))
     }
 
     fn new(vb: VarBuilder, config: BlipConfig, vocab: Vocab, name: String) -> Result<Self> {
@@ -88,10 +75,9 @@ impl Captioner {
 
     /// The vision tower's last hidden states. pictures: b × [3, s, s] → [b, patches + 1, h]
     pub fn encode(&self, pictures: &[Vec<f32>]) -> Result<Tensor> {
-        let s = self.config.vision.image_size;
-        let flat: Vec<f32> = pictures.iter().flatten().copied().collect();
-        let x = Tensor::from_vec(flat, (pictures.len(), 3, s, s), &self.device)?;
-        self.vision.forward(&x)
+        let side = self.config.vision.image_size;
+        self.vision
+            .forward(&pixel_batch(pictures, side, &self.device)?)
     }
 
     /// Token ids of one picture's caption, [DEC] first. hidden: [1, patches + 1, h]

@@ -6,7 +6,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::{conv2d, layer_norm, Conv2d, Conv2dConfig, LayerNorm, VarBuilder};
 
 use super::config::VisionConfig;
-use crate::engine::clip::model::Layer;
+use crate::engine::clip::model::{class_and_patches, Layer};
 use crate::engine::error::Result;
 
 pub struct VisionTower {
@@ -42,14 +42,8 @@ impl VisionTower {
 
     /// The last hidden states. pixels: [b, 3, s, s] → [b, patches + 1, h]
     pub fn forward(&self, pixels: &Tensor) -> Result<Tensor> {
-        let x = self
-            .patch
-            .forward(pixels)?
-            .flatten_from(2)?
-            .transpose(1, 2)?;
-        let (b, _, h) = x.dims3()?;
-        let class = self.class.broadcast_as((b, 1, h))?;
-        let mut x = Tensor::cat(&[&class, &x], 1)?.broadcast_add(&self.positions)?;
+        let mut x =
+            class_and_patches(&self.patch, &self.class, pixels)?.broadcast_add(&self.positions)?;
         for layer in &self.layers {
             x = layer.forward(&x, None)?;
         }

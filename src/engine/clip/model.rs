@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Module, Tensor, D};
+use candle_core::{Device, Module, Tensor, D};
 use candle_nn::{
     conv2d_no_bias, embedding, layer_norm, linear, linear_no_bias, Conv2d, Conv2dConfig, Embedding,
     LayerNorm, Linear, VarBuilder,
@@ -13,8 +13,9 @@ use candle_nn::{
 use serde::{Deserialize, Serialize};
 
 use super::ops::gelu_erf;
-use crate::engine::error::{Error, Result};
+use crate::engine::error::Result;
 use crate::engine::fsutil;
+use crate::engine::hub;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -219,29 +220,8 @@ pub struct Clip {
 impl Clip {
     /// Loads a Hugging Face `CLIPModel` folder, naming the file and the fix when one is wrong.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let config_path = dir.join("config.json");
-        let config: ClipConfig = fsutil::read_json(&config_path)?;
-        let weights = dir.join("model.safetensors");
-        if !weights.is_file() {
-            return Err(Error::bad_file(
-                weights,
-                "is missing: the model folder needs config.json and model.safetensors",
-            ));
-        }
-        // SAFETY: the weights file is only read, and kept unchanged while the model lives.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, device) }
-            .map_err(|e| {
-                Error::bad_file(
-                    &weights,
-                    format!("is not a readable safetensors file ({e}); download it again"),
-                )
-            })?;
-        Self::new(vb, config, device).map_err(|e| {
-            Error::bad_file(
-                &weights,
-                format!("does not match {}: {e}", config_path.display()),
-            )
-        })
+        let config: ClipConfig = fsutil::read_json(&dir.join("config.json"))?;
+        hub::build_from_folder(dir, device, |vb| Self::new(vb, config, device))
     }
 
     pub(super) fn new(vb: VarBuilder, config: ClipConfig, device: &Device) -> Result<Self> {
@@ -304,25 +284,13 @@ impl Clip {
     /// output), as b·projection values on the CPU.
     pub fn embed_pixels(&self, pictures: &[&[f32]]) -> Result<Vec<f32>> {
         let side = self.config.vision_config.image_size;
-        let flat: Vec<f32> = pictures.iter().flat_map(|p| p.iter().copied()).collect();
-        let input = Tensor::from_vec(flat, (pictures.len(), 3, side, side), &self.device)?;
-        unit_rows(&self.embed_images(&input)?)
+        unit_rows(&self.embed_images(&pixel_batch(pictures, side, &self.device)?)?)
     }
 
     /// Projected image embeddings (not normalised). pixels: [b, 3, s, s] → [b, projection]
     pub fn embed_images(&self, pixels: &Tensor) -> Result<Tensor> {
-        let x = self
-            .patch
-            .forward(pixels)?
-            .flatten_from(2)?
-            .transpose(1, 2)?;
-        let (b, n, h) = x.dims3()?;
-        let cls = self
-            .class_embedding
-            .reshape((1, 1, h))?
-            .broadcast_as((b, 1, h))?;
-        let x = Tensor::cat(&[&cls, &x], 1)?;
-        let positions = Tensor::arange(0u32, (n + 1) as u32, &self.device)?;
+        let x = class_and_patches(&self.patch, &self.class_embedding, pixels)?;
+        let positions = Tensor::arange(0u32, x.dim(1)? as u32, &self.device)?;
         let mut x = self
             .pre_norm
             .forward(&x.broadcast_add(&self.vision_positions.forward(&positions)?)?)?;
@@ -346,16 +314,7 @@ impl Clip {
             .tokens
             .forward(&input)?
             .broadcast_add(&self.text_positions.forward(&positions)?)?;
-        let mask: Vec<f32> = (0..n * n)
-            .map(|i| {
-                if i % n > i / n {
-                    f32::NEG_INFINITY
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let mask = Tensor::from_vec(mask, (n, n), &self.device)?;
+        let mask = causal_mask(n, 0, &self.device)?;
         for l in &self.text_layers {
             x = l.forward(&x, Some(&mask))?;
         }
@@ -393,6 +352,43 @@ pub fn unit_rows(x: &Tensor) -> Result<Vec<f32>> {
         .to_device(&Device::Cpu)?
         .flatten_all()?
         .to_vec1::<f32>()?)
+}
+
+/// Preprocessed pictures, each 3·s·s values, as one batch. → [b, 3, s, s]
+pub(crate) fn pixel_batch<P: AsRef<[f32]>>(
+    pictures: &[P],
+    side: usize,
+    device: &Device,
+) -> Result<Tensor> {
+    let flat: Vec<f32> = pictures
+        .iter()
+        .flat_map(|p| p.as_ref().iter().copied())
+        .collect();
+    Ok(Tensor::from_vec(
+        flat,
+        (pictures.len(), 3, side, side),
+        device,
+    )?)
+}
+
+/// A ViT's tokens before positions are added: the class embedding, then one per patch.
+/// pixels: [b, 3, s, s], class: h values → [b, patches + 1, h]
+pub(crate) fn class_and_patches(patch: &Conv2d, class: &Tensor, pixels: &Tensor) -> Result<Tensor> {
+    let x = patch.forward(pixels)?.flatten_from(2)?.transpose(1, 2)?;
+    let (b, _, h) = x.dims3()?;
+    let class = class.reshape((1, 1, h))?.broadcast_as((b, 1, h))?;
+    Ok(Tensor::cat(&[&class, &x], 1)?)
+}
+
+/// The additive mask under which new tokens at positions past..past+t see every earlier
+/// position and themselves. shape: [t, past + t]
+pub(crate) fn causal_mask(t: usize, past: usize, device: &Device) -> Result<Tensor> {
+    let values: Vec<f32> = (0..t)
+        .flat_map(|i| {
+            (0..past + t).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 })
+        })
+        .collect();
+    Ok(Tensor::from_vec(values, (t, past + t), device)?)
 }
 
 /// L2-normalises rows. x: [b, d]

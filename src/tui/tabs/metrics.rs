@@ -10,7 +10,7 @@ use ratatui::Frame;
 use super::lambda;
 use crate::tui::app::{App, METRIC_COLUMNS};
 use crate::tui::data::RunView;
-use crate::tui::view::panel;
+use crate::tui::view::{panel, x_axis_from_zero};
 
 pub const KEYS: &[(&str, &str)] = &[
     ("↑/↓ j/k", "choose a run"),
@@ -124,11 +124,7 @@ fn trade_off(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(
         Chart::new(datasets)
             .block(panel(" trade-off: L0 (x) against R² (y) "))
-            .x_axis(
-                Axis::default()
-                    .bounds([0.0, x_max])
-                    .labels([Span::raw("0"), Span::raw(format!("{x_max:.0}"))]),
-            )
+            .x_axis(x_axis_from_zero(x_max))
             .y_axis(
                 Axis::default()
                     .bounds([y_min, 1.0])

@@ -10,7 +10,7 @@ use ratatui::Frame;
 use crate::engine::run::MetricsRow;
 use crate::tui::app::{App, SweepForm};
 use crate::tui::data::RunView;
-use crate::tui::view::panel;
+use crate::tui::view::{panel, x_axis_from_zero};
 
 pub const KEYS: &[(&str, &str)] = &[
     ("↑/↓ j/k", "choose a sweep field"),
@@ -192,11 +192,7 @@ fn chart(frame: &mut Frame, app: &App, area: Rect, (name, read, label): (&str, R
     frame.render_widget(
         Chart::new(datasets)
             .block(panel(format!(" {name} ")))
-            .x_axis(
-                Axis::default()
-                    .bounds([0.0, x_max])
-                    .labels([Span::raw("0"), Span::raw(format!("{x_max:.0}"))]),
-            )
+            .x_axis(x_axis_from_zero(x_max))
             .y_axis(
                 Axis::default()
                     .bounds([y_min, y_max])
