@@ -74,11 +74,11 @@ impl ModelSource {
         if path.is_dir() {
             return check_folder(&path, self.kind).map(|()| path);
         }
-        if !is_repo_id(&self.spec) {
+        if split_repo(&self.spec).is_none() {
             return Err(Error::bad_file(
                 path,
                 format!(
-                    "is not a folder, and not a hub repo id (owner/name): pass {} holding {}, or a hub repo id",
+                    "is not a folder, and not a hub repo id (owner/name, or owner/name/subfolder): pass {} holding {}, or a hub repo id",
                     self.kind.what,
                     self.kind.files.join(", ")
                 ),
@@ -104,11 +104,36 @@ impl ModelSource {
         }
     }
 
+    /// The repo id and each of the kind's files as a path inside the repo.
+    fn repo_files(&self) -> (String, Vec<String>) {
+        let (repo, sub) = split_repo(&self.spec).expect("resolve checked the repo id");
+        let files = self
+            .kind
+            .files
+            .iter()
+            .map(|f| match sub {
+                Some(sub) => format!("{sub}/{f}"),
+                None => f.to_string(),
+            })
+            .collect();
+        (repo.to_string(), files)
+    }
+
+    /// The folder a fetched file's kind-relative path hangs from.
+    fn folder_of(&self, got: &Path) -> PathBuf {
+        let depth = Path::new(self.kind.files[0]).components().count();
+        got.ancestors()
+            .nth(depth)
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
     fn cached(&self) -> Result<PathBuf> {
         let cache = Cache::from_env();
-        let repo = cache.repo(Repo::model(self.spec.clone()));
+        let (id, files) = self.repo_files();
+        let repo = cache.repo(Repo::model(id));
         let mut folder = None;
-        for file in self.kind.files {
+        for file in &files {
             let found = repo.get(file).ok_or_else(|| {
                 Error::invalid(
                     self.kind.flag,
@@ -119,7 +144,9 @@ impl ModelSource {
                     ),
                 )
             })?;
-            folder = found.parent().map(Path::to_path_buf);
+            if folder.is_none() {
+                folder = Some(self.folder_of(&found));
+            }
         }
         Ok(folder.expect("a model kind names files"))
     }
@@ -139,9 +166,10 @@ impl ModelSource {
                     format!("could not set up the hub client: {e}"),
                 )
             })?;
-        let repo = api.model(self.spec.clone());
+        let (id, files) = self.repo_files();
+        let repo = api.model(id);
         let mut folder = None;
-        for file in self.kind.files {
+        for file in &files {
             let got = repo.get(file).map_err(|e| {
                 Error::invalid(
                     self.kind.flag,
@@ -155,7 +183,9 @@ impl ModelSource {
             if file.ends_with(".safetensors") {
                 drop_if_truncated(&got)?;
             }
-            folder = got.parent().map(Path::to_path_buf);
+            if folder.is_none() {
+                folder = Some(self.folder_of(&got));
+            }
         }
         Ok(folder.expect("a model kind names files"))
     }
@@ -168,21 +198,34 @@ pub fn build_from_folder<T>(
     device: &Device,
     build: impl FnOnce(VarBuilder) -> Result<T>,
 ) -> Result<T> {
-    let weights = dir.join("model.safetensors");
+    build_from_file(dir, "model.safetensors", DType::F32, device, build)
+}
+
+/// As [`build_from_folder`], for a weights file of another name (diffusers' folders hold
+/// `diffusion_pytorch_model.safetensors`), read as `dtype`.
+pub fn build_from_file<T>(
+    dir: &Path,
+    file: &str,
+    dtype: DType,
+    device: &Device,
+    build: impl FnOnce(VarBuilder) -> Result<T>,
+) -> Result<T> {
+    let weights = dir.join(file);
     if !weights.is_file() {
         return Err(Error::bad_file(
             weights,
-            "is missing: the model folder needs config.json and model.safetensors",
+            format!("is missing: the model folder needs config.json and {file}"),
         ));
     }
     // SAFETY: the weights file is only read, and kept unchanged while the model lives.
-    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, device) }
-        .map_err(|e| {
+    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], dtype, device) }.map_err(
+        |e| {
             Error::bad_file(
                 &weights,
                 format!("is not a readable safetensors file ({e}); download it again"),
             )
-        })?;
+        },
+    )?;
     build(vb).map_err(|e| {
         Error::bad_file(
             &weights,
@@ -240,11 +283,19 @@ fn check_folder(dir: &Path, kind: ModelKind) -> Result<()> {
     Ok(())
 }
 
-/// `owner/name` with no other slashes, and not an existing path.
-fn is_repo_id(spec: &str) -> bool {
-    let mut parts = spec.split('/');
-    matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None)
-        if !a.is_empty() && !b.is_empty() && !a.starts_with('.') && !a.starts_with('~'))
+/// `owner/name`, or `owner/name/subfolder` for one model of a pipeline repo (Kandinsky's
+/// `kandinsky-community/kandinsky-2-2-prior/image_encoder`): the repo id and the subfolder.
+fn split_repo(spec: &str) -> Option<(&str, Option<&str>)> {
+    let parts: Vec<&str> = spec.split('/').collect();
+    if parts.iter().any(|p| p.is_empty()) || parts[0].starts_with(['.', '~']) {
+        return None;
+    }
+    let repo_len = parts[0].len() + 1 + parts.get(1)?.len();
+    match parts.len() {
+        2 => Some((spec, None)),
+        3 => Some((&spec[..repo_len], Some(parts[2]))),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -253,12 +304,22 @@ mod tests {
 
     #[test]
     fn repo_ids_and_paths_are_told_apart() {
-        assert!(is_repo_id(DEFAULT_MODEL));
-        assert!(is_repo_id("openai/clip-vit-base-patch32"));
-        assert!(!is_repo_id("./models/clip"));
-        assert!(!is_repo_id("/models/clip"));
-        assert!(!is_repo_id("~/clip"));
-        assert!(!is_repo_id("clip"));
-        assert!(!is_repo_id("a/b/c"));
+        assert_eq!(split_repo(DEFAULT_MODEL), Some((DEFAULT_MODEL, None)));
+        assert_eq!(
+            split_repo("openai/clip-vit-base-patch32"),
+            Some(("openai/clip-vit-base-patch32", None))
+        );
+        assert_eq!(
+            split_repo("kandinsky-community/kandinsky-2-2-prior/image_encoder"),
+            Some((
+                "kandinsky-community/kandinsky-2-2-prior",
+                Some("image_encoder")
+            ))
+        );
+        assert_eq!(split_repo("./models/clip"), None);
+        assert_eq!(split_repo("/models/clip"), None);
+        assert_eq!(split_repo("~/clip"), None);
+        assert_eq!(split_repo("clip"), None);
+        assert_eq!(split_repo("a/b/c/d"), None);
     }
 }

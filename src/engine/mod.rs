@@ -10,6 +10,7 @@ pub mod embed;
 pub mod error;
 pub mod fsutil;
 pub mod hub;
+pub mod kandinsky;
 pub mod latents;
 pub mod report;
 pub mod run;

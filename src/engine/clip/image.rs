@@ -30,7 +30,7 @@ impl ClipImage {
 
     /// The unit embedding of the picture at `path`. shape: [projection]
     pub fn embed_file(&self, path: &Path) -> Result<Vec<f32>> {
-        let side = self.clip.config.vision_config.image_size as u32;
+        let side = self.clip.image_size()? as u32;
         let pixels = preprocess(&decode::open(path)?, side);
         self.clip.embed_pixels(&[&pixels])
     }

@@ -4,7 +4,7 @@
 pub mod decode;
 pub mod image;
 pub mod model;
-mod ops;
+pub(crate) mod ops;
 pub mod preprocess;
 pub mod random;
 pub mod text;

@@ -13,7 +13,7 @@ use candle_nn::{
 use serde::{Deserialize, Serialize};
 
 use super::ops::gelu_erf;
-use crate::engine::error::Result;
+use crate::engine::error::{Error, Result};
 use crate::engine::fsutil;
 use crate::engine::hub;
 
@@ -65,12 +65,70 @@ pub struct TowerConfig {
     pub patch_size: usize,
 }
 
+/// A model's towers. A `CLIPModel` folder has both; a `CLIPVisionModelWithProjection` or
+/// `CLIPTextModelWithProjection` folder (Kandinsky 2.2's `image_encoder/`, `text_encoder/`) has
+/// one, with the same weight names.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClipConfig {
-    pub text_config: TowerConfig,
-    pub vision_config: TowerConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_config: Option<TowerConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vision_config: Option<TowerConfig>,
     #[serde(default = "default_projection")]
     pub projection_dim: usize,
+}
+
+/// A single tower's `config.json`: its sizes and projection side by side.
+#[derive(Deserialize)]
+struct SingleTower {
+    #[serde(default)]
+    model_type: String,
+    #[serde(flatten)]
+    tower: TowerConfig,
+    #[serde(default = "default_projection")]
+    projection_dim: usize,
+}
+
+impl ClipConfig {
+    /// Reads `dir/config.json` of any of the three folder kinds.
+    pub fn read(dir: &Path) -> Result<Self> {
+        let path = dir.join("config.json");
+        let value: serde_json::Value = fsutil::read_json(&path)?;
+        if value.get("vision_config").is_some() || value.get("text_config").is_some() {
+            return fsutil::read_json(&path);
+        }
+        let single: SingleTower = serde_json::from_value(value)
+            .map_err(|e| Error::bad_file(&path, format!("is not a CLIP config: {e}")))?;
+        let (vision, text) = match single.model_type.as_str() {
+            "clip_vision_model" => (Some(single.tower), None),
+            "clip_text_model" => (None, Some(single.tower)),
+            other => {
+                return Err(Error::bad_file(
+                    &path,
+                    format!("has model_type '{other}': expected a CLIPModel, clip_vision_model or clip_text_model config"),
+                ))
+            }
+        };
+        Ok(ClipConfig {
+            text_config: text,
+            vision_config: vision,
+            projection_dim: single.projection_dim,
+        })
+    }
+
+    /// The vision tower's sizes, or a message naming the folder kind that lacks it.
+    pub fn vision(&self) -> Result<&TowerConfig> {
+        self.vision_config.as_ref().ok_or_else(|| {
+            Error::invalid("--model", "this CLIP folder holds only a text tower; pass a CLIPModel or an image encoder folder")
+        })
+    }
+
+    /// The text tower's sizes, or a message naming the folder kind that lacks it.
+    pub fn text(&self) -> Result<&TowerConfig> {
+        self.text_config.as_ref().ok_or_else(|| {
+            Error::invalid("--model", "this CLIP folder holds only an image tower; pass a CLIPModel or a text encoder folder")
+        })
+    }
 }
 
 fn default_projection() -> usize {
@@ -198,41 +256,26 @@ fn layers(vb: VarBuilder, c: &TowerConfig) -> Result<Vec<Layer>> {
         .collect()
 }
 
-pub struct Clip {
-    pub config: ClipConfig,
-    // Vision.
+/// The image tower and its projection. pixels: [b, 3, s, s] → [b, projection]
+struct VisionTower {
     patch: Conv2d,
     class_embedding: Tensor,
-    vision_positions: Embedding,
+    positions: Embedding,
     pre_norm: LayerNorm,
-    vision_layers: Vec<Layer>,
+    layers: Vec<Layer>,
     post_norm: LayerNorm,
-    visual_projection: Linear,
-    // Text.
-    tokens: Embedding,
-    text_positions: Embedding,
-    text_layers: Vec<Layer>,
-    final_norm: LayerNorm,
-    text_projection: Linear,
-    device: Device,
+    projection: Linear,
 }
 
-impl Clip {
-    /// Loads a Hugging Face `CLIPModel` folder, naming the file and the fix when one is wrong.
-    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let config: ClipConfig = fsutil::read_json(&dir.join("config.json"))?;
-        hub::build_from_folder(dir, device, |vb| Self::new(vb, config, device))
-    }
-
-    pub(super) fn new(vb: VarBuilder, config: ClipConfig, device: &Device) -> Result<Self> {
-        let (t, v) = (&config.text_config, &config.vision_config);
-        let (tv, vv) = (vb.pp("text_model"), vb.pp("vision_model"));
+impl VisionTower {
+    fn new(vb: VarBuilder, v: &TowerConfig, projection_dim: usize) -> Result<Self> {
+        let vv = vb.pp("vision_model");
         let patches = (v.image_size / v.patch_size.max(1)).pow(2);
         let conv = Conv2dConfig {
             stride: v.patch_size,
             ..Default::default()
         };
-        Ok(Clip {
+        Ok(VisionTower {
             patch: conv2d_no_bias(
                 3,
                 v.hidden_size,
@@ -241,36 +284,139 @@ impl Clip {
                 vv.pp("embeddings").pp("patch_embedding"),
             )?,
             class_embedding: vv.pp("embeddings").get(v.hidden_size, "class_embedding")?,
-            vision_positions: embedding(
+            positions: embedding(
                 patches + 1,
                 v.hidden_size,
                 vv.pp("embeddings").pp("position_embedding"),
             )?,
             pre_norm: layer_norm(v.hidden_size, v.layer_norm_eps, vv.pp("pre_layrnorm"))?,
-            vision_layers: layers(vv.pp("encoder"), v)?,
+            layers: layers(vv.pp("encoder"), v)?,
             post_norm: layer_norm(v.hidden_size, v.layer_norm_eps, vv.pp("post_layernorm"))?,
-            visual_projection: linear_no_bias(
-                v.hidden_size,
-                config.projection_dim,
-                vb.pp("visual_projection"),
-            )?,
+            projection: linear_no_bias(v.hidden_size, projection_dim, vb.pp("visual_projection"))?,
+        })
+    }
+
+    fn forward(&self, pixels: &Tensor) -> Result<Tensor> {
+        let x = class_and_patches(&self.patch, &self.class_embedding, pixels)?;
+        let positions = Tensor::arange(0u32, x.dim(1)? as u32, x.device())?;
+        let mut x = self
+            .pre_norm
+            .forward(&x.broadcast_add(&self.positions.forward(&positions)?)?)?;
+        for l in &self.layers {
+            x = l.forward(&x, None)?;
+        }
+        let pooled = self.post_norm.forward(&x.narrow(1, 0, 1)?.squeeze(1)?)?;
+        Ok(self.projection.forward(&pooled)?)
+    }
+}
+
+/// The text tower and its projection.
+struct TextTower {
+    tokens: Embedding,
+    positions: Embedding,
+    layers: Vec<Layer>,
+    final_norm: LayerNorm,
+    projection: Linear,
+    /// The end-of-text id pooled at; None for legacy configs (eos id 2), which pool at the
+    /// largest id, the end token in CLIP's vocabulary.
+    eos: Option<u32>,
+}
+
+impl TextTower {
+    fn new(vb: VarBuilder, t: &TowerConfig, projection_dim: usize) -> Result<Self> {
+        let tv = vb.pp("text_model");
+        Ok(TextTower {
             tokens: embedding(
                 t.vocab_size,
                 t.hidden_size,
                 tv.pp("embeddings").pp("token_embedding"),
             )?,
-            text_positions: embedding(
+            positions: embedding(
                 t.max_position_embeddings,
                 t.hidden_size,
                 tv.pp("embeddings").pp("position_embedding"),
             )?,
-            text_layers: layers(tv.pp("encoder"), t)?,
+            layers: layers(tv.pp("encoder"), t)?,
             final_norm: layer_norm(t.hidden_size, t.layer_norm_eps, tv.pp("final_layer_norm"))?,
-            text_projection: linear_no_bias(
-                t.hidden_size,
-                config.projection_dim,
-                vb.pp("text_projection"),
-            )?,
+            projection: linear_no_bias(t.hidden_size, projection_dim, vb.pp("text_projection"))?,
+            eos: t.eos_token_id.filter(|&e| e != 2),
+        })
+    }
+
+    /// Every token's final state and the projected embedding pooled at the end token.
+    /// ids: b rows padded to n → ([b, n, h], [b, projection])
+    fn forward(&self, ids: &[Vec<u32>], device: &Device) -> Result<(Tensor, Tensor)> {
+        let n = ids.iter().map(Vec::len).max().unwrap_or(0);
+        let flat: Vec<u32> = ids
+            .iter()
+            .flat_map(|r| r.iter().copied().chain(std::iter::repeat(0)).take(n))
+            .collect();
+        let input = Tensor::from_vec(flat, (ids.len(), n), device)?;
+        let positions = Tensor::arange(0u32, n as u32, device)?;
+        let mut x = self
+            .tokens
+            .forward(&input)?
+            .broadcast_add(&self.positions.forward(&positions)?)?;
+        let mask = causal_mask(n, 0, device)?;
+        for l in &self.layers {
+            x = l.forward(&x, Some(&mask))?;
+        }
+        let x = self.final_norm.forward(&x)?;
+        let rows = ids
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Ok(x.get(i)?.get(self.pooled_at(r))?))
+            .collect::<Result<Vec<_>>>()?;
+        let pooled = Tensor::stack(&rows, 0)?;
+        let embeds = self.projection.forward(&pooled)?.contiguous()?;
+        Ok((x, embeds))
+    }
+
+    fn pooled_at(&self, ids: &[u32]) -> usize {
+        match self.eos {
+            Some(e) => ids
+                .iter()
+                .position(|&t| t == e)
+                .unwrap_or(ids.len().saturating_sub(1)),
+            None => ids
+                .iter()
+                .enumerate()
+                .max_by_key(|(j, &t)| (t, usize::MAX - j))
+                .map(|(j, _)| j)
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// CLIP: either tower or both, as the folder holds them.
+pub struct Clip {
+    pub config: ClipConfig,
+    vision: Option<VisionTower>,
+    text: Option<TextTower>,
+    device: Device,
+}
+
+impl Clip {
+    /// Loads a Hugging Face `CLIPModel`, `CLIPVisionModelWithProjection` or
+    /// `CLIPTextModelWithProjection` folder, naming the file and the fix when one is wrong.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let config = ClipConfig::read(dir)?;
+        hub::build_from_folder(dir, device, |vb| Self::new(vb, config, device))
+    }
+
+    pub(super) fn new(vb: VarBuilder, config: ClipConfig, device: &Device) -> Result<Self> {
+        let p = config.projection_dim;
+        let vision = match &config.vision_config {
+            Some(v) => Some(VisionTower::new(vb.clone(), v, p)?),
+            None => None,
+        };
+        let text = match &config.text_config {
+            Some(t) => Some(TextTower::new(vb, t, p)?),
+            None => None,
+        };
+        Ok(Clip {
+            vision,
+            text,
             device: device.clone(),
             config,
         })
@@ -280,69 +426,40 @@ impl Clip {
         &self.device
     }
 
+    /// The side of the square pictures the image tower takes.
+    pub fn image_size(&self) -> Result<usize> {
+        Ok(self.config.vision()?.image_size)
+    }
+
     /// Unit image embeddings of preprocessed pictures, each 3·s·s values (`preprocess`'s
     /// output), as b·projection values on the CPU.
     pub fn embed_pixels(&self, pictures: &[&[f32]]) -> Result<Vec<f32>> {
-        let side = self.config.vision_config.image_size;
+        let side = self.image_size()?;
         unit_rows(&self.embed_images(&pixel_batch(pictures, side, &self.device)?)?)
     }
 
     /// Projected image embeddings (not normalised). pixels: [b, 3, s, s] → [b, projection]
     pub fn embed_images(&self, pixels: &Tensor) -> Result<Tensor> {
-        let x = class_and_patches(&self.patch, &self.class_embedding, pixels)?;
-        let positions = Tensor::arange(0u32, x.dim(1)? as u32, &self.device)?;
-        let mut x = self
-            .pre_norm
-            .forward(&x.broadcast_add(&self.vision_positions.forward(&positions)?)?)?;
-        for l in &self.vision_layers {
-            x = l.forward(&x, None)?;
-        }
-        let pooled = self.post_norm.forward(&x.narrow(1, 0, 1)?.squeeze(1)?)?;
-        Ok(self.visual_projection.forward(&pooled)?)
+        self.config.vision()?;
+        self.vision
+            .as_ref()
+            .expect("built with its config")
+            .forward(pixels)
     }
 
     /// Projected text embeddings (not normalised). ids: [b, n] → [b, projection]
     pub fn embed_texts(&self, ids: &[Vec<u32>]) -> Result<Tensor> {
-        let n = ids.iter().map(Vec::len).max().unwrap_or(0);
-        let flat: Vec<u32> = ids
-            .iter()
-            .flat_map(|r| r.iter().copied().chain(std::iter::repeat(0)).take(n))
-            .collect();
-        let input = Tensor::from_vec(flat, (ids.len(), n), &self.device)?;
-        let positions = Tensor::arange(0u32, n as u32, &self.device)?;
-        let mut x = self
-            .tokens
-            .forward(&input)?
-            .broadcast_add(&self.text_positions.forward(&positions)?)?;
-        let mask = causal_mask(n, 0, &self.device)?;
-        for l in &self.text_layers {
-            x = l.forward(&x, Some(&mask))?;
-        }
-        let x = self.final_norm.forward(&x)?;
-        // Pooled at the end-of-text token: the first one, or (legacy configs with eos id 2)
-        // the largest id, which is the end token in CLIP's vocabulary.
-        let eos = self.config.text_config.eos_token_id.filter(|&e| e != 2);
-        let rows = ids
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let at = match eos {
-                    Some(e) => r
-                        .iter()
-                        .position(|&t| t == e)
-                        .unwrap_or(r.len().saturating_sub(1)),
-                    None => r
-                        .iter()
-                        .enumerate()
-                        .max_by_key(|(j, &t)| (t, usize::MAX - j))
-                        .map(|(j, _)| j)
-                        .unwrap_or(0),
-                };
-                Ok(x.get(i)?.get(at)?)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let pooled = Tensor::stack(&rows, 0)?;
-        Ok(self.text_projection.forward(&pooled)?.contiguous()?)
+        Ok(self.text_states(ids)?.1)
+    }
+
+    /// The text tower's last hidden states and projected embeddings, as Kandinsky's prior
+    /// takes them. ids: [b, n] → ([b, n, h], [b, projection])
+    pub fn text_states(&self, ids: &[Vec<u32>]) -> Result<(Tensor, Tensor)> {
+        self.config.text()?;
+        self.text
+            .as_ref()
+            .expect("built with its config")
+            .forward(ids, &self.device)
     }
 }
 
@@ -435,7 +552,7 @@ mod tests {
             } else {
                 Activation::QuickGelu
             };
-            assert_eq!(model.config.text_config.hidden_act, want);
+            assert_eq!(model.config.text().unwrap().hidden_act, want);
             let pixels = Tensor::from_vec(
                 expected.pixels.clone(),
                 expected.pixel_shape.as_slice(),

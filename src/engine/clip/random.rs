@@ -39,17 +39,17 @@ fn config(
     proj: usize,
 ) -> ClipConfig {
     ClipConfig {
-        text_config: TowerConfig {
+        text_config: Some(TowerConfig {
             vocab_size: VOCAB,
             max_position_embeddings: CONTEXT,
             eos_token_id: Some(EOS),
             ..text
-        },
-        vision_config: TowerConfig {
+        }),
+        vision_config: Some(TowerConfig {
             image_size: image,
             patch_size: patch,
             ..vision
-        },
+        }),
         projection_dim: proj,
     }
 }

@@ -22,7 +22,7 @@ impl ClipText {
     pub fn load(model: &str, device: &Device) -> Result<Self> {
         let source = ModelSource::new(model);
         let clip = Clip::load(&source.resolve()?, device)?;
-        let context = clip.config.text_config.max_position_embeddings;
+        let context = clip.config.text()?.max_position_embeddings;
         Ok(ClipText {
             name: model.to_string(),
             clip,

@@ -114,7 +114,7 @@ pub fn embed(
         split: opts.split.name().into(),
         count: examples.len(),
         dim: clip.config.projection_dim,
-        image_size: clip.config.vision_config.image_size,
+        image_size: clip.image_size()?,
         chunk: opts.chunk,
     };
     let partial = Partial::open(ws, &opts.name, &key)?;
@@ -146,7 +146,7 @@ fn run_chunks(
     let resumed = total - todo.iter().map(|&c| span(c).len()).sum::<usize>();
     let mut done = resumed;
     progress(done, total);
-    let side = clip.config.vision_config.image_size;
+    let side = clip.image_size()?;
     let (tx, rx) = sync_channel::<(usize, Vec<Result<Vec<f32>>>)>(1);
     std::thread::scope(|scope| {
         scope.spawn(move || {
