@@ -343,3 +343,151 @@ fn a_truncated_download_is_named_with_the_fix() {
         "{err}"
     );
 }
+
+/// The study's triptych on the tiny random Kandinsky 2.2 (fixtures/kandinsky-tiny), through
+/// the code path real weights take: pictures embedded with the prior's image encoder, an SAE
+/// trained on them, then `steer --generate` from a prompt, a row and a picture file.
+#[test]
+fn kandinsky_triptychs_are_made_and_repeat_per_seed() {
+    let lab = Lab::new();
+    let k = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/kandinsky-tiny");
+    let (prior, decoder) = (format!("{k}/prior"), format!("{k}/decoder"));
+    let encoder = format!("{prior}/image_encoder");
+    let data = cifar10(&lab.dir.path().join("cifar"), 24);
+    let set = lab.json(&[
+        "embed",
+        "--model",
+        &encoder,
+        "--dataset",
+        &data,
+        "--name",
+        "k",
+        "--batch",
+        "8",
+    ]);
+    assert_eq!(set["dim"].as_u64(), Some(32));
+    lab.ok(&[
+        "train", "--data", "k", "--lambda", "1e-3", "--dict", "16", "--epochs", "1", "--batch",
+        "8", "--name", "kr",
+    ]);
+    let generate = |start: &[&str], seed: &str, out: Option<&Path>| {
+        let mut args = vec![
+            "steer",
+            "kr",
+            "--latent",
+            "2",
+            "--strength",
+            "3",
+            "--method",
+            "add",
+            "--generate",
+            "--decoder",
+            &decoder,
+            "--prior",
+            &prior,
+            "--steps",
+            "3",
+            "--prior-steps",
+            "3",
+            "--size",
+            "32",
+            "--seed",
+            seed,
+        ];
+        args.extend_from_slice(start);
+        let out_str;
+        if let Some(o) = out {
+            out_str = o.to_string_lossy().into_owned();
+            args.extend(["--out", out_str.as_str()]);
+        }
+        lab.json(&args)
+    };
+    let pixels = |v: &serde_json::Value, panel: &str| {
+        let img = image::open(v["files"][panel].as_str().unwrap())
+            .unwrap()
+            .to_rgb8();
+        assert_eq!(img.dimensions(), (32, 32), "{panel}");
+        img.into_raw()
+    };
+    let (a, b, c) = (
+        lab.dir.path().join("a"),
+        lab.dir.path().join("b"),
+        lab.dir.path().join("c"),
+    );
+    let first = generate(&["--prompt", "a red ball on grass"], "7", Some(&a));
+    let again = generate(&["--prompt", "a red ball on grass"], "7", Some(&b));
+    let other = generate(&["--prompt", "a red ball on grass"], "8", Some(&c));
+    for panel in ["orig", "plus", "minus"] {
+        assert_eq!(
+            pixels(&first, panel),
+            pixels(&again, panel),
+            "{panel} repeats per seed"
+        );
+    }
+    assert_ne!(
+        pixels(&first, "orig"),
+        pixels(&other, "orig"),
+        "another seed, another picture"
+    );
+    assert_ne!(
+        pixels(&first, "orig"),
+        pixels(&first, "plus"),
+        "steering changes the picture"
+    );
+    assert_ne!(pixels(&first, "plus"), pixels(&first, "minus"));
+    let cos = first["cosine_to_orig"]["plus"].as_f64().unwrap();
+    assert!(cos < 0.9999 && cos > 0.0, "{first}");
+    let strip = image::open(a.join("triptych.png")).unwrap();
+    assert_eq!((strip.width(), strip.height()), (96, 32));
+    assert_eq!(first["prompt"], "a red ball on grass");
+
+    // From a row of the set, into the run's generated/ folder; from a picture file.
+    let row = generate(&["--image", "3"], "7", None);
+    let folder = lab.run_dir("kr").join("generated");
+    assert!(
+        Path::new(row["files"]["plus"].as_str().unwrap()).starts_with(&folder),
+        "{row}"
+    );
+    let png = lab.dir.path().join("row3.png");
+    lab.ok(&["image", "k", "3", "--out", png.to_str().unwrap()]);
+    let file = generate(&["--image", png.to_str().unwrap()], "7", None);
+    pixels(&file, "minus");
+
+    // A run of another width is refused with the way out.
+    let clip = tiny_clip(&lab.dir.path().join("clip"));
+    lab.ok(&[
+        "embed",
+        "--model",
+        &clip,
+        "--dataset",
+        &data,
+        "--name",
+        "c",
+        "--batch",
+        "8",
+    ]);
+    lab.ok(&[
+        "train", "--data", "c", "--lambda", "1e-3", "--dict", "16", "--epochs", "1", "--batch",
+        "8", "--name", "cr",
+    ]);
+    let err = lab.fails(
+        &[
+            "steer",
+            "cr",
+            "--latent",
+            "1",
+            "--generate",
+            "--decoder",
+            &decoder,
+            "--prior",
+            &prior,
+            "--image",
+            "0",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("16-d") && err.contains("image_encoder"),
+        "{err}"
+    );
+}

@@ -5,6 +5,7 @@
 mod common;
 
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::Lab;
@@ -58,10 +59,11 @@ impl Drop for Tmux {
     }
 }
 
-#[test]
-fn the_lab_opens_trains_explores_and_restores_the_terminal() {
-    let lab = Lab::new();
-    let session = format!("saelab-e2e-{}", std::process::id());
+/// The lab on `lab`'s workspace in a detached tmux session, 160×48.
+fn open_lab(lab: &Lab) -> Tmux {
+    static OPENED: AtomicUsize = AtomicUsize::new(0);
+    let n = OPENED.fetch_add(1, Ordering::SeqCst);
+    let session = format!("saelab-e2e-{}-{n}", std::process::id());
     let exe = env!("CARGO_BIN_EXE_saelab");
     let shell = format!(
         "HF_HOME={} {exe} --workspace {} 2>/dev/null; echo LAB-EXITED; sleep 60",
@@ -86,7 +88,13 @@ fn the_lab_opens_trains_explores_and_restores_the_terminal() {
         .status()
         .unwrap();
     assert!(started.success());
-    let t = Tmux { session };
+    Tmux { session }
+}
+
+#[test]
+fn the_lab_opens_trains_explores_and_restores_the_terminal() {
+    let lab = Lab::new();
+    let t = open_lab(&lab);
     t.wait("the lab, ready", |s| {
         s.contains("1 Train") && s.contains("no runs yet") && !s.contains("starting: asking")
     });
@@ -129,4 +137,70 @@ fn the_lab_opens_trains_explores_and_restores_the_terminal() {
         "the screen before the lab is back:\n{s}"
     );
     assert!(!s.contains("1 Train"), "no lab left on screen:\n{s}");
+}
+
+/// Steer's `g` on a run trained on the tiny random Kandinsky's image embeddings, with
+/// `kandinsky.toml` written by hand: a generation job runs, its step gauge shows, then the
+/// three pictures are drawn inline.
+#[test]
+fn the_steer_tab_generates_a_triptych() {
+    let lab = Lab::new();
+    let k = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/kandinsky-tiny");
+    let pictures = lab.dir.path().join("pictures");
+    std::fs::create_dir_all(&pictures).unwrap();
+    for i in 0..16u32 {
+        let img = image::RgbImage::from_fn(40, 40, |x, y| {
+            image::Rgb([(x * 6 + i * 13) as u8, (y * 6) as u8, (i * 16) as u8])
+        });
+        img.save(pictures.join(format!("p{i:02}.png"))).unwrap();
+    }
+    let data = format!("folder:{}", pictures.display());
+    let encoder = format!("{k}/prior/image_encoder");
+    lab.ok(&[
+        "embed",
+        "--model",
+        &encoder,
+        "--dataset",
+        &data,
+        "--name",
+        "k",
+    ]);
+    lab.ok(&[
+        "train", "--data", "k", "--lambda", "1e-3", "--dict", "16", "--epochs", "1", "--batch",
+        "8", "--name", "kr",
+    ]);
+    std::fs::write(
+        lab.ws().join("kandinsky.toml"),
+        format!("decoder = \"{k}/decoder\"\nprior = \"{k}/prior\"\nsteps = 3\nsize = 64\n"),
+    )
+    .unwrap();
+    let t = open_lab(&lab);
+    t.wait("the lab, ready", |s| {
+        s.contains("1 Train") && !s.contains("starting: asking")
+    });
+    t.keys(&["4"]);
+    t.wait("the run's latents", |s| {
+        s.contains("latents · by frequency")
+    });
+    t.keys(&["t"]);
+    t.wait("steering previews", |s| {
+        s.contains("nearest images to the steered embedding")
+    });
+    t.keys(&["g"]);
+    let s = t.wait("the triptych drawn", |s| {
+        s.contains("Kandinsky 2.2 · latent")
+            && s.contains("minus")
+            && s.matches('▀').count() + s.matches('▄').count() > 30
+    });
+    assert!(s.contains("orig") && s.contains("plus"), "{s}");
+    let made = lab.run_dir("kr").join("generated");
+    let folder = std::fs::read_dir(&made)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(folder.join("triptych.json").is_file());
+    t.keys(&["q"]);
+    t.wait("the lab to exit", |s| s.contains("LAB-EXITED"));
 }

@@ -4,7 +4,8 @@ layout of the hub repos (decoder/{unet,movq,scheduler}, prior/{prior,text_encode
 scheduler}) and, in expected.json, what diffusers and transformers compute with them: one UNet
 call, one MoVQ decode, DDPM and UnCLIP scheduler steps with given noise, the whole decoder
 pipeline and the whole prior loop with given starting latents and step noise, and the image
-encoder's embedding of a zero picture. The Rust parity tests compare.
+encoder's embedding of a zero picture. The Rust parity tests compare. The text encoder has CLIP's real 49,408-token vocabulary, so
+prompts tokenized with CLIP's BPE run through it; it is stored in f16.
 
     /tmp/refvenv/bin/pip install torch transformers diffusers safetensors
     /tmp/refvenv/bin/python tools/make_kandinsky_fixtures.py
@@ -81,11 +82,16 @@ def towers():
         hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, image_size=32,
         patch_size=8, projection_dim=EMBED, hidden_act="gelu")).eval()
     text = CLIPTextModelWithProjection(CLIPTextConfig(
-        vocab_size=1000, hidden_size=EMBED, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+        vocab_size=49408, hidden_size=EMBED, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
         max_position_embeddings=77, projection_dim=EMBED, hidden_act="gelu", bos_token_id=0, eos_token_id=2,
         pad_token_id=1)).eval()
     perturb(vision, 0.05)
     perturb(text, 0.05)
+    with torch.no_grad():
+        # The real vocabulary makes the token table the largest tensor here; it is stored in
+        # f16, so every weight is made exactly representable there first.
+        for p in text.parameters():
+            p.copy_(p.half().float())
     return vision, text
 
 
@@ -217,6 +223,7 @@ def main():
 
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f)
+    text.half().save_pretrained(os.path.join(pri, "text_encoder"))
 
 
 if __name__ == "__main__":

@@ -162,7 +162,7 @@ pub enum Command {
     Steer {
         run: String,
         /// Row of the run's set to steer, or a picture file, embedded with the set's CLIP model.
-        #[arg(long, value_name = "ID|PATH", required_unless_present = "check")]
+        #[arg(long, value_name = "ID|PATH", required_unless_present_any = ["check", "prompt"], conflicts_with = "prompt")]
         image: Option<String>,
         /// Latent to move (repeat for several).
         #[arg(long, required_unless_present = "check")]
@@ -170,9 +170,10 @@ pub enum Command {
         /// Strength in units of each latent's typical activation (negative removes).
         #[arg(long, allow_negative_numbers = true, default_value_t = 2.0)]
         strength: f32,
-        /// edit: change the latent and keep the reconstruction error; add: add its direction.
-        #[arg(long, value_enum, default_value = "edit")]
-        method: MethodArg,
+        /// edit: change the latent and keep the reconstruction error; add: add its direction
+        /// (default: edit; add with --generate, as the study steered Kandinsky).
+        #[arg(long, value_enum)]
+        method: Option<MethodArg>,
         /// Units of --strength: the latent's typical (90th percentile) or maximum activation.
         #[arg(long, value_enum, default_value = "typical")]
         units: UnitsArg,
@@ -186,6 +187,8 @@ pub enum Command {
         /// Measure instead: N random images and labelled latents, ±strength each.
         #[arg(long, value_name = "N")]
         check: Option<usize>,
+        #[command(flatten)]
+        generate: GenerateArgs,
     },
     /// Writes a markdown report (tables, plots, collages, labels) from the workspace.
     Report {
@@ -332,6 +335,45 @@ impl TrainOpts {
 }
 
 /// `saelab embed`'s options.
+/// Kandinsky 2.2 generation from a steered 1280-d image embedding.
+#[derive(Debug, Clone, Args)]
+pub struct GenerateArgs {
+    /// Generate the study's triptych (orig, plus, minus) with Kandinsky 2.2 instead of the
+    /// preview; the run's SAE must be trained on Kandinsky's 1280-d image embeddings.
+    #[arg(long, requires = "latent")]
+    pub generate: bool,
+    /// Start from this prompt, through the prior (with --generate; instead of --image).
+    #[arg(long, requires = "generate")]
+    pub prompt: Option<String>,
+    /// Seed of the prior's and the decoder's noise; the three pictures share it.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Decoder denoising steps.
+    #[arg(long, default_value_t = 50)]
+    pub steps: usize,
+    /// Prior denoising steps.
+    #[arg(long, default_value_t = 25)]
+    pub prior_steps: usize,
+    /// Classifier-free guidance scale of both prior and decoder.
+    #[arg(long, default_value_t = 4.0)]
+    pub guidance: f64,
+    /// Picture side in pixels (rounded up to a multiple of 64).
+    #[arg(long, default_value_t = 512)]
+    pub size: usize,
+    /// Kandinsky 2.2 decoder: a folder or hub repo id.
+    #[arg(long, value_name = "DIR|REPO", default_value = crate::engine::hub::DEFAULT_DECODER)]
+    pub decoder: String,
+    /// Kandinsky 2.2 prior: a folder or hub repo id.
+    #[arg(long, value_name = "DIR|REPO", default_value = crate::engine::hub::DEFAULT_PRIOR)]
+    pub prior: String,
+    /// Read models from the Hugging Face cache only.
+    #[arg(long)]
+    pub offline: bool,
+    /// Folder for the pictures (default: the run's generated/ folder).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct EmbedArgs {
     /// A hub repo id or a local CLIPModel folder (config.json + model.safetensors).

@@ -5,6 +5,7 @@ pub mod args;
 mod bench;
 mod demo;
 mod embed;
+mod generate;
 mod latents;
 mod progress;
 mod steer;
@@ -14,7 +15,7 @@ mod zeroshot;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use args::{Cli, Command};
+use args::{Cli, Command, MethodArg};
 
 use crate::engine::device::{describe, DeviceChoice};
 use crate::engine::steer::ImageRef;
@@ -146,6 +147,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             ablate,
             task,
             check,
+            generate,
         } => steer::run(
             &ctx,
             steer::SteerArgs {
@@ -153,11 +155,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 image: image.as_deref().map(ImageRef::parse),
                 latents: &latent,
                 strength,
-                method,
+                method: method.unwrap_or(if generate.generate {
+                    MethodArg::Add
+                } else {
+                    MethodArg::Edit
+                }),
                 units,
                 ablate,
                 task: task.as_deref(),
                 check,
+                generate,
             },
         ),
         Command::Report {

@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
-use super::args::{MethodArg, UnitsArg};
+use super::args::{GenerateArgs, MethodArg, UnitsArg};
 use super::tables::print_json;
 use super::Ctx;
 use crate::engine::error::Error;
@@ -27,6 +27,7 @@ pub struct SteerArgs<'a> {
     pub ablate: bool,
     pub task: Option<&'a str>,
     pub check: Option<usize>,
+    pub generate: GenerateArgs,
 }
 
 fn method(m: MethodArg) -> Method {
@@ -38,9 +39,12 @@ fn method(m: MethodArg) -> Method {
 
 pub fn run(ctx: &Ctx, a: SteerArgs) -> anyhow::Result<()> {
     let analysis = analyse(&ctx.ws, a.run, DEFAULT_TOP)?;
-    let task = match a.task {
-        Some(t) => Some(TaskSpec::builtin(t)?),
-        None => TaskSpec::for_set(&analysis.set)?,
+    // Generation shows pictures, not class scores, and Kandinsky's image encoder has no text
+    // tower to score them with.
+    let task = match (a.task, a.generate.generate) {
+        (_, true) => None,
+        (Some(t), false) => Some(TaskSpec::builtin(t)?),
+        (None, false) => TaskSpec::for_set(&analysis.set)?,
     };
     let units = match a.units {
         UnitsArg::Typical => Units::Typical,
@@ -49,6 +53,9 @@ pub fn run(ctx: &Ctx, a: SteerArgs) -> anyhow::Result<()> {
     let mut steerer = Steerer::new(&ctx.ws, analysis, units, task.as_ref())?;
     if let Some(n) = a.check {
         return check(ctx, &mut steerer, n, a.strength);
+    }
+    if a.generate.generate {
+        return super::generate::run(ctx, &a, &mut steerer, method(a.method));
     }
     let image = a
         .image

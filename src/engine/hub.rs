@@ -39,6 +39,38 @@ pub const BLIP: ModelKind = ModelKind {
     files: &["config.json", "model.safetensors", "vocab.txt"],
 };
 
+/// Kandinsky 2.2's decoder repo in diffusers' layout.
+pub const KANDINSKY_DECODER: ModelKind = ModelKind {
+    what: "a Kandinsky 2.2 decoder folder (diffusers' kandinsky-2-2-decoder: unet/, movq/, scheduler/)",
+    flag: "--decoder",
+    files: &[
+        "unet/config.json",
+        "unet/diffusion_pytorch_model.safetensors",
+        "movq/config.json",
+        "movq/diffusion_pytorch_model.safetensors",
+        "scheduler/scheduler_config.json",
+    ],
+};
+
+/// Kandinsky 2.2's prior repo in diffusers' layout.
+pub const KANDINSKY_PRIOR: ModelKind = ModelKind {
+    what: "a Kandinsky 2.2 prior folder (diffusers' kandinsky-2-2-prior: prior/, text_encoder/, image_encoder/, scheduler/)",
+    flag: "--prior",
+    files: &[
+        "prior/config.json",
+        "prior/diffusion_pytorch_model.safetensors",
+        "text_encoder/config.json",
+        "text_encoder/model.safetensors",
+        "image_encoder/config.json",
+        "image_encoder/model.safetensors",
+        "scheduler/scheduler_config.json",
+    ],
+};
+
+/// The study's Kandinsky 2.2 repos.
+pub const DEFAULT_DECODER: &str = "kandinsky-community/kandinsky-2-2-decoder";
+pub const DEFAULT_PRIOR: &str = "kandinsky-community/kandinsky-2-2-prior";
+
 /// How `--model` is looked up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelSource {

@@ -3,11 +3,13 @@
 //! drive it with key events and assert on the state.
 
 use std::cell::Cell;
+use std::path::PathBuf;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 
 use super::data::{LatentsView, RunView, TaskView};
 use super::theme::Theme;
+use crate::engine::kandinsky::settings::KandinskySettings;
 use crate::engine::run::Status;
 use crate::engine::steer::{ImageRef, Method};
 
@@ -59,6 +61,7 @@ pub enum Command {
     LoadLatents(String),
     LoadCollage { run: String, latent: usize },
     Steer(SteerRequest),
+    Generate(GenerateRequest),
     Quit,
 }
 
@@ -120,6 +123,30 @@ pub struct SteerRequest {
     /// (latent, strength in units of its typical activation), applied together.
     pub edits: Vec<(usize, f32)>,
     pub method: Method,
+}
+
+/// One Kandinsky 2.2 triptych to generate: the image steered by ±strength along the latent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateRequest {
+    pub run: String,
+    pub image: ImageRef,
+    pub latent: usize,
+    pub strength: f32,
+    pub method: Method,
+}
+
+/// A triptych being made (or made) by a generation job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationView {
+    pub run: String,
+    pub latent: usize,
+    pub strength: f32,
+    /// Where the job writes orig.png, plus.png and minus.png.
+    pub dir: PathBuf,
+    /// The job's last step: (done, total, picture being made).
+    pub step: Option<(usize, usize, String)>,
+    /// The three pictures are written and loaded.
+    pub ready: bool,
 }
 
 /// What a steering preview showed, in words.
@@ -226,10 +253,15 @@ pub struct App {
     pub steer_method: Method,
     pub steer_stack: Vec<(usize, f32)>,
     pub steer_view: Option<SteerView>,
+    /// This workspace's Kandinsky 2.2 weights, when set up (`kandinsky.toml`).
+    pub kandinsky: Option<KandinskySettings>,
+    pub generation: Option<GenerationView>,
 }
 
 /// Strength change per ←/→ press, in units of the latent's typical activation.
 pub const STRENGTH_STEP: f32 = 0.5;
+/// The triptych's ±strength when the gauge stands at zero.
+const DEFAULT_GENERATE_STRENGTH: f32 = 2.0;
 
 impl App {
     pub fn new(theme: Theme, workspace: String, device: String) -> Self {
@@ -270,6 +302,8 @@ impl App {
             steer_method: Method::Edit,
             steer_stack: Vec::new(),
             steer_view: None,
+            kandinsky: None,
+            generation: None,
         }
     }
 
@@ -694,9 +728,36 @@ impl App {
                 }
             }
             KeyCode::Char('t') => return self.switch(Tab::Latents),
+            KeyCode::Char('g') => return self.generate_command(),
             _ => return Vec::new(),
         }
         self.steer_command()
+    }
+
+    /// A Kandinsky triptych of the steered image, or a message saying what is missing.
+    fn generate_command(&mut self) -> Vec<Command> {
+        let Some(run) = self.explored_run().map(|r| r.name.clone()) else {
+            return Vec::new();
+        };
+        let Some(latent) = self.steer_latent else {
+            self.message = Some("choose a latent to steer first (t)".into());
+            return Vec::new();
+        };
+        if self.kandinsky.is_none() {
+            self.message = Some("Kandinsky 2.2 is not set up in this workspace: run `saelab steer RUN --latent J --generate` once, or write kandinsky.toml (see the README)".into());
+            return Vec::new();
+        }
+        let strength = match self.steer_strength.abs() {
+            s if s > 0.0 => s,
+            _ => DEFAULT_GENERATE_STRENGTH,
+        };
+        vec![Command::Generate(GenerateRequest {
+            run,
+            image: self.steer_image.clone(),
+            latent,
+            strength,
+            method: self.steer_method,
+        })]
     }
 
     /// The row after (or before) the steered one; from a picture file, the set's first row.

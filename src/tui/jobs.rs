@@ -8,12 +8,14 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use super::app::SweepForm;
+use super::app::{GenerateRequest, SweepForm};
 use crate::engine::error::{Error, Result};
 use crate::engine::fsutil;
+use crate::engine::kandinsky::settings::KandinskySettings;
 use crate::engine::run::state::lock_holder;
 use crate::engine::run::RunDir;
 use crate::engine::set::now_unix;
+use crate::engine::steer::Method;
 use crate::engine::workspace::Workspace;
 
 const LOG_DIR: &str = "logs";
@@ -58,6 +60,11 @@ impl Job {
         } else {
             format!("{}: {line}", self.label)
         }
+    }
+
+    /// A generation job's progress from its last line, `step N/M (picture)`.
+    pub fn step(&self) -> Option<(usize, usize, String)> {
+        parse_step(&self.last_line())
     }
 
     fn last_line(&self) -> String {
@@ -141,6 +148,55 @@ pub fn zeroshot(ws: &Workspace, task: &str) -> Result<Job> {
     )
 }
 
+/// Label of generation jobs.
+pub const GENERATE: &str = "generate";
+
+/// `saelab steer … --generate` writing the triptych into `out`.
+pub fn generate(
+    ws: &Workspace,
+    req: &GenerateRequest,
+    settings: &KandinskySettings,
+    out: &Path,
+) -> Result<Job> {
+    let method = match req.method {
+        Method::Edit => "edit",
+        Method::Add => "add",
+    };
+    let args = [
+        "steer".to_string(),
+        req.run.clone(),
+        "--latent".into(),
+        req.latent.to_string(),
+        "--strength".into(),
+        req.strength.to_string(),
+        "--method".into(),
+        method.into(),
+        "--image".into(),
+        req.image.to_string(),
+        "--generate".into(),
+        "--decoder".into(),
+        settings.decoder.clone(),
+        "--prior".into(),
+        settings.prior.clone(),
+        "--steps".into(),
+        settings.steps.to_string(),
+        "--size".into(),
+        settings.size.to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    spawn(ws, GENERATE, &args)
+}
+
+/// `step 12/153 (plus)` → (12, 153, "plus").
+fn parse_step(line: &str) -> Option<(usize, usize, String)> {
+    let rest = line.strip_prefix("step ")?;
+    let (counts, panel) = rest.split_once(' ')?;
+    let (done, total) = counts.split_once('/')?;
+    let panel = panel.trim_start_matches('(').trim_end_matches(')');
+    Some((done.parse().ok()?, total.parse().ok()?, panel.to_string()))
+}
+
 /// Asks the process training `run` (this lab's or another shell's) to save and stop.
 pub fn stop(ws: &Workspace, run: &str) -> Result<()> {
     let dir = RunDir::new(ws, run);
@@ -187,6 +243,17 @@ mod tests {
                 s => return s,
             }
         }
+    }
+
+    #[test]
+    fn generation_progress_is_read_from_step_lines() {
+        assert_eq!(
+            parse_step("step 12/153 (plus)"),
+            Some((12, 153, "plus".into()))
+        );
+        assert_eq!(parse_step("generating on the CPU: …"), None);
+        let (_d, j) = job("step 1/9 (prior)\nstep 2/9 (prior)\n", 0);
+        assert_eq!(j.step(), Some((2, 9, "prior".into())));
     }
 
     #[test]

@@ -22,10 +22,13 @@ use crossterm::execute;
 use futures_util::StreamExt;
 use tokio::signal::unix::{signal, SignalKind};
 
-use self::app::{App, Command};
+use self::app::{App, Command, GenerateRequest, GenerationView};
 use self::explorer::{Reply, Request};
 use self::jobs::{Job, JobState};
 use self::pictures::InlinePictures;
+use crate::engine::kandinsky::settings;
+use crate::engine::kandinsky::triptych::PANELS;
+use crate::engine::set::now_unix;
 use crate::engine::workspace::Workspace;
 
 /// How often the screen is redrawn and the workspace re-read.
@@ -141,6 +144,7 @@ fn carry_out(app: &mut App, rt: &mut Runtime, command: Command) {
             let _ = rt.explorer.send(Request::Steer(req));
             Ok(None)
         }
+        Command::Generate(req) => start_generation(app, rt, req),
         Command::Quit => Ok(None),
     };
     match started {
@@ -175,27 +179,94 @@ fn drain_replies(app: &mut App, rt: &mut Runtime, replies: &mpsc::Receiver<Reply
     }
 }
 
+/// Starts a generation job into a fresh folder of the run's generated/ and shows its progress.
+fn start_generation(
+    app: &mut App,
+    rt: &mut Runtime,
+    req: GenerateRequest,
+) -> crate::engine::Result<Option<Job>> {
+    let Some(s) = app.kandinsky.clone() else {
+        return Ok(None);
+    };
+    if rt.jobs.iter().any(|j| j.label == jobs::GENERATE) {
+        app.message = Some("a triptych is being generated already; it shows here when done".into());
+        return Ok(None);
+    }
+    let dir = rt
+        .ws
+        .runs_dir()
+        .join(&req.run)
+        .join("generated")
+        .join(format!("lab-{}", now_unix()));
+    let job = jobs::generate(&rt.ws, &req, &s, &dir)?;
+    app.generation = Some(GenerationView {
+        run: req.run,
+        latent: req.latent,
+        strength: req.strength,
+        dir,
+        step: None,
+        ready: false,
+    });
+    Ok(Some(job))
+}
+
+/// Reads the finished triptych's three pictures for inline drawing.
+fn load_triptych(app: &mut App, rt: &mut Runtime) {
+    let Some(g) = app.generation.as_mut() else {
+        return;
+    };
+    let key = g.dir.display().to_string();
+    for (i, panel) in PANELS.iter().enumerate() {
+        match image::open(g.dir.join(format!("{panel}.png"))) {
+            Ok(picture) => rt.pictures.insert(&key, i, picture),
+            Err(e) => {
+                app.message = Some(format!("the {panel} picture could not be read: {e}"));
+                return;
+            }
+        }
+    }
+    g.ready = true;
+}
+
 /// Re-reads runs, tasks and sets off the loop's thread; forgets finished jobs.
 async fn refresh(app: &mut App, rt: &mut Runtime) {
     let ws = rt.ws.clone();
     let loaded = tokio::task::spawn_blocking(move || {
         let runs = data::load_runs(&ws).unwrap_or_default();
         let tasks = data::load_tasks(&ws, &runs);
-        (runs, tasks, data::set_names(&ws))
+        (runs, tasks, data::set_names(&ws), settings::load(&ws))
     })
     .await;
-    if let Ok((runs, tasks, sets)) = loaded {
+    if let Ok((runs, tasks, sets, kandinsky)) = loaded {
         app.runs = runs;
         app.tasks = tasks;
         app.sets = sets;
+        app.kandinsky = kandinsky;
     }
+    let mut generated = false;
     rt.jobs.retain_mut(|j| match j.state() {
-        JobState::Running => true,
-        JobState::Done => false,
+        JobState::Running => {
+            if let (true, Some(g)) = (j.label == jobs::GENERATE, app.generation.as_mut()) {
+                g.step = j.step().or(g.step.take());
+            }
+            true
+        }
+        JobState::Done => {
+            generated |= j.label == jobs::GENERATE;
+            false
+        }
         JobState::Failed(why) => {
             app.message = Some(format!("{} failed: {why}", j.label));
             false
         }
     });
+    // Pictures are forgotten when the latents are reloaded; a finished triptych is read again.
+    let lost = app
+        .generation
+        .as_ref()
+        .is_some_and(|g| g.ready && rt.pictures.wants(&g.dir.display().to_string(), 0));
+    if generated || lost {
+        load_triptych(app, rt);
+    }
     app.running_jobs = rt.jobs.iter().map(Job::status).collect();
 }

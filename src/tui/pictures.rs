@@ -9,7 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::Frame;
 use ratatui_image::picker::Picker;
 use ratatui_image::protocol::StatefulProtocol;
-use ratatui_image::StatefulImage;
+use ratatui_image::{Resize, StatefulImage};
 
 use super::view::Collages;
 
@@ -60,7 +60,9 @@ impl Collages for InlinePictures {
     fn collage(&mut self, frame: &mut Frame, area: Rect, run: &str, latent: usize) -> bool {
         match self.cache.get_mut(&(run.to_string(), latent)) {
             Some(protocol) => {
-                frame.render_stateful_widget(StatefulImage::default(), area, protocol);
+                // Scaled up too: a small picture (a 64-px test triptych) fills its panel.
+                let widget = StatefulImage::default().resize(Resize::Scale(None));
+                frame.render_stateful_widget(widget, area, protocol);
                 true
             }
             None => false,

@@ -65,7 +65,7 @@ pub fn draw(frame: &mut Frame, app: &App, pictures: &mut dyn Collages) {
         Tab::Metrics => tabs::metrics::draw(frame, app, body),
         Tab::Zeroshot => tabs::zeroshot::draw(frame, app, body),
         Tab::Latents => tabs::latents::draw(frame, app, body, pictures),
-        Tab::Steer => tabs::steer::draw(frame, app, body),
+        Tab::Steer => tabs::steer::draw(frame, app, body, pictures),
     }
     status_bar(frame, app, status);
     if app.help {

@@ -434,8 +434,20 @@ impl Clip {
     /// Unit image embeddings of preprocessed pictures, each 3·s·s values (`preprocess`'s
     /// output), as b·projection values on the CPU.
     pub fn embed_pixels(&self, pictures: &[&[f32]]) -> Result<Vec<f32>> {
+        Ok(self.embed_pixels_with_norms(pictures)?.0)
+    }
+
+    /// As [`Clip::embed_pixels`], with each embedding's length before normalising.
+    pub fn embed_pixels_with_norms(&self, pictures: &[&[f32]]) -> Result<(Vec<f32>, Vec<f32>)> {
         let side = self.image_size()?;
-        unit_rows(&self.embed_images(&pixel_batch(pictures, side, &self.device)?)?)
+        let x = self.embed_images(&pixel_batch(pictures, side, &self.device)?)?;
+        let norms = x
+            .sqr()?
+            .sum(D::Minus1)?
+            .sqrt()?
+            .to_device(&Device::Cpu)?
+            .to_vec1::<f32>()?;
+        Ok((unit_rows(&x)?, norms))
     }
 
     /// Projected image embeddings (not normalised). pixels: [b, 3, s, s] → [b, projection]

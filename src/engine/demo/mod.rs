@@ -112,6 +112,7 @@ fn write_demo_set(
         seed: Some(seed),
         split: None,
         tasks: TASKS.iter().map(|t| t.to_string()).collect(),
+        mean_norm: None,
     };
     write_set(
         &ws.sets_dir(),

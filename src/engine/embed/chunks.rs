@@ -34,6 +34,9 @@ pub struct Chunk {
     pub embeddings: Vec<f32>,
     /// Example positions embedded, in order.
     pub rows: Vec<u32>,
+    /// Each embedding's length before normalisation; empty in chunks saved before lengths
+    /// were kept.
+    pub norms: Vec<f32>,
     /// Example positions skipped, and why.
     pub skipped: Vec<(usize, String)>,
 }
@@ -76,6 +79,7 @@ impl Partial {
             &[
                 Named::new("embeddings", vec![n, dim], &chunk.embeddings),
                 Named::u32("rows", vec![n], &chunk.rows),
+                Named::new("norms", vec![chunk.norms.len()], &chunk.norms),
             ],
             HashMap::from([(SKIPPED_KEY.to_string(), skipped)]),
         )
@@ -106,6 +110,10 @@ impl Partial {
                 Vec::new()
             } else {
                 file.u32("rows", &[n])?
+            },
+            norms: match file.shape("norms") {
+                Some(s) if s == [n] && n > 0 => file.f32("norms", &[n])?,
+                _ => Vec::new(),
             },
             skipped,
         })

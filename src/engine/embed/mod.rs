@@ -197,7 +197,9 @@ fn embed_chunk(
     }
     for group in ready.chunks(batch) {
         let pictures: Vec<&[f32]> = group.iter().map(|(_, p)| p.as_slice()).collect();
-        chunk.embeddings.extend(clip.embed_pixels(&pictures)?);
+        let (unit, norms) = clip.embed_pixels_with_norms(&pictures)?;
+        chunk.embeddings.extend(unit);
+        chunk.norms.extend(norms);
         chunk.rows.extend(group.iter().map(|(r, _)| *r as u32));
     }
     Ok(chunk)
@@ -214,8 +216,15 @@ fn publish(
     seconds: f64,
 ) -> Result<EmbedOutcome> {
     let (mut embeddings, mut items, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+    let mut norms = Some(Vec::new());
     for c in 0..examples.len().div_ceil(opts.chunk) {
         let chunk = partial.load(c, key.dim)?;
+        if chunk.norms.len() != chunk.rows.len() {
+            norms = None;
+        }
+        if let Some(n) = norms.as_mut() {
+            n.extend(chunk.norms);
+        }
         embeddings.extend(chunk.embeddings);
         for row in chunk.rows {
             items.push(item(items.len(), &examples[row as usize]));
@@ -246,6 +255,9 @@ fn publish(
         seed: None,
         split: Some(key.split.clone()),
         tasks: tasks_for(&items),
+        mean_norm: norms
+            .filter(|n| !n.is_empty())
+            .map(|n| n.iter().sum::<f32>() / n.len() as f32),
     };
     let report = serde_json::json!({ "skipped": &skipped });
     write_set(

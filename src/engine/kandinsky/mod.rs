@@ -10,6 +10,8 @@ pub mod movq;
 pub mod prior;
 pub mod prior_pipeline;
 pub mod scheduler;
+pub mod settings;
+pub mod triptych;
 pub mod unet;
 
 /// The weights file of a diffusers model folder.

@@ -152,6 +152,7 @@ fn set_with_a_bomb(
         seed: None,
         split: None,
         tasks: vec![],
+        mean_norm: None,
     };
     write_set(
         &ws.sets_dir(),

@@ -27,6 +27,10 @@ pub struct SetMeta {
     /// Zero-shot tasks the set carries labels for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tasks: Vec<String>,
+    /// The embeddings' mean length before they were L2-normalised: the scale Kandinsky's
+    /// decoder takes a steered row back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_norm: Option<f32>,
 }
 
 /// One line of `items.jsonl`: what row `id` of the embeddings stands for.

@@ -120,6 +120,7 @@ mod tests {
             seed: None,
             split: None,
             tasks: vec![],
+            mean_norm: None,
         }
     }
 

@@ -130,6 +130,7 @@ fn a_run_on_another_models_embeddings_is_refused() {
         seed: None,
         split: None,
         tasks: vec![],
+        mean_norm: None,
     };
     let items = [Item::default()];
     write_set(
@@ -215,6 +216,7 @@ fn a_sets_own_labels_make_its_natural_task() {
             seed: None,
             split: None,
             tasks: vec![],
+            mean_norm: None,
         };
         let embeddings = vec![0.5; 4 * items.len()];
         write_set(

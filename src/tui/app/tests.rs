@@ -164,6 +164,52 @@ fn a_picture_path_can_be_typed_in_place_of_an_image_id() {
 }
 
 #[test]
+fn g_asks_for_a_triptych_once_kandinsky_is_set_up() {
+    let mut app = sample_app();
+    press(&mut app, "5");
+    assert!(press(&mut app, "g").is_empty());
+    assert!(app.message.as_deref().unwrap().contains("kandinsky.toml"));
+    app.kandinsky = Some(KandinskySettings {
+        decoder: "kandinsky-community/kandinsky-2-2-decoder".into(),
+        prior: "kandinsky-community/kandinsky-2-2-prior".into(),
+        steps: 50,
+        size: 512,
+    });
+    app.steer_strength = -3.0;
+    let cmds = press(&mut app, "g");
+    assert!(
+        matches!(&cmds[..], [Command::Generate(r)] if r.latent == 3 && r.strength == 3.0 && r.image == ImageRef::Row(0)),
+        "{cmds:?}"
+    );
+    app.steer_latent = None;
+    assert!(press(&mut app, "g").is_empty());
+}
+
+#[test]
+fn a_triptych_in_progress_shows_its_step_gauge() {
+    let mut app = sample_app();
+    app.tab = Tab::Steer;
+    let run = app.explored_run().unwrap().name.clone();
+    app.generation = Some(GenerationView {
+        run,
+        latent: 3,
+        strength: 2.0,
+        dir: "/ws/runs/r/generated/lab-1".into(),
+        step: Some((61, 150, "plus".into())),
+        ready: false,
+    });
+    let shown = screen(&app, 100, 30);
+    assert!(shown.contains("generating plus: step 61/150"), "{shown}");
+    insta::assert_snapshot!("steer_generating_100x30", shown);
+    app.generation.as_mut().unwrap().ready = true;
+    let done = screen(&app, 100, 30);
+    assert!(
+        done.contains("/ws/runs/r/generated/lab-1") && done.contains("minus.png"),
+        "{done}"
+    );
+}
+
+#[test]
 fn clicking_a_tab_switches_to_it() {
     let mut app = sample_app();
     let spans = view::tab_spans();

@@ -1,5 +1,6 @@
 //! Steer: one image, one or more latents, a strength moved with ←/→, and what the steered
-//! embedding now resembles.
+//! embedding now resembles; with Kandinsky 2.2 set up, `g` generates the study's triptych
+//! (orig, plus, minus), shown here with a gauge per denoising step, then inline.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -7,9 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Gauge, Paragraph};
 use ratatui::Frame;
 
+use crate::engine::kandinsky::triptych::PANELS;
 use crate::engine::steer::{ImageRef, Method};
-use crate::tui::app::{App, STRENGTH_STEP};
-use crate::tui::view::panel;
+use crate::tui::app::{App, GenerationView, STRENGTH_STEP};
+use crate::tui::view::{panel, Collages};
 
 pub const KEYS: &[(&str, &str)] = &[
     (
@@ -22,14 +24,33 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Enter", "stack this latent and choose another"),
     ("m", "method: edit (error kept) or add direction"),
     ("r", "reset strength and stack"),
+    (
+        "g",
+        "generate the Kandinsky 2.2 triptych: orig, +strength, −strength",
+    ),
 ];
 
 /// The strength gauge spans ±this many units.
 const GAUGE_SPAN: f32 = 10.0;
 
-pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+pub fn draw(frame: &mut Frame, app: &App, area: Rect, pictures: &mut dyn Collages) {
     let [head, body] = Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(area);
     draw_head(frame, app, head);
+    let shown = app.explored_run().map(|r| r.name.as_str());
+    let body = match app
+        .generation
+        .as_ref()
+        .filter(|g| Some(g.run.as_str()) == shown)
+    {
+        Some(g) => {
+            let [top, bottom] =
+                Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)])
+                    .areas(body);
+            draw_generation(frame, app, g, bottom, pictures);
+            top
+        }
+        None => body,
+    };
     let Some(view) = app.steer_view.as_ref() else {
         let text = match app.steer_latent {
             None => "Choose a latent on the Latents tab and press t.",
@@ -114,6 +135,59 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Paragraph::new(concept_lines).block(panel(" ground-truth concepts ")),
         concepts,
     );
+}
+
+/// The triptych: a gauge while the job denoises, then the three pictures side by side.
+fn draw_generation(
+    frame: &mut Frame,
+    app: &App,
+    g: &GenerationView,
+    area: Rect,
+    pictures: &mut dyn Collages,
+) {
+    let block = panel(format!(
+        " Kandinsky 2.2 · latent {} · ±{:.1} · {} ",
+        g.latent,
+        g.strength,
+        g.dir.display()
+    ));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if !g.ready {
+        let [line, _] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+        let (ratio, label) = match &g.step {
+            Some((done, total, picture)) => (
+                *done as f64 / (*total).max(1) as f64,
+                format!("generating {picture}: step {done}/{total}"),
+            ),
+            None => (0.0, "loading Kandinsky 2.2…".to_string()),
+        };
+        frame.render_widget(
+            Gauge::default()
+                .ratio(ratio.clamp(0.0, 1.0))
+                .label(label)
+                .gauge_style(
+                    Style::default()
+                        .fg(app.theme.accent)
+                        .bg(app.theme.highlight_bg),
+                ),
+            line,
+        );
+        return;
+    }
+    let key = g.dir.display().to_string();
+    let columns = Layout::horizontal([Constraint::Ratio(1, 3); 3]).areas::<3>(inner);
+    for (i, (name, cell)) in PANELS.iter().zip(columns).enumerate() {
+        let [title, picture] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(cell);
+        frame.render_widget(
+            Paragraph::new(Span::styled(*name, app.theme.dimmed())),
+            title,
+        );
+        if !pictures.collage(frame, picture, &key, i) {
+            frame.render_widget(Paragraph::new(format!("{name}.png")), picture);
+        }
+    }
 }
 
 fn draw_head(frame: &mut Frame, app: &App, area: Rect) {

@@ -1,0 +1,330 @@
+//! `saelab steer RUN --latent J --generate`: the study's Kandinsky 2.2 triptych. The start is
+//! a prompt through the prior, a picture through the prior's image encoder, or a row of the
+//! run's set; it is steered with the steering engine's methods and decoded three times with
+//! one seed. The pictures go to `runs/RUN/generated/NAME/` (orig.png, plus.png, minus.png,
+//! triptych.png, triptych.json).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::progress::Counter;
+use super::steer::SteerArgs;
+use super::tables::print_json;
+use super::Ctx;
+use crate::engine::error::{Error, Result};
+use crate::engine::fsutil;
+use crate::engine::hub::{ModelSource, KANDINSKY_DECODER, KANDINSKY_PRIOR};
+use crate::engine::kandinsky::settings::{self, KandinskySettings};
+use crate::engine::kandinsky::triptych::{
+    prompt_embedding, side_by_side, triptych, Kandinsky, TriptychOptions, PANELS,
+};
+use crate::engine::kandinsky::{DecodeOptions, PriorOptions};
+use crate::engine::run::RunDir;
+use crate::engine::steer::{Change, Edit, ImageRef, Method, Steerer};
+
+/// Width of the triptych drawn in the terminal, in cells.
+const SHOW_WIDTH: u32 = 96;
+
+pub fn run(ctx: &Ctx, a: &SteerArgs, steerer: &mut Steerer, method: Method) -> anyhow::Result<()> {
+    let g = &a.generate;
+    if a.ablate {
+        return Err(Error::invalid(
+            "--ablate",
+            "the triptych steers by ±--strength; drop --ablate",
+        )
+        .into());
+    }
+    let device = ctx.device.open()?;
+    if device.is_cpu() {
+        ctx.note("generating on the CPU: Kandinsky 2.2's 1.2B-parameter UNet takes seconds a step here, so the three pictures take many minutes at 512 px; a GPU build (--features cuda or metal) takes seconds");
+    }
+    let source = |spec: &str, kind| ModelSource {
+        offline: g.offline,
+        progress: !ctx.quiet && std::io::stderr().is_terminal(),
+        ..ModelSource::of_kind(spec, kind)
+    };
+    let k = Kandinsky::load(
+        &source(&g.prior, KANDINSKY_PRIOR),
+        &source(&g.decoder, KANDINSKY_DECODER),
+        &device,
+    )?;
+    let d = steerer.analysis.set.dim();
+    if d != k.dim() {
+        return Err(Error::invalid(
+            "run",
+            format!("'{}' has a {d}-d SAE, but Kandinsky steers {}-d image embeddings: train on a set embedded with the prior's image encoder (`saelab embed --model {}/image_encoder`)", a.run, k.dim(), g.prior),
+        )
+        .into());
+    }
+    let opts = TriptychOptions {
+        seed: g.seed,
+        strength: a.strength,
+        decode: DecodeOptions {
+            steps: g.steps,
+            guidance: g.guidance,
+            height: g.size,
+            width: g.size,
+        },
+        prior: PriorOptions {
+            steps: g.prior_steps,
+            guidance: g.guidance,
+        },
+    };
+    let prior_steps = if g.prompt.is_some() { g.prior_steps } else { 0 };
+    let mut progress =
+        StepProgress::new(ctx, prior_steps + PANELS.len() * g.steps, device.is_cpu());
+    let start = start_embedding(ctx, &k, a, steerer, &opts, &mut progress)?;
+    let edits = |s: f32| -> Vec<Edit> {
+        a.latents
+            .iter()
+            .map(|&latent| Edit {
+                latent,
+                change: Change::Add(s),
+            })
+            .collect()
+    };
+    let made = triptych(
+        &k,
+        &start,
+        &mut |u, s| Ok(steerer.steer(u, &edits(s), method)),
+        &opts,
+        &mut |panel, done, total| progress.step(panel, done, total),
+    )?;
+    progress.finish();
+    let dir = match &g.out {
+        Some(dir) => dir.clone(),
+        None => RunDir::new(&ctx.ws, a.run).path("generated").join(name(a)),
+    };
+    let summary = save(
+        &dir,
+        a,
+        &made.pictures,
+        &made.embeddings,
+        k.decoder.picture_size(&opts.decode),
+    )?;
+    settings::save(
+        &ctx.ws,
+        &KandinskySettings {
+            decoder: g.decoder.clone(),
+            prior: g.prior.clone(),
+            steps: g.steps,
+            size: g.size,
+        },
+    )?;
+    if ctx.json {
+        return print_json(&summary);
+    }
+    show(&dir.join("triptych.png"));
+    println!(
+        "latent {} at ±{} (seed {}): {}",
+        join(a.latents),
+        a.strength,
+        g.seed,
+        dir.display()
+    );
+    for panel in PANELS {
+        println!("  {panel}: {}", dir.join(format!("{panel}.png")).display());
+    }
+    Ok(())
+}
+
+/// The unsteered image embedding, at its own length.
+fn start_embedding(
+    ctx: &Ctx,
+    k: &Kandinsky,
+    a: &SteerArgs,
+    steerer: &mut Steerer,
+    opts: &TriptychOptions,
+    progress: &mut StepProgress,
+) -> Result<Vec<f32>> {
+    if let Some(prompt) = &a.generate.prompt {
+        return prompt_embedding(k, prompt, opts, &mut |p, d, t| progress.step(p, d, t));
+    }
+    match a.image.as_ref().expect("clap requires --image or --prompt") {
+        ImageRef::File(path) => Ok(k.prior.embed_picture(path)?.flatten_all()?.to_vec1()?),
+        row => {
+            let unit = steerer.embedding(row)?;
+            let length = match steerer.analysis.set.meta.mean_norm {
+                Some(n) => n,
+                None => {
+                    ctx.note("the set does not record its embeddings' length; taking the row at the length of the image encoder's embedding of a blank picture");
+                    let zero: Vec<f32> = k.prior.zero_embed()?.flatten_all()?.to_vec1()?;
+                    zero.iter().map(|v| v * v).sum::<f32>().sqrt()
+                }
+            };
+            Ok(unit.iter().map(|v| v * length).collect())
+        }
+    }
+}
+
+fn join(latents: &[usize]) -> String {
+    latents
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
+/// The output folder's name: latent, strength, seed and start.
+fn name(a: &SteerArgs) -> String {
+    let start = match (&a.generate.prompt, &a.image) {
+        (Some(p), _) => {
+            let words: String = p
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            let words: Vec<&str> = words.split('-').filter(|w| !w.is_empty()).collect();
+            words.join("-").chars().take(40).collect()
+        }
+        (None, Some(image)) => image.slug(),
+        (None, None) => "start".into(),
+    };
+    format!(
+        "latent{}_s{}_seed{}_{start}",
+        join(a.latents),
+        a.strength,
+        a.generate.seed
+    )
+}
+
+fn png(path: &Path, picture: &image::RgbImage) -> Result<()> {
+    let mut bytes = Vec::new();
+    picture
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .map_err(|e| Error::invalid("picture", format!("could not be encoded: {e}")))?;
+    fsutil::write_atomic(path, &bytes)
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (norm(a) * norm(b))
+}
+
+fn save(
+    dir: &Path,
+    a: &SteerArgs,
+    pictures: &[image::RgbImage],
+    embeddings: &[Vec<f32>; 3],
+    (height, width): (usize, usize),
+) -> Result<serde_json::Value> {
+    fsutil::create_dir(dir)?;
+    let mut files: Vec<PathBuf> = Vec::new();
+    for (panel, picture) in PANELS.iter().zip(pictures) {
+        let path = dir.join(format!("{panel}.png"));
+        png(&path, picture)?;
+        files.push(path);
+    }
+    png(&dir.join("triptych.png"), &side_by_side(pictures))?;
+    let g = &a.generate;
+    let summary = json!({
+        "run": a.run,
+        "latent": a.latents,
+        "strength": a.strength,
+        "method": match a.method { super::args::MethodArg::Edit => "edit", super::args::MethodArg::Add => "add" },
+        "prompt": g.prompt,
+        "image": if g.prompt.is_none() { json!(a.image) } else { json!(null) },
+        "seed": g.seed,
+        "steps": g.steps,
+        "prior_steps": g.prior_steps,
+        "guidance": g.guidance,
+        "width": width,
+        "height": height,
+        "decoder": g.decoder,
+        "prior": g.prior,
+        "files": files.iter().zip(PANELS).map(|(f, p)| (p.to_string(), json!(f))).collect::<serde_json::Map<_, _>>(),
+        "cosine_to_orig": {"plus": cosine(&embeddings[0], &embeddings[1]), "minus": cosine(&embeddings[0], &embeddings[2])},
+    });
+    fsutil::write_json(&dir.join("triptych.json"), &summary)?;
+    Ok(summary)
+}
+
+fn show(path: &Path) {
+    if !std::io::stdout().is_terminal() {
+        return;
+    }
+    let config = viuer::Config {
+        width: Some(SHOW_WIDTH),
+        absolute_offset: false,
+        ..Default::default()
+    };
+    let drawn = image::open(path)
+        .map_err(|e| e.to_string())
+        .and_then(|img| viuer::print(&img, &config).map_err(|e| e.to_string()));
+    if let Err(e) = drawn {
+        eprintln!(
+            "warning: could not draw the triptych here ({e}); it is at {}",
+            path.display()
+        );
+    }
+}
+
+/// Progress over all denoising steps: a bar on a terminal, else one line a step
+/// (`step N/M (panel)`), which the lab's job view reads for its gauge.
+struct StepProgress {
+    bar: Counter,
+    plain: bool,
+    quiet: bool,
+    done: usize,
+    total: usize,
+    cpu: bool,
+    started: Instant,
+    estimated: bool,
+}
+
+impl StepProgress {
+    fn new(ctx: &Ctx, total: usize, cpu: bool) -> Self {
+        StepProgress {
+            bar: Counter::new(ctx.quiet, "generating", "steps"),
+            plain: !std::io::stderr().is_terminal(),
+            quiet: ctx.quiet,
+            done: 0,
+            total,
+            cpu,
+            started: Instant::now(),
+            estimated: false,
+        }
+    }
+
+    fn step(&mut self, panel: &str, _done: usize, _total: usize) {
+        self.done += 1;
+        if self.plain && !self.quiet {
+            eprintln!("step {}/{} ({panel})", self.done, self.total);
+        } else {
+            self.bar.update(self.done, self.total);
+        }
+        if self.cpu && !self.estimated && panel != "prior" && !self.quiet {
+            self.estimated = true;
+            let per = self.started.elapsed().as_secs_f64() / self.done as f64;
+            let left = per * (self.total - self.done) as f64;
+            eprintln!(
+                "on the CPU: {per:.2} s a step; about {} to go",
+                duration(left)
+            );
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish();
+    }
+}
+
+fn duration(seconds: f64) -> String {
+    if seconds < 90.0 {
+        format!("{seconds:.0} s")
+    } else {
+        format!("{:.0} min", seconds / 60.0)
+    }
+}
