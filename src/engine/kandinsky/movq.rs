@@ -34,6 +34,20 @@ fn yes() -> bool {
     true
 }
 
+impl MovqConfig {
+    /// `kandinsky-community/kandinsky-2-2-decoder`'s MoVQ, for benchmarks.
+    pub fn kandinsky22() -> Self {
+        serde_json::from_value(serde_json::json!({
+            "out_channels": 3, "latent_channels": 4, "vq_embed_dim": 4,
+            "block_out_channels": [128, 256, 256, 512], "layers_per_block": 2,
+            "up_block_types": ["AttnUpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D",
+                "UpDecoderBlock2D"],
+            "norm_type": "spatial"
+        }))
+        .expect("a valid config")
+    }
+}
+
 /// Single-head self-attention with a spatial norm, added to its input.
 /// x: [b, c, h, w], zq: the latents → [b, c, h, w]
 struct SpatialAttention {

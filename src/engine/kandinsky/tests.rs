@@ -237,3 +237,65 @@ fn prior_loop_matches_diffusers() {
     assert!(noise.0.is_empty(), "every recorded draw is used");
     assert_close(&embeds, &p["image_embeds"], 1e-3, "prior image embedding");
 }
+
+/// The half-precision path GPUs take, run on the CPU: the UNet and MoVQ agree with diffusers
+/// within f16's error, and the whole pipeline runs to finite pixels of the right size. (The
+/// random tiny MoVQ amplifies f16's rounding of the latents too much to compare its pictures
+/// pixel by pixel.)
+#[test]
+fn the_decoder_runs_in_f16() {
+    let e = expected();
+    let (u, m, p) = (&e["unet"], &e["movq"], &e["pipeline"]);
+    let f16 = |v: &Value, shape: &[usize]| tensor(v, shape).to_dtype(DType::F16).unwrap();
+    let decoder =
+        KandinskyDecoder::load(&root().join("decoder"), DType::F16, &Device::Cpu).unwrap();
+    let d = decoder.unet.config.encoder_hid_dim;
+    let out = decoder
+        .unet
+        .forward(
+            &f16(&u["sample"], &dims(&u["sample_shape"])),
+            421.0,
+            &f16(&u["image_embeds"], &[2, d]),
+        )
+        .unwrap();
+    assert_close(
+        &out.to_dtype(DType::F32).unwrap(),
+        &u["out"],
+        3e-2,
+        "f16 UNet",
+    );
+    let image = decoder
+        .movq
+        .decode(&f16(&m["latents"], &dims(&m["latents_shape"])))
+        .unwrap();
+    assert_close(
+        &image.to_dtype(DType::F32).unwrap(),
+        &m["image"],
+        3e-2,
+        "f16 MoVQ",
+    );
+    let side = e["side"].as_u64().unwrap() as usize;
+    let opts = DecodeOptions {
+        steps: e["steps"].as_u64().unwrap() as usize,
+        guidance: e["guidance_scale"].as_f64().unwrap(),
+        height: side,
+        width: side,
+    };
+    let mut noise =
+        Replay::new(std::iter::once(&p["latents"]).chain(p["noise"].as_array().unwrap()));
+    let pictures = decoder
+        .generate(
+            &tensor(&p["image_embeds"], &[1, d]),
+            &tensor(&p["negative_image_embeds"], &[1, d]),
+            &opts,
+            &mut noise,
+            &mut |_, _| {},
+        )
+        .unwrap();
+    assert_eq!(
+        (pictures.dtype(), pictures.dims()),
+        (DType::F32, &[1, 3, side, side][..])
+    );
+    let values = pictures.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert!(values.iter().all(|v| (0.0..=1.0).contains(v)));
+}

@@ -87,12 +87,15 @@ pub fn prompt_embedding(
     Ok(embeds.flatten_all()?.to_vec1::<f32>()?)
 }
 
+/// Steers a unit embedding by a signed strength, returning a unit embedding.
+pub type SteerFn<'a> = dyn FnMut(&[f32], f32) -> Result<Vec<f32>> + 'a;
+
 /// Steers `start` (d values, any length) with `steer` (unit embedding, signed strength →
 /// unit embedding) and decodes the three embeddings with the same seed.
 pub fn triptych(
     k: &Kandinsky,
     start: &[f32],
-    steer: &mut dyn FnMut(&[f32], f32) -> Result<Vec<f32>>,
+    steer: &mut SteerFn,
     opts: &TriptychOptions,
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<Triptych> {

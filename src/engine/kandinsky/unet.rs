@@ -96,6 +96,24 @@ pub struct UNetConfig {
 }
 
 impl UNetConfig {
+    /// `kandinsky-community/kandinsky-2-2-decoder`'s UNet (1.22B parameters), for benchmarks
+    /// and size estimates where the weights are not at hand.
+    pub fn kandinsky22() -> Self {
+        serde_json::from_value(serde_json::json!({
+            "in_channels": 4, "out_channels": 8,
+            "block_out_channels": [384, 768, 1152, 1536], "layers_per_block": 3,
+            "down_block_types": ["ResnetDownsampleBlock2D", "SimpleCrossAttnDownBlock2D",
+                "SimpleCrossAttnDownBlock2D", "SimpleCrossAttnDownBlock2D"],
+            "up_block_types": ["SimpleCrossAttnUpBlock2D", "SimpleCrossAttnUpBlock2D",
+                "SimpleCrossAttnUpBlock2D", "ResnetUpsampleBlock2D"],
+            "mid_block_type": "UNetMidBlock2DSimpleCrossAttn",
+            "attention_head_dim": 64, "cross_attention_dim": 768,
+            "encoder_hid_dim": 1280, "encoder_hid_dim_type": "image_proj",
+            "addition_embed_type": "image", "resnet_time_scale_shift": "scale_shift"
+        }))
+        .expect("a valid config")
+    }
+
     /// Refuses configs this reader would compute wrongly, naming the field.
     fn check(&self, path: &Path) -> Result<()> {
         let want = |field: &str, got: Option<&str>, expected: &str| -> Result<()> {
