@@ -370,10 +370,10 @@ fn kandinsky_triptychs_are_made_and_repeat_per_seed() {
         "train", "--data", "k", "--lambda", "1e-3", "--dict", "16", "--epochs", "1", "--batch",
         "8", "--name", "kr",
     ]);
-    let generate = |start: &[&str], seed: &str, out: Option<&Path>| {
+    let generate_on = |run: &str, start: &[&str], seed: &str, out: Option<&Path>| {
         let mut args = vec![
             "steer",
-            "kr",
+            run,
             "--latent",
             "2",
             "--strength",
@@ -402,6 +402,8 @@ fn kandinsky_triptychs_are_made_and_repeat_per_seed() {
         }
         lab.json(&args)
     };
+    let generate =
+        |start: &[&str], seed: &str, out: Option<&Path>| generate_on("kr", start, seed, out);
     let pixels = |v: &serde_json::Value, panel: &str| {
         let img = image::open(v["files"][panel].as_str().unwrap())
             .unwrap()
@@ -452,6 +454,42 @@ fn kandinsky_triptychs_are_made_and_repeat_per_seed() {
     lab.ok(&["image", "k", "3", "--out", png.to_str().unwrap()]);
     let file = generate(&["--image", png.to_str().unwrap()], "7", None);
     pixels(&file, "minus");
+
+    // The study's prior embeddings: each CIFAR label as a prompt through the prior. The set
+    // records the prior's image encoder, so its labels use the sibling text encoder.
+    let made = lab.json(&[
+        "embed",
+        "--dataset",
+        &data,
+        "--name",
+        "kp",
+        "--prior",
+        &prior,
+        "--prior-steps",
+        "3",
+        "--batch",
+        "8",
+    ]);
+    assert_eq!(made["dim"].as_u64(), Some(32), "{made}");
+    assert!(
+        made["model"]
+            .as_str()
+            .unwrap()
+            .ends_with("prior/image_encoder"),
+        "{made}"
+    );
+    let set_toml = std::fs::read_to_string(lab.ws().join("sets/kp/set.toml")).unwrap();
+    assert!(
+        set_toml.contains("Kandinsky 2.2 prior") && set_toml.contains("mean_norm"),
+        "{set_toml}"
+    );
+    lab.ok(&[
+        "train", "--data", "kp", "--lambda", "1e-3", "--dict", "16", "--epochs", "1", "--batch",
+        "8", "--name", "kpr",
+    ]);
+    lab.ok(&["latents", "kpr"]);
+    let from_prior = generate_on("kpr", &["--image", "2"], "7", None);
+    pixels(&from_prior, "plus");
 
     // A run of another width is refused with the way out.
     let clip = tiny_clip(&lab.dir.path().join("clip"));

@@ -397,4 +397,18 @@ pub struct EmbedArgs {
     /// Use the Hugging Face cache only; never download.
     #[arg(long)]
     pub offline: bool,
+    /// Embed each example's caption (else "a photo of a {label}.") through this Kandinsky
+    /// 2.2 prior instead of its picture through CLIP: the study's 1280-d prior embeddings.
+    #[arg(long, value_name = "DIR|REPO", num_args = 0..=1,
+          default_missing_value = crate::engine::hub::DEFAULT_PRIOR)]
+    pub prior: Option<String>,
+    /// The prior's denoising steps (with --prior).
+    #[arg(long, default_value_t = 25, requires = "prior")]
+    pub prior_steps: usize,
+    /// The prior's classifier-free guidance scale (with --prior).
+    #[arg(long, default_value_t = 4.0, requires = "prior")]
+    pub guidance: f64,
+    /// Seed of the prior's noise (with --prior).
+    #[arg(long, default_value_t = 0, requires = "prior")]
+    pub seed: u64,
 }

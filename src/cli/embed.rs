@@ -8,8 +8,9 @@ use super::tables::print_json;
 use super::{Ctx, CANCEL};
 use crate::engine::dataset::{parse_spec, Split};
 use crate::engine::device::describe;
-use crate::engine::embed::{embed, EmbedOptions};
-use crate::engine::hub::ModelSource;
+use crate::engine::embed::{embed, EmbedOptions, PriorSource};
+use crate::engine::hub::{ModelSource, KANDINSKY_PRIOR};
+use crate::engine::kandinsky::PriorOptions;
 
 pub fn run(ctx: &Ctx, req: EmbedArgs) -> anyhow::Result<()> {
     let (kind, path) = parse_spec(&req.dataset)?;
@@ -20,15 +21,32 @@ pub fn run(ctx: &Ctx, req: EmbedArgs) -> anyhow::Result<()> {
     opts.split = Split::parse(&req.split)?;
     opts.batch = req.batch;
     opts.limit = req.limit;
+    let progress = opts.model.progress;
+    opts.prior = req.prior.as_ref().map(|spec| PriorSource {
+        source: ModelSource {
+            offline: req.offline,
+            progress,
+            ..ModelSource::of_kind(spec, KANDINSKY_PRIOR)
+        },
+        opts: PriorOptions {
+            steps: req.prior_steps,
+            guidance: req.guidance,
+        },
+        seed: req.seed,
+    });
     let device = ctx.device.open()?;
+    let (what, with, unit) = match &req.prior {
+        Some(p) => ("the captions of", p.as_str(), "captions"),
+        None => ("", opts.model.spec.as_str(), "images"),
+    };
     ctx.note(&format!(
-        "embedding {} ({} split) with {} on {}",
+        "embedding {what}{}{} ({} split) with {with} on {}",
+        if what.is_empty() { "" } else { " " },
         req.dataset,
         opts.split.name(),
-        opts.model.spec,
         describe(&device)
     ));
-    let mut counter = Counter::new(ctx.quiet, "embedding", "images");
+    let mut counter = Counter::new(ctx.quiet, "embedding", unit);
     let outcome = embed(&ctx.ws, &opts, &device, &CANCEL, &mut |done, total| {
         counter.update(done, total)
     });

@@ -7,6 +7,7 @@
 //! in the set's `report.json`. Embeddings are L2-normalised, as CLIP compares them.
 
 pub mod chunks;
+pub mod encoder;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,8 +19,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use self::chunks::{Chunk, JobKey, Partial};
+use self::encoder::{Encoder, Prepared, PriorEncoder};
 use super::clip::model::Clip;
-use super::clip::preprocess::preprocess;
 use super::dataset::{self, Example, Kind, Split};
 use super::error::{Error, Result};
 use super::hub::ModelSource;
@@ -47,6 +48,16 @@ pub struct EmbedOptions {
     pub limit: Option<usize>,
     /// Examples per saved chunk: what an interrupted job can lose.
     pub chunk: usize,
+    /// Embed captions through this Kandinsky 2.2 prior instead of pictures through CLIP.
+    pub prior: Option<PriorSource>,
+}
+
+/// The prior that embeds captions, and how.
+#[derive(Debug, Clone)]
+pub struct PriorSource {
+    pub source: ModelSource,
+    pub opts: crate::engine::kandinsky::PriorOptions,
+    pub seed: u64,
 }
 
 impl EmbedOptions {
@@ -60,6 +71,7 @@ impl EmbedOptions {
             batch: DEFAULT_BATCH,
             limit: None,
             chunk: CHUNK,
+            prior: None,
         }
     }
 }
@@ -106,20 +118,19 @@ pub fn embed(
     if let Some(n) = opts.limit {
         examples.truncate(n);
     }
-    let model_dir = opts.model.resolve()?;
-    let clip = Clip::load(&model_dir, device)?;
+    let (encoder, model) = load_encoder(opts, device)?;
     let key = JobKey {
-        model: opts.model.name(),
+        model,
         source: source_of(opts),
         split: opts.split.name().into(),
         count: examples.len(),
-        dim: clip.config.projection_dim,
-        image_size: clip.image_size()?,
+        dim: encoder.dim(),
+        image_size: encoder.image_size()?,
         chunk: opts.chunk,
     };
     let partial = Partial::open(ws, &opts.name, &key)?;
     let started = Instant::now();
-    let resumed = run_chunks(&clip, &examples, opts, &partial, cancel, progress)?;
+    let resumed = run_chunks(&encoder, &examples, opts, &partial, cancel, progress)?;
     if cancel.load(Ordering::SeqCst) {
         return Err(Error::Interrupted);
     }
@@ -129,9 +140,32 @@ pub fn embed(
     Ok(outcome)
 }
 
+/// The encoder and the model name the set records. A prior's set records the prior's image
+/// encoder: its embeddings live in that space, so picture files and labels use it.
+fn load_encoder(opts: &EmbedOptions, device: &Device) -> Result<(Encoder, String)> {
+    let Some(p) = &opts.prior else {
+        let clip = Clip::load(&opts.model.resolve()?, device)?;
+        return Ok((Encoder::Images(clip), opts.model.name()));
+    };
+    let dtype = if device.is_cpu() {
+        candle_core::DType::F32
+    } else {
+        candle_core::DType::F16
+    };
+    let prior =
+        crate::engine::kandinsky::KandinskyPrior::load(&p.source.resolve()?, dtype, device)?;
+    let name = format!("{}/image_encoder", p.source.name().trim_end_matches('/'));
+    let encoder = PriorEncoder {
+        prior,
+        opts: p.opts,
+        seed: p.seed,
+    };
+    Ok((Encoder::Captions(Box::new(encoder)), name))
+}
+
 /// Embeds every chunk not yet saved; returns how many examples earlier jobs had done.
 fn run_chunks(
-    clip: &Clip,
+    encoder: &Encoder,
     examples: &[Example],
     opts: &EmbedOptions,
     partial: &Partial,
@@ -146,8 +180,8 @@ fn run_chunks(
     let resumed = total - todo.iter().map(|&c| span(c).len()).sum::<usize>();
     let mut done = resumed;
     progress(done, total);
-    let side = clip.image_size()?;
-    let (tx, rx) = sync_channel::<(usize, Vec<Result<Vec<f32>>>)>(1);
+    let side = encoder.image_size()?;
+    let (tx, rx) = sync_channel::<(usize, Vec<Result<Prepared>>)>(1);
     std::thread::scope(|scope| {
         scope.spawn(move || {
             for &c in &todo {
@@ -156,7 +190,7 @@ fn run_chunks(
                 }
                 let pixels = examples[span(c)]
                     .par_iter()
-                    .map(|ex| ex.decode().map(|img| preprocess(&img, side as u32)))
+                    .map(|ex| encoder.prepare(ex, side))
                     .collect();
                 if tx.send((c, pixels)).is_err() {
                     break;
@@ -164,7 +198,7 @@ fn run_chunks(
             }
         });
         for (c, pixels) in rx {
-            let chunk = embed_chunk(clip, c, span(c).start, pixels, opts.batch)?;
+            let chunk = embed_chunk(encoder, c, span(c).start, pixels, opts.batch)?;
             partial.save(&chunk)?;
             done += span(c).len();
             progress(done, total);
@@ -176,12 +210,12 @@ fn run_chunks(
     })
 }
 
-/// Runs the model over a chunk's readable pictures in batches of `batch`.
+/// Runs the model over a chunk's readable examples in batches of `batch`.
 fn embed_chunk(
-    clip: &Clip,
+    encoder: &Encoder,
     c: usize,
     first: usize,
-    pixels: Vec<Result<Vec<f32>>>,
+    pixels: Vec<Result<Prepared>>,
     batch: usize,
 ) -> Result<Chunk> {
     let mut chunk = Chunk {
@@ -195,9 +229,9 @@ fn embed_chunk(
             Err(e) => chunk.skipped.push((first + i, e.to_string())),
         }
     }
-    for group in ready.chunks(batch) {
-        let pictures: Vec<&[f32]> = group.iter().map(|(_, p)| p.as_slice()).collect();
-        let (unit, norms) = clip.embed_pixels_with_norms(&pictures)?;
+    for (part, group) in ready.chunks(batch).enumerate() {
+        let inputs: Vec<&Prepared> = group.iter().map(|(_, p)| p).collect();
+        let (unit, norms) = encoder.embed(&inputs, c, part)?;
         chunk.embeddings.extend(unit);
         chunk.norms.extend(norms);
         chunk.rows.extend(group.iter().map(|(r, _)| *r as u32));
@@ -250,7 +284,7 @@ fn publish(
         model: key.model.clone(),
         dim: key.dim,
         count: items.len(),
-        preprocessing: format!("open_clip eval: shortest side {side} bicubic, centre crop, CLIP mean/std; L2-normalised", side = key.image_size),
+        preprocessing: preprocessing(opts, key),
         created: now_unix(),
         seed: None,
         split: Some(key.split.clone()),
@@ -281,6 +315,19 @@ fn publish(
         seconds,
         images_per_sec: fresh as f64 / seconds.max(1e-9),
     })
+}
+
+fn preprocessing(opts: &EmbedOptions, key: &JobKey) -> String {
+    match &opts.prior {
+        Some(p) => format!(
+            "captions (else \"a photo of a {{label}}.\") through the Kandinsky 2.2 prior {}: {} steps, guidance {}, seed {}; L2-normalised",
+            p.source.name(),
+            p.opts.steps,
+            p.opts.guidance,
+            p.seed
+        ),
+        None => format!("open_clip eval: shortest side {side} bicubic, centre crop, CLIP mean/std; L2-normalised", side = key.image_size),
+    }
 }
 
 /// `KIND:ABSOLUTE_PATH`, so collages can find the pictures again from any folder.

@@ -75,9 +75,24 @@ impl KandinskyPrior {
         noise: &mut dyn Noise,
         on_step: &mut dyn FnMut(usize, usize),
     ) -> Result<(Tensor, Tensor)> {
-        let rows = [self.tokenizer.encode(""), self.tokenizer.encode(prompt)];
-        let lengths: Vec<usize> = rows.iter().map(Vec::len).collect();
+        let embeds = self.embed_prompts(&[prompt], opts, noise, on_step)?;
+        Ok((embeds, self.zero_embed()?))
+    }
+
+    /// Image embeddings of b prompts, denoised together. → [b, d]
+    pub fn embed_prompts(
+        &self,
+        prompts: &[&str],
+        opts: &PriorOptions,
+        noise: &mut dyn Noise,
+        on_step: &mut dyn FnMut(usize, usize),
+    ) -> Result<Tensor> {
         let n = self.prior.config.num_embeddings;
+        let rows: Vec<Vec<u32>> = std::iter::repeat_n("", prompts.len())
+            .chain(prompts.iter().copied())
+            .map(|p| self.tokenizer.encode(p))
+            .collect();
+        let lengths: Vec<usize> = rows.iter().map(Vec::len).collect();
         let ids: Vec<Vec<u32>> = rows
             .iter()
             .map(|r| {
@@ -88,12 +103,11 @@ impl KandinskyPrior {
                     .collect()
             })
             .collect();
-        let embeds = self.denoise(&ids, &lengths, opts, noise, on_step)?;
-        Ok((embeds, self.zero_embed()?))
+        self.denoise(&ids, &lengths, opts, noise, on_step)
     }
 
-    /// The prior's loop from token rows [negative, prompt] (each padded to the prior's length,
-    /// `lengths` unmasked). → [1, d]
+    /// The prior's loop from token rows [b negatives; b prompts] (each padded to the prior's
+    /// length, `lengths` unmasked). → [b, d]
     pub fn denoise(
         &self,
         ids: &[Vec<u32>],
@@ -108,19 +122,20 @@ impl KandinskyPrior {
             text_embeds.to_dtype(self.dtype)?,
         );
         let guided = opts.guidance > 1.0;
+        let b = ids.len() / 2;
         let (states, text_embeds, lengths) = match guided {
             true => (states, text_embeds, lengths.to_vec()),
             false => (
-                states.narrow(0, 1, 1)?,
-                text_embeds.narrow(0, 1, 1)?,
-                lengths[1..].to_vec(),
+                states.narrow(0, b, b)?,
+                text_embeds.narrow(0, b, b)?,
+                lengths[b..].to_vec(),
             ),
         };
         let mut scheduler = UnClip::new(self.scheduler.clone())?;
         scheduler.set_timesteps(opts.steps)?;
         let d = self.prior.embedding_dim();
         let mut latents = noise
-            .normal(&[1, d], states.device())?
+            .normal(&[b, d], states.device())?
             .to_dtype(self.dtype)?;
         let ts = scheduler.timesteps.clone();
         for (i, &t) in ts.iter().enumerate() {
@@ -132,7 +147,7 @@ impl KandinskyPrior {
                 .prior
                 .forward(&input, t as f64, &text_embeds, &states, &lengths)?;
             if guided {
-                let (u, c) = (pred.narrow(0, 0, 1)?, pred.narrow(0, 1, 1)?);
+                let (u, c) = (pred.narrow(0, 0, b)?, pred.narrow(0, b, b)?);
                 pred = (&u + ((c - &u)? * opts.guidance)?)?;
             }
             latents = scheduler.step(&pred, t, &latents, ts.get(i + 1).copied(), noise)?;
