@@ -18,7 +18,7 @@ pub struct PriorEncoder {
 }
 
 pub enum Encoder {
-    Images(Clip),
+    Images(Box<Clip>),
     Captions(Box<PriorEncoder>),
 }
 

@@ -145,7 +145,7 @@ pub fn embed(
 fn load_encoder(opts: &EmbedOptions, device: &Device) -> Result<(Encoder, String)> {
     let Some(p) = &opts.prior else {
         let clip = Clip::load(&opts.model.resolve()?, device)?;
-        return Ok((Encoder::Images(clip), opts.model.name()));
+        return Ok((Encoder::Images(Box::new(clip)), opts.model.name()));
     };
     let dtype = if device.is_cpu() {
         candle_core::DType::F32

@@ -11,6 +11,7 @@ use candle_core::Tensor;
 
 use crate::engine::clip::decode;
 use crate::engine::clip::model::normalize_rows;
+use crate::engine::clip::preprocess::preprocess;
 use crate::engine::clip::random;
 use crate::engine::set::{EmbeddingSet, REPORT_FILE};
 
