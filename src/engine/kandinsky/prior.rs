@@ -14,6 +14,11 @@ use crate::engine::clip::ops::gelu_erf;
 use crate::engine::error::{Error, Result};
 use crate::engine::{fsutil, hub};
 
+/// PyTorch's LayerNorm epsilon, which diffusers keeps.
+const TORCH_EPS: f64 = 1e-5;
+/// The feed-forward's width per model width.
+const FF_WIDTH: usize = 4;
+
 /// The additive mask diffusers puts on masked and future positions.
 const MASKED: f64 = -10_000.0;
 
@@ -65,16 +70,16 @@ impl Block {
     fn new(vb: VarBuilder, dim: usize, heads: usize) -> Result<Self> {
         let a = vb.pp("attn1");
         Ok(Block {
-            norm1: layer_norm(dim, 1e-5, vb.pp("norm1"))?,
+            norm1: layer_norm(dim, TORCH_EPS, vb.pp("norm1"))?,
             qkv: (
                 linear(dim, dim, a.pp("to_q"))?,
                 linear(dim, dim, a.pp("to_k"))?,
                 linear(dim, dim, a.pp("to_v"))?,
             ),
             out: linear(dim, dim, a.pp("to_out").pp(0))?,
-            norm3: layer_norm(dim, 1e-5, vb.pp("norm3"))?,
-            ff_in: linear(dim, 4 * dim, vb.pp("ff").pp("net").pp(0).pp("proj"))?,
-            ff_out: linear(4 * dim, dim, vb.pp("ff").pp("net").pp(2))?,
+            norm3: layer_norm(dim, TORCH_EPS, vb.pp("norm3"))?,
+            ff_in: linear(dim, FF_WIDTH * dim, vb.pp("ff").pp("net").pp(0).pp("proj"))?,
+            ff_out: linear(FF_WIDTH * dim, dim, vb.pp("ff").pp("net").pp(2))?,
             heads,
         })
     }
@@ -136,7 +141,7 @@ impl PriorTransformer {
         let n = c.num_embeddings + c.additional_embeddings;
         let norm = |on: &Option<String>, dim: usize, name: &str| -> Result<Option<LayerNorm>> {
             Ok(match on {
-                Some(_) => Some(layer_norm(dim, 1e-5, vb.pp(name))?),
+                Some(_) => Some(layer_norm(dim, TORCH_EPS, vb.pp(name))?),
                 None => None,
             })
         };
@@ -158,7 +163,7 @@ impl PriorTransformer {
                     )
                 })
                 .collect::<Result<_>>()?,
-            norm_out: layer_norm(inner, 1e-5, vb.pp("norm_out"))?,
+            norm_out: layer_norm(inner, TORCH_EPS, vb.pp("norm_out"))?,
             to_clip: linear(inner, clip_dim, vb.pp("proj_to_clip_embeddings"))?,
             clip_mean: vb.get((1, clip_dim), "clip_mean")?,
             clip_std: vb.get((1, clip_dim), "clip_std")?,

@@ -22,6 +22,13 @@ use crate::engine::{fsutil, hub};
 /// `ImageProjection` default, which the UNet keeps).
 pub const IMAGE_TOKENS: usize = 32;
 
+/// PyTorch's default epsilon, which diffusers keeps for the attention and projection norms.
+const TORCH_EPS: f64 = 1e-5;
+/// Groups of the cross-attention norm (diffusers' default).
+const CROSS_NORM_GROUPS: usize = 32;
+/// The time embedding's width per channel of the first level.
+const TIME_WIDTH: usize = 4;
+
 /// A setting given once for all blocks or once per block.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
@@ -43,7 +50,7 @@ fn groups() -> usize {
     32
 }
 fn eps() -> f64 {
-    1e-5
+    TORCH_EPS
 }
 fn one() -> f64 {
     1.0
@@ -189,7 +196,7 @@ impl UNetConfig {
         ResnetSpec {
             groups: self.norm_num_groups,
             eps: self.norm_eps,
-            temb: self.block_out_channels[0] * 4,
+            temb: self.block_out_channels[0] * TIME_WIDTH,
             time_norm: match self.resnet_time_scale_shift.as_deref() {
                 Some("scale_shift") => TimeNorm::ScaleShift,
                 _ => TimeNorm::Add,
@@ -231,14 +238,14 @@ impl AddedKvAttention {
         let cross = c.cross_attention_dim;
         let cross_norm = match c.cross_attention_norm.as_deref() {
             Some("group_norm") => Some(CrossNorm::Group(group_norm(
-                32,
+                CROSS_NORM_GROUPS,
                 cross,
-                1e-5,
+                TORCH_EPS,
                 vb.pp("norm_cross"),
             )?)),
             Some(_) => Some(CrossNorm::Layer(layer_norm(
                 cross,
-                1e-5,
+                TORCH_EPS,
                 vb.pp("norm_cross"),
             )?)),
             None => None,
@@ -252,7 +259,7 @@ impl AddedKvAttention {
             ))
         };
         Ok(AddedKvAttention {
-            norm: group_norm(c.norm_num_groups, channels, 1e-5, vb.pp("group_norm"))?,
+            norm: group_norm(c.norm_num_groups, channels, TORCH_EPS, vb.pp("group_norm"))?,
             cross_norm,
             to_q: linear(channels, channels, vb.pp("to_q"))?,
             to_kv,
@@ -294,6 +301,78 @@ struct Level {
 }
 
 impl Level {
+    /// A down or up level: one resnet per input width, attention after each in the
+    /// cross-attention kinds, then the resampling resnet unless `resample` is None.
+    fn new(
+        vb: VarBuilder,
+        c: &UNetConfig,
+        kind: &str,
+        inputs: &[usize],
+        out: usize,
+        head: usize,
+        resample: Resample,
+    ) -> Result<Self> {
+        let spec = c.spec();
+        let attn = kind.starts_with("SimpleCrossAttn");
+        let mut level = Level {
+            resnets: vec![],
+            attentions: vec![],
+            resample: None,
+        };
+        for (j, &from) in inputs.iter().enumerate() {
+            let r = Resnet::new(vb.pp("resnets").pp(j), from, out, Resample::None, spec)?;
+            level.resnets.push(r);
+            if attn {
+                let a = AddedKvAttention::new(
+                    vb.pp("attentions").pp(j),
+                    c,
+                    out,
+                    head,
+                    c.only_cross_attention,
+                )?;
+                level.attentions.push(a);
+            }
+        }
+        if resample != Resample::None {
+            let name = if resample == Resample::Down {
+                "downsamplers"
+            } else {
+                "upsamplers"
+            };
+            level.resample = Some(Resnet::new(vb.pp(name).pp(0), out, out, resample, spec)?);
+        }
+        Ok(level)
+    }
+
+    /// The middle: resnet, attention, resnet at the deepest width.
+    fn mid(vb: VarBuilder, c: &UNetConfig) -> Result<Self> {
+        let last = *c
+            .block_out_channels
+            .last()
+            .expect("checked: one width per block");
+        let spec = ResnetSpec {
+            out_scale: c.mid_block_scale_factor,
+            ..c.spec()
+        };
+        let cross_only = c
+            .mid_block_only_cross_attention
+            .unwrap_or(c.only_cross_attention);
+        let head = c.attention_head_dim.at(c.block_out_channels.len() - 1);
+        Ok(Level {
+            resnets: (0..2)
+                .map(|j| Resnet::new(vb.pp("resnets").pp(j), last, last, Resample::None, spec))
+                .collect::<Result<_>>()?,
+            attentions: vec![AddedKvAttention::new(
+                vb.pp("attentions").pp(0),
+                c,
+                last,
+                head,
+                cross_only,
+            )?],
+            resample: None,
+        })
+    }
+
     fn attend_after(&self, i: usize, h: Tensor, ctx: &Tensor) -> Result<Tensor> {
         match self.attentions.get(i) {
             Some(a) => a.forward(&h, ctx),
@@ -328,127 +407,64 @@ impl UNet {
 
     pub fn new(vb: VarBuilder, c: UNetConfig) -> Result<Self> {
         let ch = &c.block_out_channels;
-        let temb = ch[0] * 4;
-        let spec = c.spec();
-        let head = |i: usize| c.attention_head_dim.at(i);
+        let (levels, spec) = (ch.len(), c.spec());
+        let temb = spec.temb;
         let mut down = Vec::new();
         let mut out = ch[0];
         for (i, kind) in c.down_block_types.iter().enumerate() {
-            let (cin, vb) = (out, vb.pp("down_blocks").pp(i));
+            let cin = out;
             out = ch[i];
-            let attn = kind.starts_with("SimpleCrossAttn");
-            let n = c.layers_per_block.at(i);
-            let mut level = Level {
-                resnets: vec![],
-                attentions: vec![],
-                resample: None,
+            let inputs: Vec<usize> = (0..c.layers_per_block.at(i))
+                .map(|j| if j == 0 { cin } else { out })
+                .collect();
+            let resample = if i + 1 < levels {
+                Resample::Down
+            } else {
+                Resample::None
             };
-            for j in 0..n {
-                let from = if j == 0 { cin } else { out };
-                level.resnets.push(Resnet::new(
-                    vb.pp("resnets").pp(j),
-                    from,
-                    out,
-                    Resample::None,
-                    spec,
-                )?);
-                if attn {
-                    level.attentions.push(AddedKvAttention::new(
-                        vb.pp("attentions").pp(j),
-                        &c,
-                        out,
-                        head(i),
-                        c.only_cross_attention,
-                    )?);
-                }
-            }
-            if i + 1 < ch.len() {
-                level.resample = Some(Resnet::new(
-                    vb.pp("downsamplers").pp(0),
-                    out,
-                    out,
-                    Resample::Down,
-                    spec,
-                )?);
-            }
-            down.push(level);
-        }
-        let last = *ch.last().expect("checked: one channel count per block");
-        let mid_vb = vb.pp("mid_block");
-        let mid_spec = ResnetSpec {
-            out_scale: c.mid_block_scale_factor,
-            ..spec
-        };
-        let cross_only = c
-            .mid_block_only_cross_attention
-            .unwrap_or(c.only_cross_attention);
-        let mid = Level {
-            resnets: (0..2)
-                .map(|j| {
-                    Resnet::new(
-                        mid_vb.pp("resnets").pp(j),
-                        last,
-                        last,
-                        Resample::None,
-                        mid_spec,
-                    )
-                })
-                .collect::<Result<_>>()?,
-            attentions: vec![AddedKvAttention::new(
-                mid_vb.pp("attentions").pp(0),
+            let vb = vb.pp("down_blocks").pp(i);
+            down.push(Level::new(
+                vb,
                 &c,
-                last,
-                head(ch.len() - 1),
-                cross_only,
-            )?],
-            resample: None,
-        };
+                kind,
+                &inputs,
+                out,
+                c.attention_head_dim.at(i),
+                resample,
+            )?);
+        }
+        let mid = Level::mid(vb.pp("mid_block"), &c)?;
         let reversed: Vec<usize> = ch.iter().rev().copied().collect();
         let mut up = Vec::new();
         let mut prev = reversed[0];
         for (i, kind) in c.up_block_types.iter().enumerate() {
-            let vb = vb.pp("up_blocks").pp(i);
             let out = reversed[i];
-            let skip_in = reversed[(i + 1).min(ch.len() - 1)];
-            let n = c.layers_per_block.at(ch.len() - 1 - i) + 1;
-            let attn = kind.starts_with("SimpleCrossAttn");
-            let mut level = Level {
-                resnets: vec![],
-                attentions: vec![],
-                resample: None,
+            let skip_in = reversed[(i + 1).min(levels - 1)];
+            let n = c.layers_per_block.at(levels - 1 - i) + 1;
+            // Each resnet takes the level's running width plus one skip from the way down.
+            let inputs: Vec<usize> = (0..n)
+                .map(|j| {
+                    let from = if j == 0 { prev } else { out };
+                    from + if j == n - 1 { skip_in } else { out }
+                })
+                .collect();
+            let resample = if i + 1 < levels {
+                Resample::Up
+            } else {
+                Resample::None
             };
-            for j in 0..n {
-                let skip = if j == n - 1 { skip_in } else { out };
-                let from = if j == 0 { prev } else { out };
-                level.resnets.push(Resnet::new(
-                    vb.pp("resnets").pp(j),
-                    from + skip,
-                    out,
-                    Resample::None,
-                    spec,
-                )?);
-                if attn {
-                    // diffusers indexes the up blocks' head size by i, not reversed.
-                    level.attentions.push(AddedKvAttention::new(
-                        vb.pp("attentions").pp(j),
-                        &c,
-                        out,
-                        head(i),
-                        c.only_cross_attention,
-                    )?);
-                }
-            }
-            if i + 1 < ch.len() {
-                level.resample = Some(Resnet::new(
-                    vb.pp("upsamplers").pp(0),
-                    out,
-                    out,
-                    Resample::Up,
-                    spec,
-                )?);
-            }
+            // diffusers indexes the up blocks' head size by i, not reversed.
+            let head = c.attention_head_dim.at(i);
+            up.push(Level::new(
+                vb.pp("up_blocks").pp(i),
+                &c,
+                kind,
+                &inputs,
+                out,
+                head,
+                resample,
+            )?);
             prev = out;
-            up.push(level);
         }
         let tokens = IMAGE_TOKENS * c.cross_attention_dim;
         Ok(UNet {
@@ -459,7 +475,7 @@ impl UNet {
                     temb,
                     vb.pp("add_embedding").pp("image_proj"),
                 )?,
-                layer_norm(temb, 1e-5, vb.pp("add_embedding").pp("image_norm"))?,
+                layer_norm(temb, TORCH_EPS, vb.pp("add_embedding").pp("image_norm"))?,
             ),
             image_tokens: (
                 linear(
@@ -469,7 +485,7 @@ impl UNet {
                 )?,
                 layer_norm(
                     c.cross_attention_dim,
-                    1e-5,
+                    TORCH_EPS,
                     vb.pp("encoder_hid_proj").pp("norm"),
                 )?,
             ),
