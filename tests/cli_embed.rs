@@ -529,3 +529,52 @@ fn kandinsky_triptychs_are_made_and_repeat_per_seed() {
         "{err}"
     );
 }
+
+/// One model of a pipeline repo, `owner/name/subfolder`: Kandinsky's image encoder fetched
+/// from a served hub into the cache, then used offline.
+#[test]
+fn a_pipeline_repo_subfolder_comes_from_the_hub() {
+    let lab = Lab::new();
+    let prior = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/kandinsky-tiny/prior"
+    ));
+    let files = [
+        "image_encoder/config.json",
+        "image_encoder/model.safetensors",
+    ]
+    .map(|f| (f.to_string(), std::fs::read(prior.join(f)).unwrap()))
+    .to_vec();
+    let endpoint = serve(files, false);
+    let data = cifar10(&lab.dir.path().join("cifar"), 4);
+    let args = [
+        "--json",
+        "embed",
+        "--model",
+        "lab/kprior/image_encoder",
+        "--dataset",
+        &data,
+        "--name",
+        "k",
+    ];
+    let out = lab
+        .cmd(&args)
+        .env("HF_ENDPOINT", &endpoint)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(made["dim"].as_u64(), Some(32));
+    let cached = lab
+        .hf_home()
+        .join("hub/models--lab--kprior/snapshots/0123456789abcdef/image_encoder");
+    assert!(cached.join("model.safetensors").exists());
+    let mut offline = args.to_vec();
+    offline[7] = "again";
+    offline.push("--offline");
+    lab.ok(&offline);
+}
