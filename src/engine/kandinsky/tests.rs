@@ -8,9 +8,11 @@ use candle_core::{DType, Device, Tensor};
 use serde_json::Value;
 
 use super::movq::Movq;
+use super::prior::PriorTransformer;
 use super::scheduler::{Ddpm, DdpmConfig, Noise, UnClip, UnClipConfig};
 use super::unet::UNet;
 use super::{DecodeOptions, KandinskyDecoder, KandinskyPrior, PriorOptions};
+use crate::engine::clip::model::Clip;
 use crate::engine::error::Result;
 use crate::engine::fsutil;
 
@@ -223,6 +225,22 @@ fn prior_loop_matches_diffusers() {
         steps: e["steps"].as_u64().unwrap() as usize,
         guidance: e["guidance_scale"].as_f64().unwrap(),
     };
+    // One call of the prior transformer at the first timestep, on the guided batch.
+    let text_tower = Clip::load(&root().join("prior/text_encoder"), &Device::Cpu).unwrap();
+    let (states, text_embeds) = text_tower.text_states(&rows).unwrap();
+    let transformer =
+        PriorTransformer::load(&root().join("prior/prior"), DType::F32, &Device::Cpu).unwrap();
+    let start = tensor(&p["latents"], &[1, transformer.embedding_dim()]);
+    let first = transformer
+        .forward(
+            &Tensor::cat(&[&start, &start], 0).unwrap(),
+            p["first_timestep"].as_f64().unwrap(),
+            &text_embeds,
+            &states,
+            &[lengths[1], lengths[0]],
+        )
+        .unwrap();
+    assert_close(&first, &p["first_prediction"], 1e-3, "prior transformer");
     let mut noise =
         Replay::new(std::iter::once(&p["latents"]).chain(p["noise"].as_array().unwrap()));
     let embeds = prior
