@@ -117,7 +117,7 @@ pub fn run(ctx: &Ctx, a: &SteerArgs, steerer: &mut Steerer, method: Method) -> a
     if ctx.json {
         return print_json(&summary);
     }
-    show(&dir.join("triptych.png"));
+    super::picture::show(&dir.join("triptych.png"), SHOW_WIDTH, "triptych");
     println!(
         "latent {} at ±{} (seed {}): {}",
         join(a.latents),
@@ -196,17 +196,6 @@ fn name(a: &SteerArgs) -> String {
     )
 }
 
-fn png(path: &Path, picture: &image::RgbImage) -> Result<()> {
-    let mut bytes = Vec::new();
-    picture
-        .write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
-        )
-        .map_err(|e| Error::invalid("picture", format!("could not be encoded: {e}")))?;
-    fsutil::write_atomic(path, &bytes)
-}
-
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
     let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -224,10 +213,10 @@ fn save(
     let mut files: Vec<PathBuf> = Vec::new();
     for (panel, picture) in PANELS.iter().zip(pictures) {
         let path = dir.join(format!("{panel}.png"));
-        png(&path, picture)?;
+        fsutil::write_png(&path, picture)?;
         files.push(path);
     }
-    png(&dir.join("triptych.png"), &side_by_side(pictures))?;
+    fsutil::write_png(&dir.join("triptych.png"), &side_by_side(pictures))?;
     let g = &a.generate;
     let summary = json!({
         "run": a.run,
@@ -249,26 +238,6 @@ fn save(
     });
     fsutil::write_json(&dir.join("triptych.json"), &summary)?;
     Ok(summary)
-}
-
-fn show(path: &Path) {
-    if !std::io::stdout().is_terminal() {
-        return;
-    }
-    let config = viuer::Config {
-        width: Some(SHOW_WIDTH),
-        absolute_offset: false,
-        ..Default::default()
-    };
-    let drawn = image::open(path)
-        .map_err(|e| e.to_string())
-        .and_then(|img| viuer::print(&img, &config).map_err(|e| e.to_string()));
-    if let Err(e) = drawn {
-        eprintln!(
-            "warning: could not draw the triptych here ({e}); it is at {}",
-            path.display()
-        );
-    }
 }
 
 /// Progress over all denoising steps: a bar on a terminal, else one line a step

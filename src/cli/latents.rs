@@ -1,6 +1,5 @@
 //! `saelab latents RUN` and `saelab show RUN LATENT`.
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -256,22 +255,7 @@ pub fn show(ctx: &Ctx, run: &str, latent: usize, top: usize) -> anyhow::Result<(
         return print_json(&v);
     }
     let (l, s) = (&an.labels[latent], &an.index.latents[latent]);
-    if std::io::stdout().is_terminal() {
-        let config = viuer::Config {
-            width: Some(SHOW_WIDTH),
-            absolute_offset: false,
-            ..Default::default()
-        };
-        let drawn = image::open(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|img| viuer::print(&img, &config).map_err(|e| e.to_string()));
-        if let Err(e) = drawn {
-            eprintln!(
-                "warning: could not draw the collage here ({e}); it is at {}",
-                path.display()
-            );
-        }
-    }
+    super::picture::show(&path, SHOW_WIDTH, "collage");
     println!(
         "latent {latent} of run '{run}': {} ({}, confidence {:.2})",
         l.description,

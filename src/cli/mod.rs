@@ -7,6 +7,7 @@ mod demo;
 mod embed;
 mod generate;
 mod latents;
+mod picture;
 mod progress;
 mod steer;
 mod tables;

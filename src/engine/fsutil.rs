@@ -31,6 +31,18 @@ pub fn write_atomic_with(
     Ok(())
 }
 
+/// Encodes `picture` as PNG and writes it atomically.
+pub fn write_png(path: &Path, picture: &image::RgbImage) -> Result<()> {
+    let mut bytes = Vec::new();
+    picture
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .map_err(|e| Error::bad_file(path, format!("could not be encoded: {e}")))?;
+    write_atomic(path, &bytes)
+}
+
 /// Serialises `value` as pretty JSON and writes it atomically.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value).expect("plain data serialises to JSON");

@@ -28,6 +28,7 @@ use self::jobs::{Job, JobState};
 use self::pictures::InlinePictures;
 use crate::engine::kandinsky::settings;
 use crate::engine::kandinsky::triptych::PANELS;
+use crate::engine::run::RunDir;
 use crate::engine::set::now_unix;
 use crate::engine::workspace::Workspace;
 
@@ -192,11 +193,8 @@ fn start_generation(
         app.message = Some("a triptych is being generated already; it shows here when done".into());
         return Ok(None);
     }
-    let dir = rt
-        .ws
-        .runs_dir()
-        .join(&req.run)
-        .join("generated")
+    let dir = RunDir::new(&rt.ws, &req.run)
+        .path("generated")
         .join(format!("lab-{}", now_unix()));
     let job = jobs::generate(&rt.ws, &req, &s, &dir)?;
     app.generation = Some(GenerationView {

@@ -440,14 +440,7 @@ impl Clip {
     /// As [`Clip::embed_pixels`], with each embedding's length before normalising.
     pub fn embed_pixels_with_norms(&self, pictures: &[&[f32]]) -> Result<(Vec<f32>, Vec<f32>)> {
         let side = self.image_size()?;
-        let x = self.embed_images(&pixel_batch(pictures, side, &self.device)?)?;
-        let norms = x
-            .sqr()?
-            .sum(D::Minus1)?
-            .sqrt()?
-            .to_device(&Device::Cpu)?
-            .to_vec1::<f32>()?;
-        Ok((unit_rows(&x)?, norms))
+        unit_rows_and_norms(&self.embed_images(&pixel_batch(pictures, side, &self.device)?)?)
     }
 
     /// Projected image embeddings (not normalised). pixels: [b, 3, s, s] → [b, projection]
@@ -473,6 +466,19 @@ impl Clip {
             .expect("built with its config")
             .forward(ids, &self.device)
     }
+}
+
+/// As [`unit_rows`], with each row's length before normalising, in f32. x: [b, d] →
+/// (b·d values, b lengths)
+pub fn unit_rows_and_norms(x: &Tensor) -> Result<(Vec<f32>, Vec<f32>)> {
+    let x = x.to_dtype(candle_core::DType::F32)?;
+    let norms = x
+        .sqr()?
+        .sum(D::Minus1)?
+        .sqrt()?
+        .to_device(&Device::Cpu)?
+        .to_vec1::<f32>()?;
+    Ok((unit_rows(&x)?, norms))
 }
 
 /// Unit-length rows copied to the CPU, flattened. x: [b, d] → b·d values

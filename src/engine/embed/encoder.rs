@@ -1,14 +1,12 @@
 //! What turns an example into an embedding: CLIP's image tower on its picture, or Kandinsky
 //! 2.2's prior on its caption (the study's 1280-d "prior embeddings").
 
-use candle_core::{DType, Device};
-
-use super::super::clip::model::Clip;
-use super::super::clip::preprocess::preprocess;
-use super::super::dataset::Example;
-use super::super::error::{Error, Result};
-use super::super::kandinsky::scheduler::SeededNoise;
-use super::super::kandinsky::{KandinskyPrior, PriorOptions};
+use crate::engine::clip::model::{unit_rows_and_norms, Clip};
+use crate::engine::clip::preprocess::preprocess;
+use crate::engine::dataset::Example;
+use crate::engine::error::{Error, Result};
+use crate::engine::kandinsky::scheduler::SeededNoise;
+use crate::engine::kandinsky::{KandinskyPrior, PriorOptions};
 
 /// The prior's prompts and their noise.
 pub struct PriorEncoder {
@@ -95,16 +93,7 @@ impl Encoder {
                 let x = p
                     .prior
                     .embed_prompts(&prompts, &p.opts, &mut noise, &mut |_, _| {})?;
-                let norms = x
-                    .sqr()?
-                    .sum(1)?
-                    .sqrt()?
-                    .to_device(&Device::Cpu)?
-                    .to_vec1::<f32>()?;
-                Ok((
-                    crate::engine::clip::model::unit_rows(&x.to_dtype(DType::F32)?)?,
-                    norms,
-                ))
+                unit_rows_and_norms(&x)
             }
         }
     }

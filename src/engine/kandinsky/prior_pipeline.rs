@@ -4,7 +4,8 @@
 //! image tower's embedding of an all-zero picture. The image tower also embeds pictures for
 //! "start from this picture".
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use candle_core::{DType, Device, Tensor};
 
@@ -31,11 +32,19 @@ impl Default for PriorOptions {
     }
 }
 
-pub struct KandinskyPrior {
-    pub prior: PriorTransformer,
+/// What turns prompts into embeddings: loaded on the first prompt, since a picture or a
+/// row start needs only the image tower (the text tower and the prior are 1.7B parameters).
+struct PromptSide {
+    prior: PriorTransformer,
     text: Clip,
-    image: Clip,
     tokenizer: ClipTokenizer,
+}
+
+pub struct KandinskyPrior {
+    dir: PathBuf,
+    device: Device,
+    prompts: OnceLock<PromptSide>,
+    image: Clip,
     scheduler: UnClipConfig,
     dtype: DType,
 }
@@ -48,35 +57,33 @@ impl KandinskyPrior {
         let scheduler: UnClipConfig =
             fsutil::read_json(&dir.join("scheduler").join("scheduler_config.json"))?;
         UnClip::new(scheduler.clone())?;
-        let prior = PriorTransformer::load(&dir.join("prior"), dtype, device)?;
-        let text = Clip::load(&dir.join("text_encoder"), device)?;
-        let image = Clip::load(&dir.join("image_encoder"), device)?;
-        let tokens = prior.config.num_embeddings;
         Ok(KandinskyPrior {
-            tokenizer: ClipTokenizer::new().with_context(tokens),
-            prior,
-            text,
-            image,
+            image: Clip::load(&dir.join("image_encoder"), device)?,
+            dir: dir.to_path_buf(),
+            device: device.clone(),
+            prompts: OnceLock::new(),
             scheduler,
             dtype,
         })
     }
 
+    /// The prior transformer, the text tower and the tokenizer, loaded once.
+    fn prompt_side(&self) -> Result<&PromptSide> {
+        if let Some(side) = self.prompts.get() {
+            return Ok(side);
+        }
+        let prior = PriorTransformer::load(&self.dir.join("prior"), self.dtype, &self.device)?;
+        let side = PromptSide {
+            tokenizer: ClipTokenizer::new().with_context(prior.config.num_embeddings),
+            text: Clip::load(&self.dir.join("text_encoder"), &self.device)?,
+            prior,
+        };
+        Ok(self.prompts.get_or_init(|| side))
+    }
+
     /// The image embeddings' size.
     pub fn dim(&self) -> usize {
         self.image.config.projection_dim
-    }
-
-    /// A prompt's image embedding and the negative one. → ([1, d], [1, d])
-    pub fn embed_prompt(
-        &self,
-        prompt: &str,
-        opts: &PriorOptions,
-        noise: &mut dyn Noise,
-        on_step: &mut dyn FnMut(usize, usize),
-    ) -> Result<(Tensor, Tensor)> {
-        let embeds = self.embed_prompts(&[prompt], opts, noise, on_step)?;
-        Ok((embeds, self.zero_embed()?))
     }
 
     /// Image embeddings of b prompts, denoised together. → [b, d]
@@ -87,10 +94,11 @@ impl KandinskyPrior {
         noise: &mut dyn Noise,
         on_step: &mut dyn FnMut(usize, usize),
     ) -> Result<Tensor> {
-        let n = self.prior.config.num_embeddings;
+        let side = self.prompt_side()?;
+        let n = side.prior.config.num_embeddings;
         let rows: Vec<Vec<u32>> = std::iter::repeat_n("", prompts.len())
             .chain(prompts.iter().copied())
-            .map(|p| self.tokenizer.encode(p))
+            .map(|p| side.tokenizer.encode(p))
             .collect();
         let lengths: Vec<usize> = rows.iter().map(Vec::len).collect();
         let ids: Vec<Vec<u32>> = rows
@@ -116,7 +124,8 @@ impl KandinskyPrior {
         noise: &mut dyn Noise,
         on_step: &mut dyn FnMut(usize, usize),
     ) -> Result<Tensor> {
-        let (states, text_embeds) = self.text.text_states(ids)?;
+        let PromptSide { prior, text, .. } = self.prompt_side()?;
+        let (states, text_embeds) = text.text_states(ids)?;
         let (states, text_embeds) = (
             states.to_dtype(self.dtype)?,
             text_embeds.to_dtype(self.dtype)?,
@@ -133,7 +142,7 @@ impl KandinskyPrior {
         };
         let mut scheduler = UnClip::new(self.scheduler.clone())?;
         scheduler.set_timesteps(opts.steps)?;
-        let d = self.prior.embedding_dim();
+        let d = prior.embedding_dim();
         let mut latents = noise
             .normal(&[b, d], states.device())?
             .to_dtype(self.dtype)?;
@@ -143,9 +152,7 @@ impl KandinskyPrior {
                 true => Tensor::cat(&[&latents, &latents], 0)?,
                 false => latents.clone(),
             };
-            let mut pred = self
-                .prior
-                .forward(&input, t as f64, &text_embeds, &states, &lengths)?;
+            let mut pred = prior.forward(&input, t as f64, &text_embeds, &states, &lengths)?;
             if guided {
                 let (u, c) = (pred.narrow(0, 0, b)?, pred.narrow(0, b, b)?);
                 pred = (&u + ((c - &u)? * opts.guidance)?)?;
@@ -153,7 +160,7 @@ impl KandinskyPrior {
             latents = scheduler.step(&pred, t, &latents, ts.get(i + 1).copied(), noise)?;
             on_step(i + 1, ts.len());
         }
-        Ok(self.prior.unnormalise(&latents)?.to_dtype(DType::F32)?)
+        Ok(prior.unnormalise(&latents)?.to_dtype(DType::F32)?)
     }
 
     /// The image tower's embedding of an all-zero picture: the pipeline's negative. → [1, d]

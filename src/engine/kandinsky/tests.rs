@@ -75,6 +75,43 @@ impl Noise for Replay {
     }
 }
 
+impl Replay {
+    /// A recorded run's draws: its starting latents, then each step's noise.
+    fn recorded(run: &Value) -> Self {
+        Self::new(std::iter::once(&run["latents"]).chain(run["noise"].as_array().unwrap()))
+    }
+}
+
+/// The fixture's decoder pipeline on its embeddings and diffusers' recorded noise, every
+/// draw used. → (its options, the pictures)
+fn run_pipeline(
+    decoder: &KandinskyDecoder,
+    e: &Value,
+    on_step: &mut dyn FnMut(usize, usize),
+) -> (DecodeOptions, Tensor) {
+    let p = &e["pipeline"];
+    let d = decoder.unet.config.encoder_hid_dim;
+    let side = e["side"].as_u64().unwrap() as usize;
+    let opts = DecodeOptions {
+        steps: e["steps"].as_u64().unwrap() as usize,
+        guidance: e["guidance_scale"].as_f64().unwrap(),
+        height: side,
+        width: side,
+    };
+    let mut noise = Replay::recorded(p);
+    let pictures = decoder
+        .generate(
+            &tensor(&p["image_embeds"], &[1, d]),
+            &tensor(&p["negative_image_embeds"], &[1, d]),
+            &opts,
+            &mut noise,
+            on_step,
+        )
+        .unwrap();
+    assert!(noise.0.is_empty(), "every recorded draw is used");
+    (opts, pictures)
+}
+
 #[test]
 fn unet_matches_diffusers() {
     let e = &expected()["unet"];
@@ -168,28 +205,10 @@ fn decoder_pipeline_matches_diffusers() {
     let p = &e["pipeline"];
     let decoder =
         KandinskyDecoder::load(&root().join("decoder"), DType::F32, &Device::Cpu).unwrap();
-    let d = decoder.unet.config.encoder_hid_dim;
-    let side = e["side"].as_u64().unwrap() as usize;
-    let opts = DecodeOptions {
-        steps: e["steps"].as_u64().unwrap() as usize,
-        guidance: e["guidance_scale"].as_f64().unwrap(),
-        height: side,
-        width: side,
-    };
-    let mut noise =
-        Replay::new(std::iter::once(&p["latents"]).chain(p["noise"].as_array().unwrap()));
     let mut seen = vec![];
-    let pictures = decoder
-        .generate(
-            &tensor(&p["image_embeds"], &[1, d]),
-            &tensor(&p["negative_image_embeds"], &[1, d]),
-            &opts,
-            &mut noise,
-            &mut |done, total| seen.push((done, total)),
-        )
-        .unwrap();
+    let (opts, pictures) = run_pipeline(&decoder, &e, &mut |done, total| seen.push((done, total)));
+    let side = opts.height;
     assert_eq!(seen.last(), Some(&(opts.steps, opts.steps)));
-    assert!(noise.0.is_empty(), "every recorded draw is used");
     // diffusers returns [b, H, W, 3].
     assert_close(
         &pictures.permute((0, 2, 3, 1)).unwrap(),
@@ -241,8 +260,7 @@ fn prior_loop_matches_diffusers() {
         )
         .unwrap();
     assert_close(&first, &p["first_prediction"], 1e-3, "prior transformer");
-    let mut noise =
-        Replay::new(std::iter::once(&p["latents"]).chain(p["noise"].as_array().unwrap()));
+    let mut noise = Replay::recorded(p);
     let embeds = prior
         .denoise(
             &rows,
@@ -263,7 +281,7 @@ fn prior_loop_matches_diffusers() {
 #[test]
 fn the_decoder_runs_in_f16() {
     let e = expected();
-    let (u, m, p) = (&e["unet"], &e["movq"], &e["pipeline"]);
+    let (u, m) = (&e["unet"], &e["movq"]);
     let f16 = |v: &Value, shape: &[usize]| tensor(v, shape).to_dtype(DType::F16).unwrap();
     let decoder =
         KandinskyDecoder::load(&root().join("decoder"), DType::F16, &Device::Cpu).unwrap();
@@ -292,24 +310,8 @@ fn the_decoder_runs_in_f16() {
         3e-2,
         "f16 MoVQ",
     );
-    let side = e["side"].as_u64().unwrap() as usize;
-    let opts = DecodeOptions {
-        steps: e["steps"].as_u64().unwrap() as usize,
-        guidance: e["guidance_scale"].as_f64().unwrap(),
-        height: side,
-        width: side,
-    };
-    let mut noise =
-        Replay::new(std::iter::once(&p["latents"]).chain(p["noise"].as_array().unwrap()));
-    let pictures = decoder
-        .generate(
-            &tensor(&p["image_embeds"], &[1, d]),
-            &tensor(&p["negative_image_embeds"], &[1, d]),
-            &opts,
-            &mut noise,
-            &mut |_, _| {},
-        )
-        .unwrap();
+    let (opts, pictures) = run_pipeline(&decoder, &e, &mut |_, _| {});
+    let side = opts.height;
     assert_eq!(
         (pictures.dtype(), pictures.dims()),
         (DType::F32, &[1, 3, side, side][..])

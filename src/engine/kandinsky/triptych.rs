@@ -79,9 +79,9 @@ pub fn prompt_embedding(
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<Vec<f32>> {
     let mut noise = SeededNoise::new(opts.seed);
-    let (embeds, _) = k
+    let embeds = k
         .prior
-        .embed_prompt(prompt, &opts.prior, &mut noise, &mut |d, t| {
+        .embed_prompts(&[prompt], &opts.prior, &mut noise, &mut |d, t| {
             progress("prior", d, t)
         })?;
     Ok(embeds.flatten_all()?.to_vec1::<f32>()?)

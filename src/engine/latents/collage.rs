@@ -177,14 +177,7 @@ pub fn collage_file<'p>(
     let path = dir.join(format!("latent_{j}.png"));
     if !path.is_file() {
         fsutil::create_dir(dir)?;
-        let img = collage(stats, pictures()?);
-        let mut bytes = Vec::new();
-        img.write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
-        )
-        .map_err(|e| Error::bad_file(&path, format!("could not be encoded: {e}")))?;
-        fsutil::write_atomic(&path, &bytes)?;
+        fsutil::write_png(&path, &collage(stats, pictures()?))?;
     }
     Ok(path)
 }

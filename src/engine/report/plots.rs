@@ -56,13 +56,7 @@ fn render(path: &Path, draw: impl FnOnce(&Area) -> DrawResult) -> Result<()> {
         })?;
     }
     let img = image::RgbImage::from_raw(WIDTH, HEIGHT, buf).expect("buffer sized for the canvas");
-    let mut bytes = Vec::new();
-    img.write_to(
-        &mut std::io::Cursor::new(&mut bytes),
-        image::ImageFormat::Png,
-    )
-    .map_err(|e| Error::bad_file(path, format!("could not be encoded: {e}")))?;
-    fsutil::write_atomic(path, &bytes)
+    fsutil::write_png(path, &img)
 }
 
 /// One run's loss curve: (step, loss) points.

@@ -104,9 +104,13 @@ impl Steerer {
         let d = set.dim();
         let mut rows = set.data().to_vec();
         rows.chunks_mut(d).for_each(normalize);
-        let encoder = text_encoder_for(set)?;
+        // The text tower is only needed for a task's classifier (Kandinsky's is 700M
+        // parameters; generation shows no classes).
         let task = match task {
-            Some(t) => Some((t.name.clone(), classifier(ws, t, encoder.as_ref())?)),
+            Some(t) => {
+                let encoder = text_encoder_for(set)?;
+                Some((t.name.clone(), classifier(ws, t, encoder.as_ref())?))
+            }
             None => None,
         };
         let set_mean = set.stats().mean.iter().map(|&v| v as f32).collect();
