@@ -1,21 +1,33 @@
-//! Training throughput at the study's shapes (512 → 4096, batch 256, Adam, λ 1e-3, L1 mean).
-//! Compare with `shared/bench/ref_sae.py --threads 2` run in the same quiet window.
+//! Training throughput at the study's shapes (512 → 4096, batch 256, Adam, λ 1e-3, L1 mean),
+//! or of another family (k 32). Compare with `shared/bench/ref_sae.py --threads 2` run in the
+//! same quiet window.
 //!
-//!     cargo bench --bench sae_train [-- STEPS]
+//!     cargo bench --bench sae_train [-- STEPS] [ARCH]
 
 use saelab::engine::bench::{synthetic, train_throughput, SyntheticSpec};
-use saelab::engine::sae::TrainConfig;
+use saelab::engine::sae::{Arch, TrainConfig};
 
 fn main() {
-    let steps: Option<u64> = std::env::args().skip(1).find_map(|a| a.parse().ok());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let steps: Option<u64> = args.iter().find_map(|a| a.parse().ok());
+    let arch = args
+        .iter()
+        .find_map(|a| Arch::parse(a).ok())
+        .unwrap_or_default();
+    let config = TrainConfig {
+        arch,
+        unit_norm_decoder: arch.uses_k(),
+        ..TrainConfig::default()
+    };
     let spec = SyntheticSpec::default();
     let (data, gt) = synthetic(spec);
     let report = train_throughput(
         &data,
         spec.dim,
         Some(&gt),
-        TrainConfig::default(),
+        config,
         steps.or(Some(200)),
+        &candle_core::Device::Cpu,
     )
     .expect("benchmark runs");
     println!(

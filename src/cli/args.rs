@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::engine::device::DeviceChoice;
-use crate::engine::sae::{BiasInit, L1Convention, TrainConfig};
+use crate::engine::sae::{Arch, BiasInit, L1Convention, TrainConfig};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,20 +60,26 @@ pub enum Command {
         /// Embedding set to train on.
         #[arg(long)]
         data: String,
-        /// L1 coefficient λ.
+        /// Sparsity coefficient λ: on the L1 penalty (relu, required) or the L0 penalty
+        /// (jumprelu, required).
         #[arg(long = "lambda", allow_negative_numbers = true)]
-        lambda: f64,
+        lambda: Option<f64>,
+        /// Active latents per row for topk, batchtopk and matryoshka (default 32).
+        #[arg(long)]
+        k: Option<usize>,
         /// Run name (default: SET-lamλ).
         #[arg(long)]
         name: Option<String>,
         #[command(flatten)]
         opts: TrainOpts,
     },
-    /// Trains one run per λ, concurrently.
+    /// Trains one run per λ (relu, jumprelu) or per k (topk, batchtopk, matryoshka),
+    /// concurrently.
     Sweep {
+        /// Embedding set to train on.
         #[arg(long)]
         data: String,
-        /// Comma-separated λ values.
+        /// Comma-separated λ values (relu, jumprelu).
         #[arg(
             long,
             value_delimiter = ',',
@@ -81,6 +87,9 @@ pub enum Command {
             default_value = "1e-3,1e-2,3e-2"
         )]
         lambdas: Vec<f64>,
+        /// Comma-separated k values (topk, batchtopk, matryoshka; default 16,32,64).
+        #[arg(long = "k", value_delimiter = ',')]
+        ks: Vec<usize>,
         /// Prefix of the run names (default: the set's name).
         #[arg(long)]
         prefix: Option<String>,
@@ -215,11 +224,52 @@ pub enum Command {
         /// Train on the rows of `ref_sae.py --save-data FILE` instead of our own generator.
         #[arg(long, value_name = "FILE")]
         from: Option<PathBuf>,
+        /// Sparsity coefficient (relu, jumprelu).
         #[arg(long = "lambda", default_value_t = 1e-3)]
         lambda: f64,
+        /// L1 normalisation (relu, jumprelu).
         #[arg(long, value_enum, default_value = "mean")]
         l1: L1Arg,
+        /// SAE family.
+        #[arg(long, value_enum, default_value = "relu")]
+        arch: ArchArg,
+        /// Active latents per row (topk, batchtopk, matryoshka; default 32).
+        #[arg(long)]
+        k: Option<usize>,
+        /// Steps without firing before a latent counts as dead (AuxK).
+        #[arg(long, default_value_t = crate::engine::sae::config::DEFAULT_DEAD_AFTER)]
+        dead_after: u64,
+        /// AuxK's dead latents per row (0 turns AuxK off).
+        #[arg(long, default_value_t = crate::engine::sae::config::DEFAULT_AUX_K)]
+        aux_k: usize,
     },
+}
+
+/// The SAE families (see `docs` and `sae/arch.rs`).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ArchArg {
+    /// ReLU + L1, the study's.
+    Relu,
+    /// Each row's k largest latents.
+    Topk,
+    /// The batch's k·B largest; a threshold at inference.
+    Batchtopk,
+    /// A learned threshold per latent, with an L0 penalty λ.
+    Jumprelu,
+    /// BatchTopK with nested prefixes of the dictionary.
+    Matryoshka,
+}
+
+impl From<ArchArg> for Arch {
+    fn from(a: ArchArg) -> Self {
+        match a {
+            ArchArg::Relu => Arch::Relu,
+            ArchArg::Topk => Arch::TopK,
+            ArchArg::Batchtopk => Arch::BatchTopK,
+            ArchArg::Jumprelu => Arch::JumpRelu,
+            ArchArg::Matryoshka => Arch::Matryoshka,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -270,12 +320,17 @@ pub enum L1Arg {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum BiasArg {
     Mean,
+    /// The geometric median of a sample of the rows.
+    Median,
     Zero,
 }
 
 /// Training options shared by `train` and `sweep`; defaults are the study's.
 #[derive(Debug, Clone, Args)]
 pub struct TrainOpts {
+    /// SAE family: relu (the study's ReLU + L1), topk, batchtopk, jumprelu, matryoshka.
+    #[arg(long, value_enum, default_value = "relu")]
+    pub arch: ArchArg,
     /// Number of latents.
     #[arg(long, default_value_t = 4096)]
     pub dict: usize,
@@ -296,12 +351,34 @@ pub struct TrainOpts {
     /// Log a metrics line every this many steps.
     #[arg(long, default_value_t = 5)]
     pub log_every: u64,
-    /// Keep decoder rows at unit norm.
-    #[arg(long)]
+    /// Keep decoder rows at unit norm (always on for topk, batchtopk and matryoshka unless
+    /// --free-decoder).
+    #[arg(long, conflicts_with = "free_decoder")]
     pub unit_norm_decoder: bool,
-    /// How b_dec starts: the data's mean, or zero.
+    /// TopK family: let decoder rows grow or shrink (no unit norm, no gradient projection).
+    #[arg(long)]
+    pub free_decoder: bool,
+    /// How b_dec starts: the data's mean, its geometric median, or zero.
     #[arg(long, value_enum, default_value = "mean")]
     pub b_dec_init: BiasArg,
+    /// TopK family: dead latents per row that reconstruct the residual (AuxK; 0 turns it off).
+    #[arg(long, default_value_t = crate::engine::sae::config::DEFAULT_AUX_K)]
+    pub aux_k: usize,
+    /// AuxK's weight in the loss.
+    #[arg(long, default_value_t = crate::engine::sae::config::DEFAULT_AUX_COEF)]
+    pub aux_coef: f64,
+    /// Steps without firing before a latent counts as dead.
+    #[arg(long, default_value_t = crate::engine::sae::config::DEFAULT_DEAD_AFTER)]
+    pub dead_after: u64,
+    /// Matryoshka: comma-separated nested prefix sizes (default dict/32, /8, /4, /2, dict).
+    #[arg(long, value_delimiter = ',')]
+    pub prefixes: Vec<usize>,
+    /// Steps of linear learning-rate warm-up.
+    #[arg(long, default_value_t = 0)]
+    pub warmup: u64,
+    /// The last this many steps decay the learning rate linearly to zero.
+    #[arg(long, default_value_t = 0)]
+    pub decay_steps: u64,
 }
 
 impl From<L1Arg> for L1Convention {
@@ -314,22 +391,34 @@ impl From<L1Arg> for L1Convention {
 }
 
 impl TrainOpts {
-    pub fn config(&self, lambda: f64) -> TrainConfig {
+    /// The run's config for one λ (or the default, where the family has none) and k.
+    pub fn config(&self, lambda: Option<f64>, k: Option<usize>) -> TrainConfig {
+        let arch: Arch = self.arch.into();
         TrainConfig {
+            arch,
             dict: self.dict,
-            lambda,
+            lambda: lambda.unwrap_or(TrainConfig::default().lambda),
+            k,
             l1: self.l1.into(),
             lr: self.lr,
             batch: self.batch,
             epochs: self.epochs,
             seed: self.seed,
-            unit_norm_decoder: self.unit_norm_decoder,
+            unit_norm_decoder: self.unit_norm_decoder || (arch.uses_k() && !self.free_decoder),
             b_dec_init: match self.b_dec_init {
                 BiasArg::Mean => BiasInit::Mean,
+                BiasArg::Median => BiasInit::Median,
                 BiasArg::Zero => BiasInit::Zero,
             },
             checkpoint_every: self.checkpoint_every,
             log_every: self.log_every,
+            aux_k: self.aux_k,
+            aux_coef: self.aux_coef,
+            dead_after: self.dead_after,
+            prefixes: self.prefixes.clone(),
+            warmup_steps: self.warmup,
+            decay_steps: self.decay_steps,
+            ..TrainConfig::default()
         }
     }
 }

@@ -3,27 +3,24 @@
 use std::path::Path;
 
 use super::tables::print_json;
+use super::Ctx;
 use crate::engine::bench::{load_reference_data, synthetic, train_throughput, SyntheticSpec};
-use crate::engine::sae::{L1Convention, TrainConfig};
+use crate::engine::sae::TrainConfig;
 
+/// Trains `config` (b_dec from zero, as `ref_sae.py` starts) on the reference rows or our own.
 pub fn run(
+    ctx: &Ctx,
     steps: Option<u64>,
     from: Option<&Path>,
-    lambda: f64,
-    l1: L1Convention,
+    config: TrainConfig,
 ) -> anyhow::Result<()> {
+    config.validate()?;
     let (data, gt) = match from {
         Some(path) => load_reference_data(path)?,
         None => synthetic(SyntheticSpec::default()),
     };
     let d = gt.directions.len() / gt.names.len().max(1);
-    let config = TrainConfig {
-        lambda,
-        l1,
-        b_dec_init: crate::engine::sae::BiasInit::Zero,
-        ..TrainConfig::default()
-    };
-    config.validate()?;
-    let report = train_throughput(&data, d, Some(&gt), config, steps)?;
+    let device = ctx.device.open()?;
+    let report = train_throughput(&data, d, Some(&gt), config, steps, &device)?;
     print_json(&report)
 }

@@ -82,15 +82,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train {
             data,
             lambda,
+            k,
             name,
             opts,
-        } => train::train(&ctx, &data, lambda, name, &opts),
+        } => train::train(&ctx, &data, lambda, k, name, &opts),
         Command::Sweep {
             data,
             lambdas,
+            ks,
             prefix,
             opts,
-        } => train::sweep_cmd(&ctx, &data, &lambdas, prefix, &opts),
+        } => train::sweep_cmd(&ctx, &data, &lambdas, &ks, prefix, &opts),
         Command::Runs => tables::runs(&ctx),
         Command::Resume { runs, epochs } => train::resume(&ctx, &runs, epochs),
         Command::Metrics { runs } => tables::metrics(&ctx, &runs),
@@ -194,6 +196,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             from,
             lambda,
             l1,
-        } => bench::run(steps, from.as_deref(), lambda, l1.into()),
+            arch,
+            k,
+            dead_after,
+            aux_k,
+        } => {
+            let arch: crate::engine::sae::Arch = arch.into();
+            let config = crate::engine::sae::TrainConfig {
+                arch,
+                lambda,
+                l1: l1.into(),
+                k,
+                dead_after,
+                aux_k,
+                unit_norm_decoder: arch.uses_k(),
+                b_dec_init: crate::engine::sae::BiasInit::Zero,
+                ..Default::default()
+            };
+            bench::run(&ctx, steps, from.as_deref(), config)
+        }
     }
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::Ctx;
 use crate::engine::report::table::markdown;
 use crate::engine::report::tables::metrics_table;
-use crate::engine::run::{format_lambda, list_runs, sort_for_tables, RunSummary, Status};
+use crate::engine::run::{list_runs, sort_for_tables, sparsity_label, RunSummary, Status};
 use crate::engine::set::{self, EmbeddingSet};
 
 pub fn sets(ctx: &Ctx) -> anyhow::Result<()> {
@@ -63,7 +63,7 @@ pub fn runs(ctx: &Ctx) -> anyhow::Result<()> {
             vec![
                 r.run.clone(),
                 r.data.clone(),
-                format_lambda(r.lambda),
+                sparsity_label(&r.config.train),
                 r.status.name().into(),
                 format!("{}/{}", r.step, r.total_steps),
                 format!(
@@ -76,7 +76,7 @@ pub fn runs(ctx: &Ctx) -> anyhow::Result<()> {
     print!(
         "{}",
         markdown(
-            &["run", "data", "lambda", "status", "step", "progress"],
+            &["run", "data", "sparsity", "status", "step", "progress"],
             &cells
         )
     );
@@ -87,8 +87,9 @@ pub fn runs(ctx: &Ctx) -> anyhow::Result<()> {
 fn metrics_json(r: &RunSummary) -> serde_json::Value {
     let t = &r.config.train;
     let mut row = json!({
-        "run": r.run, "data": r.data, "lambda": t.lambda, "dict": t.dict,
+        "run": r.run, "data": r.data, "lambda": t.shown_lambda(), "dict": t.dict,
         "l1_convention": t.l1.name(), "status": r.status.name(),
+        "arch": t.arch.name(), "k": t.shown_k(),
     });
     if let Some(res) = &r.results {
         let m = &res.metrics;
@@ -100,6 +101,9 @@ fn metrics_json(r: &RunSummary) -> serde_json::Value {
         merge(&mut row, extra);
         if let (Some(g), Some(f)) = (m.gt_recovery, m.gt_recovered_frac) {
             merge(&mut row, json!({"gt_recovery": g, "gt_recovered_frac": f}));
+        }
+        if let Some(mcc) = m.gt_mcc {
+            merge(&mut row, json!({"gt_mcc": mcc, "gt_f1": m.gt_f1}));
         }
     }
     row

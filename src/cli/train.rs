@@ -13,18 +13,42 @@ use crate::engine::run::train::create_run;
 use crate::engine::run::{
     default_name, list_runs, sweep, RunConfig, RunDir, RunOutcome, SweepPlan, CONFIG_FILE,
 };
+use crate::engine::sae::Arch;
 use crate::engine::set::{now_unix, EmbeddingSet};
 use crate::engine::workspace::validate_name;
 use crate::engine::Result;
 
+/// λ where the family needs one (and refused where it takes none).
+fn lambda_for(arch: Arch, lambda: Option<f64>) -> crate::engine::Result<Option<f64>> {
+    match (arch.uses_lambda(), lambda) {
+        (true, None) => Err(Error::invalid(
+            "--lambda",
+            format!(
+                "--arch {} needs a sparsity coefficient, e.g. --lambda 1e-3",
+                arch.name()
+            ),
+        )),
+        (false, Some(_)) => Err(Error::invalid(
+            "--lambda",
+            format!(
+                "--arch {} sets its sparsity with --k, not --lambda",
+                arch.name()
+            ),
+        )),
+        _ => Ok(lambda),
+    }
+}
+
 pub fn train(
     ctx: &Ctx,
     data: &str,
-    lambda: f64,
+    lambda: Option<f64>,
+    k: Option<usize>,
     name: Option<String>,
     opts: &TrainOpts,
 ) -> anyhow::Result<()> {
-    let config = opts.config(lambda);
+    let lambda = lambda_for(opts.arch.into(), lambda)?;
+    let config = opts.config(lambda, k);
     config.validate()?;
     let set = EmbeddingSet::open(&ctx.ws, data)?;
     // Before the run is created, so an unusable device leaves nothing behind.
@@ -34,7 +58,7 @@ pub fn train(
             validate_name("--name", &n)?;
             n
         }
-        None => default_name(&ctx.ws, data, lambda),
+        None => default_name(&ctx.ws, data, &config),
     };
     let run = RunDir::new(&ctx.ws, &name);
     create_run(
@@ -64,25 +88,46 @@ fn train_runs(
     out
 }
 
+/// The k values a sweep takes when none are given.
+const DEFAULT_SWEEP_K: [usize; 3] = [16, 32, 64];
+
 pub fn sweep_cmd(
     ctx: &Ctx,
     data: &str,
     lambdas: &[f64],
+    ks: &[usize],
     prefix: Option<String>,
     opts: &TrainOpts,
 ) -> anyhow::Result<()> {
-    if lambdas.is_empty() {
+    let arch: Arch = opts.arch.into();
+    let configs: Vec<_> = if arch.uses_k() {
+        let ks = if ks.is_empty() {
+            &DEFAULT_SWEEP_K[..]
+        } else {
+            ks
+        };
+        ks.iter().map(|&k| opts.config(None, Some(k))).collect()
+    } else {
+        if !ks.is_empty() {
+            return Err(Error::invalid(
+                "--k",
+                format!("--arch {} sweeps --lambdas, not --k", arch.name()),
+            )
+            .into());
+        }
+        lambdas
+            .iter()
+            .map(|&l| opts.config(Some(l), None))
+            .collect()
+    };
+    if configs.is_empty() {
         return Err(Error::invalid("--lambdas", "give at least one λ, e.g. 1e-3,1e-2,3e-2").into());
     }
     if let Some(p) = &prefix {
         validate_name("--prefix", p)?;
     }
     let set = EmbeddingSet::open(&ctx.ws, data)?;
-    let plan = SweepPlan {
-        lambdas: lambdas.to_vec(),
-        base: opts.config(lambdas[0]),
-        prefix,
-    };
+    let plan = SweepPlan { configs, prefix };
     let device = ctx.device.open()?;
     let progress = Progress::new(ctx.quiet);
     let outcomes = sweep(&ctx.ws, &set, &plan, &device, &CANCEL, &progress)?;
@@ -146,12 +191,13 @@ fn finish(
             Ok(o) => {
                 let m = &o.results.metrics;
                 ctx.note(&format!(
-                    "{name}: done. L0 {:.1}, MSE {:.3e}, R² {:.4}, dead {:.1}%{} ({:.0} examples/s)",
+                    "{name}: done. L0 {:.1}, MSE {:.3e}, R² {:.4}, dead {:.1}%{}{} ({:.0} examples/s)",
                     m.avg_l0,
                     m.mse,
                     m.r2,
                     100.0 * m.dead_frac,
                     m.gt_recovery.map(|g| format!(", gt recovery {g:.3}")).unwrap_or_default(),
+                    m.gt_mcc.map(|g| format!(", gt mcc {g:.3}")).unwrap_or_default(),
                     o.results.examples_per_sec
                 ));
                 done.push(o);

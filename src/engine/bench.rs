@@ -13,9 +13,9 @@ use serde::Serialize;
 
 use super::demo::encoder::normalize;
 use super::error::Result;
-use super::sae::evaluate::{evaluate, EvalMetrics};
+use super::sae::evaluate::{evaluate, EvalMetrics, Truth};
 use super::sae::linalg::Threads;
-use super::sae::{TrainConfig, Trainer};
+use super::sae::{Init, TrainConfig, Trainer};
 use super::set::{BatchPlan, DataStats, GroundTruth};
 use super::tensorfile::TensorFile;
 
@@ -117,13 +117,15 @@ pub fn train_throughput(
     gt: Option<&GroundTruth>,
     config: TrainConfig,
     max_steps: Option<u64>,
+    device: &Device,
 ) -> Result<BenchReport> {
     let rows = data.len() / d;
     let stats = DataStats::of(data, d);
-    let mean: Vec<f32> = stats.mean.iter().map(|&m| m as f32).collect();
-    let mut trainer = Trainer::new(config.clone(), d, &mean, &Device::Cpu, Threads::All)?;
+    let init = Init::of(&config, data, d, &stats);
+    let mut trainer = Trainer::new(config.clone(), d, &init, device, Threads::All)?;
     let mut plan = BatchPlan::new(rows, config.batch, config.seed);
-    let steps = max_steps.unwrap_or(u64::MAX).min(config.total_steps(rows));
+    let total = config.total_steps(rows);
+    let steps = max_steps.unwrap_or(u64::MAX).min(total);
     let mut batch = Vec::new();
     let mut examples = 0u64;
     let start = Instant::now();
@@ -133,12 +135,13 @@ pub fn train_throughput(
         for &i in idx {
             batch.extend_from_slice(&data[i as usize * d..(i as usize + 1) * d]);
         }
-        trainer.step(&batch, idx.len())?;
+        trainer.step(&batch, idx.len(), config.lr_at(step, total))?;
         examples += idx.len() as u64;
     }
     let seconds = start.elapsed().as_secs_f64();
-    let (params, _) = trainer.state()?;
-    let (final_metrics, _) = evaluate(&params, data, &stats, config.l1, gt, Threads::All);
+    let params = trainer.state()?.params;
+    let truth = gt.map(|gt| Truth { gt, present: None });
+    let (final_metrics, _) = evaluate(&params, data, &stats, config.l1, truth, Threads::All);
     Ok(BenchReport {
         steps,
         examples,

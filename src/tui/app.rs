@@ -11,6 +11,7 @@ use super::data::{LatentsView, RunView, TaskView};
 use super::theme::Theme;
 use crate::engine::kandinsky::settings::KandinskySettings;
 use crate::engine::run::Status;
+use crate::engine::sae::Arch;
 use crate::engine::steer::{ImageRef, Method};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +75,9 @@ pub struct SweepForm {
     pub dict: String,
     pub batch: String,
     pub lr: String,
+    /// The SAE family: relu (λ list) or topk, batchtopk, matryoshka (k list), jumprelu (λ).
+    pub arch: String,
+    pub ks: String,
 }
 
 impl Default for SweepForm {
@@ -85,12 +89,16 @@ impl Default for SweepForm {
             dict: "4096".into(),
             batch: "256".into(),
             lr: "1e-3".into(),
+            arch: "relu".into(),
+            ks: "16,32,64".into(),
         }
     }
 }
 
 impl SweepForm {
-    pub const FIELDS: [&'static str; 6] = ["set", "λ list", "epochs", "dict", "batch", "lr"];
+    pub const FIELDS: [&'static str; 8] = [
+        "set", "λ list", "epochs", "dict", "batch", "lr", "arch", "k list",
+    ];
 
     pub fn field(&self, i: usize) -> &str {
         [
@@ -100,7 +108,23 @@ impl SweepForm {
             &self.dict,
             &self.batch,
             &self.lr,
+            &self.arch,
+            &self.ks,
         ][i]
+    }
+
+    /// Whether the sweep runs over k (the TopK family) rather than λ.
+    pub fn sweeps_k(&self) -> bool {
+        Arch::parse(&self.arch).is_ok_and(|a| a.uses_k())
+    }
+
+    /// What the sweep varies, for messages: `λ 1e-3,1e-2` or `topk k 16,32`.
+    pub fn swept(&self) -> String {
+        match (self.sweeps_k(), self.arch.as_str()) {
+            (true, arch) => format!("{arch} k {}", self.ks),
+            (false, "relu") => format!("λ {}", self.lambdas),
+            (false, arch) => format!("{arch} λ {}", self.lambdas),
+        }
     }
 
     fn field_mut(&mut self, i: usize) -> &mut String {
@@ -110,7 +134,9 @@ impl SweepForm {
             2 => &mut self.epochs,
             3 => &mut self.dict,
             4 => &mut self.batch,
-            _ => &mut self.lr,
+            5 => &mut self.lr,
+            6 => &mut self.arch,
+            _ => &mut self.ks,
         }
     }
 }
@@ -532,8 +558,9 @@ impl App {
             }
             KeyCode::Char('s') => {
                 self.message = Some(format!(
-                    "starting a sweep on '{}' (λ {})",
-                    self.form.set, self.form.lambdas
+                    "starting a sweep on '{}' ({})",
+                    self.form.set,
+                    self.form.swept()
                 ));
                 return vec![Command::StartSweep(self.form.clone())];
             }

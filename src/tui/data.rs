@@ -10,6 +10,7 @@ use crate::engine::latents::captioned::saved_caption_labels;
 use crate::engine::latents::label::Category;
 use crate::engine::run::{self, list_runs, MetricsRow, RunDir, Status};
 use crate::engine::sae::evaluate::EvalMetrics;
+use crate::engine::sae::Arch;
 use crate::engine::set;
 use crate::engine::workspace::Workspace;
 use crate::engine::zeroshot;
@@ -20,6 +21,9 @@ pub struct RunView {
     pub name: String,
     pub data: String,
     pub lambda: f64,
+    /// The SAE family, and k where it has one.
+    pub arch: Arch,
+    pub k: Option<usize>,
     pub dict: usize,
     pub status: Status,
     pub step: u64,
@@ -113,6 +117,8 @@ pub fn load_runs(ws: &Workspace) -> Result<Vec<RunView>> {
                 name: s.run,
                 data: s.data,
                 lambda: s.lambda,
+                arch: s.arch,
+                k: s.k,
                 dict: s.config.train.dict,
                 status: s.status,
                 step: s.step,

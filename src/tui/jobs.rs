@@ -118,12 +118,19 @@ fn spawn(ws: &Workspace, label: &str, args: &[String]) -> Result<Job> {
 }
 
 pub fn sweep(ws: &Workspace, form: &SweepForm) -> Result<Job> {
+    let (list_flag, list) = if form.sweeps_k() {
+        ("--k", &form.ks)
+    } else {
+        ("--lambdas", &form.lambdas)
+    };
     let args = [
         "sweep",
         "--data",
         &form.set,
-        "--lambdas",
-        &form.lambdas,
+        "--arch",
+        &form.arch,
+        list_flag,
+        list,
         "--epochs",
         &form.epochs,
         "--dict",

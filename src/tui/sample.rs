@@ -28,6 +28,9 @@ fn series(lambda: f64, upto: u64) -> Vec<MetricsRow> {
                 l1: 2.0 + 1.0 / t,
                 avg_l0: 500.0 - 200.0 * lambda.log10().abs().recip() + 300.0 / t,
                 r2: Some(1.0 - 0.4 / t.sqrt()),
+                dead_frac: None,
+                arch: None,
+                k: None,
                 examples_per_sec: 4500.0,
                 time: 1.8e9 + t,
             }
@@ -43,6 +46,8 @@ fn run(i: usize) -> RunView {
         name: format!("demo-lam{}", crate::engine::run::format_lambda(lambda)),
         data: "demo".into(),
         lambda,
+        arch: crate::engine::sae::Arch::Relu,
+        k: None,
         dict: 4096,
         status: if live { Status::Running } else { Status::Done },
         step,
@@ -59,6 +64,8 @@ fn run(i: usize) -> RunView {
             dense_frac: 0.002,
             gt_recovery: Some(0.954 + 0.005 * i as f64),
             gt_recovered_frac: Some(0.9),
+            gt_mcc: None,
+            gt_f1: None,
         }),
     }
 }

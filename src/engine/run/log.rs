@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::error::{Error, Result};
 use crate::engine::fsutil;
+use crate::engine::sae::Arch;
 
 /// One logged step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,6 +26,14 @@ pub struct MetricsRow {
     /// (absent from logs written before it was added).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r2: Option<f64>,
+    /// Share of latents not fired for the run's `dead_after` steps (TopK family, JumpReLU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_frac: Option<f64>,
+    /// The SAE family, and k where it has one (absent from logs written before families).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<Arch>,
+    #[serde(default)]
+    pub k: Option<usize>,
     pub examples_per_sec: f64,
     /// Seconds since the Unix epoch.
     pub time: f64,
@@ -92,6 +101,9 @@ mod tests {
             l1: 0.1,
             avg_l0: 3.0,
             r2: Some(0.9),
+            dead_frac: None,
+            arch: Some(Arch::TopK),
+            k: Some(32),
             examples_per_sec: 10.0,
             time: 0.0,
         }

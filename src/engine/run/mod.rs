@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{Error, Result};
 use super::fsutil;
-use super::sae::TrainConfig;
+use super::sae::{Arch, TrainConfig};
 use super::workspace::Workspace;
 
 pub use log::MetricsRow;
@@ -113,10 +113,20 @@ impl RunDir {
     }
 }
 
-/// A default run name from the set and λ, e.g. `demo-lam1e-3`, made unique in the workspace.
-pub fn default_name(ws: &Workspace, data: &str, lambda: f64) -> String {
-    let base = format!("{data}-lam{}", format_lambda(lambda));
-    unique_name(ws, &base)
+/// A default run name from the set and the SAE: `demo-lam1e-3` (the study's ReLU),
+/// `demo-topk-k32`, `demo-jumprelu-lam1e-3`; made unique in the workspace.
+pub fn default_name(ws: &Workspace, data: &str, config: &TrainConfig) -> String {
+    unique_name(ws, &format!("{data}-{}", run_label(config)))
+}
+
+/// What tells a run of a sweep from its siblings: its family and its k or λ.
+pub fn run_label(config: &TrainConfig) -> String {
+    let arch = config.arch;
+    match (config.shown_k(), arch) {
+        (Some(k), _) => format!("{}-k{k}", arch.name()),
+        (None, Arch::Relu) => format!("lam{}", format_lambda(config.lambda)),
+        (None, _) => format!("{}-lam{}", arch.name(), format_lambda(config.lambda)),
+    }
 }
 
 /// `base`, or `base-2`, `base-3`, ... whichever does not exist yet.
@@ -131,6 +141,16 @@ pub fn unique_name(ws: &Workspace, base: &str) -> String {
         })
         .find(|n| !ws.run_dir(n).exists())
         .expect("some suffix is free")
+}
+
+/// How a run sets its sparsity, for tables: `1e-3` (the study's λ), `topk k32`,
+/// `jumprelu λ 1e-3`.
+pub fn sparsity_label(config: &TrainConfig) -> String {
+    match (config.shown_k(), config.arch) {
+        (Some(k), a) => format!("{} k{k}", a.name()),
+        (None, Arch::Relu) => format_lambda(config.lambda),
+        (None, a) => format!("{} λ {}", a.name(), format_lambda(config.lambda)),
+    }
 }
 
 /// λ in the short scientific form users type: 0.001 → `1e-3`, 0.03 → `3e-2`.

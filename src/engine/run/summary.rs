@@ -13,6 +13,8 @@ pub struct RunSummary {
     pub run: String,
     pub data: String,
     pub lambda: f64,
+    pub arch: crate::engine::sae::Arch,
+    pub k: Option<usize>,
     pub status: Status,
     pub step: u64,
     pub total_steps: u64,
@@ -36,6 +38,8 @@ impl RunSummary {
             run: run.name.clone(),
             data: config.data.clone(),
             lambda: config.train.lambda,
+            arch: config.train.arch,
+            k: config.train.shown_k(),
             status,
             step: last_logged.max(checkpointed),
             total_steps,
@@ -67,9 +71,11 @@ pub fn sort_for_tables(runs: &mut [RunSummary]) {
         let t = &r.config.train;
         (
             r.data.clone(),
+            t.arch.name(),
             t.l1.name(),
             t.epochs,
             t.dict,
+            t.shown_k(),
             t.lambda.to_bits(),
             r.run.clone(),
         )

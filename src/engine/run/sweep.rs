@@ -1,4 +1,4 @@
-//! A λ sweep: one run per λ, trained side by side on one memory-mapped copy of the set.
+//! A sweep: one run per λ or k, trained side by side on one memory-mapped copy of the set.
 
 use std::sync::atomic::AtomicBool;
 
@@ -13,15 +13,16 @@ use crate::engine::set::{now_unix, EmbeddingSet};
 use crate::engine::workspace::Workspace;
 
 pub struct SweepPlan {
-    pub lambdas: Vec<f64>,
-    /// Settings shared by every run (its `lambda` is replaced by each of `lambdas`).
-    pub base: TrainConfig,
-    /// Name prefix; runs are called `PREFIX-lamλ` (default prefix: the set's name).
+    /// One config per run: the values swept (λ, k) differ, the rest is shared.
+    pub configs: Vec<TrainConfig>,
+    /// Name prefix; runs are called `PREFIX-LABEL`, LABEL from [`super::run_label`] (default prefix:
+    /// the set's name).
     pub prefix: Option<String>,
 }
 
-/// Creates one run per λ and trains them concurrently; returns each run's outcome in λ order.
-/// A run that fails (diverges, say) does not stop the others.
+/// Creates one run per config and trains them concurrently on one read of the set; returns
+/// each run's outcome in the plan's order. A run that fails (diverges, say) does not stop the
+/// others.
 pub fn sweep(
     ws: &Workspace,
     set: &EmbeddingSet,
@@ -30,15 +31,13 @@ pub fn sweep(
     cancel: &AtomicBool,
     observer: &dyn Observer,
 ) -> Result<Vec<(String, Result<RunOutcome>)>> {
-    let mut runs = Vec::new();
-    for &lambda in &plan.lambdas {
-        let train = TrainConfig {
-            lambda,
-            ..plan.base.clone()
-        };
+    for train in &plan.configs {
         train.validate()?;
+    }
+    let mut runs = Vec::new();
+    for train in &plan.configs {
         let prefix = plan.prefix.as_deref().unwrap_or(set.name());
-        let name = default_name(ws, prefix, lambda);
+        let name = default_name(ws, prefix, train);
         let run = RunDir::new(ws, &name);
         create_run(
             &run,
@@ -48,7 +47,7 @@ pub fn sweep(
                 rows: set.rows(),
                 dim: set.dim(),
                 created: now_unix(),
-                train,
+                train: train.clone(),
             },
         )?;
         runs.push(run);

@@ -194,8 +194,8 @@ fn divergence_stops_and_keeps_the_last_finite_checkpoint() {
     let state = run.state().unwrap().unwrap();
     assert_eq!((state.status, state.checkpoint_step), (Status::Diverged, 4));
     assert!(!run.path(WEIGHTS_FILE).exists());
-    let (p, _, pos) = checkpoint::load_checkpoint(&run.path(CHECKPOINT_FILE), 512, 64).unwrap();
-    assert!(p.all_finite());
+    let (snap, pos) = checkpoint::load_checkpoint(&run.path(CHECKPOINT_FILE), 512, 64).unwrap();
+    assert!(snap.params.all_finite());
     assert_eq!(pos.step, 4);
 }
 
@@ -216,7 +216,97 @@ fn a_changed_set_is_refused_and_names_are_never_reused() {
         .unwrap_err()
         .to_string();
     assert!(again.contains("already exists"), "{again}");
-    assert_eq!(default_name(&ws, "r", 1e-2), "r-lam1e-2");
+    let relu = TrainConfig {
+        lambda: 1e-2,
+        ..Default::default()
+    };
+    assert_eq!(default_name(&ws, "r", &relu), "r-lam1e-2");
     std::fs::create_dir_all(ws.run_dir("r-lam1e-2")).unwrap();
-    assert_eq!(default_name(&ws, "r", 1e-2), "r-lam1e-2-2");
+    assert_eq!(default_name(&ws, "r", &relu), "r-lam1e-2-2");
+    let topk = TrainConfig {
+        arch: crate::engine::sae::Arch::TopK,
+        k: Some(16),
+        ..Default::default()
+    };
+    assert_eq!(default_name(&ws, "r", &topk), "r-topk-k16");
+}
+
+#[test]
+fn resume_is_bit_equal_for_every_family() {
+    use crate::engine::sae::Arch;
+    let (_dir, ws, set) = setup(300);
+    let never = AtomicBool::new(false);
+    for arch in [
+        Arch::TopK,
+        Arch::BatchTopK,
+        Arch::JumpRelu,
+        Arch::Matryoshka,
+    ] {
+        // AuxK on, with latents dying after two steps, so its state is exercised too.
+        let config = TrainConfig {
+            arch,
+            k: arch.uses_k().then_some(8),
+            lambda: 1e-3,
+            unit_norm_decoder: arch.uses_k(),
+            dead_after: 2,
+            aux_k: 16,
+            warmup_steps: 3,
+            decay_steps: 5,
+            ..tiny_config()
+        };
+        let name = arch.name();
+        let whole = new_run(&ws, &set, &format!("{name}-whole"), config.clone());
+        go(&whole, &set, &never, &Silent).unwrap();
+        let cut = new_run(&ws, &set, &format!("{name}-cut"), config);
+        let cancel = AtomicBool::new(false);
+        assert!(matches!(
+            go(&cut, &set, &cancel, &CancelAt(6, &cancel)),
+            Err(Error::Interrupted)
+        ));
+        go(&cut, &set, &never, &Silent).unwrap();
+        let a = checkpoint::load_weights(&whole.path(WEIGHTS_FILE)).unwrap();
+        let b = checkpoint::load_weights(&cut.path(WEIGHTS_FILE)).unwrap();
+        assert_eq!(a, b, "{name}: resumed weights differ");
+        assert_ne!(a.activation, crate::engine::sae::Activation::Relu);
+        let last = |r: &RunDir| r.metrics().unwrap().last().cloned().unwrap();
+        let (lw, lc) = (last(&whole), last(&cut));
+        assert_eq!((lw.loss, lw.dead_frac), (lc.loss, lc.dead_frac), "{name}");
+        assert_eq!(lw.arch, Some(arch));
+    }
+}
+
+#[test]
+fn batchtopk_threshold_gives_about_k_latents_at_inference() {
+    use crate::engine::sae::evaluate::evaluate;
+    use crate::engine::sae::Arch;
+    let (_dir, ws, set) = setup(4096);
+    let never = AtomicBool::new(false);
+    for arch in [Arch::BatchTopK, Arch::Matryoshka] {
+        let config = TrainConfig {
+            arch,
+            k: Some(16),
+            dict: 256,
+            batch: 128,
+            epochs: 3,
+            unit_norm_decoder: true,
+            ..tiny_config()
+        };
+        let run = new_run(&ws, &set, arch.name(), config);
+        go(&run, &set, &never, &Silent).unwrap();
+        let p = checkpoint::load_weights(&run.path(WEIGHTS_FILE)).unwrap();
+        let (m, _) = evaluate(
+            &p,
+            set.data(),
+            &set.stats(),
+            Default::default(),
+            None,
+            Threads::All,
+        );
+        assert_eq!(m.rows, 4096);
+        assert!(
+            (m.avg_l0 - 16.0).abs() <= 0.05 * 16.0,
+            "{arch:?}: inference L0 {} for k 16",
+            m.avg_l0
+        );
+    }
 }

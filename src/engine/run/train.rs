@@ -14,9 +14,10 @@ use super::{RunConfig, RunDir, CHECKPOINT_FILE, METRICS_FILE, RESULTS_FILE, WEIG
 use crate::engine::error::{Error, Result};
 use crate::engine::fsutil;
 use crate::engine::sae::checkpoint::{self, Position};
-use crate::engine::sae::evaluate::{evaluate, EvalMetrics};
+use crate::engine::sae::evaluate::{evaluate, EvalMetrics, Truth};
+use crate::engine::sae::gt_match::presence;
 use crate::engine::sae::linalg::Threads;
-use crate::engine::sae::Trainer;
+use crate::engine::sae::{Init, Trainer};
 use crate::engine::set::{now_unix, BatchPlan, EmbeddingSet};
 use candle_core::Device;
 
@@ -121,17 +122,17 @@ impl Loop {
         let ckpt = req.run.path(CHECKPOINT_FILE);
         let data = set.stats();
         let trainer = if ckpt.is_file() {
-            let (params, adam, pos) = checkpoint::load_checkpoint(&ckpt, set.dim(), t.dict)?;
+            let (snapshot, pos) = checkpoint::load_checkpoint(&ckpt, set.dim(), t.dict)?;
             if pos.rows != set.rows() || pos.seed != t.seed {
                 return Err(Error::bad_file(
                     &ckpt,
                     "was made with another data order (rows or seed differ from run.toml)",
                 ));
             }
-            Trainer::resume(t.clone(), params, adam, req.device, req.threads)?
+            Trainer::resume(t.clone(), snapshot, data.mean_norm, req.device, req.threads)?
         } else {
-            let mean: Vec<f32> = data.mean.iter().map(|&m| m as f32).collect();
-            Trainer::new(t.clone(), set.dim(), &mean, req.device, req.threads)?
+            let init = Init::of(t, set.data(), set.dim(), &data);
+            Trainer::new(t.clone(), set.dim(), &init, req.device, req.threads)?
         };
         let start_step = trainer.step_count();
         log::truncate_after(&req.run.path(METRICS_FILE), start_step)?;
@@ -181,7 +182,8 @@ impl Loop {
             }
             let idx = plan.batch(step);
             set.gather(idx, &mut batch);
-            let stats = self.trainer.step(&batch, idx.len())?;
+            let lr = self.cfg.train.lr_at(step, self.total);
+            let stats = self.trainer.step(&batch, idx.len(), lr)?;
             if !stats.loss.is_finite() {
                 return Err(self.diverged(req, step + 1, stats.loss));
             }
@@ -198,6 +200,9 @@ impl Loop {
                     l1: stats.l1,
                     avg_l0: stats.avg_l0,
                     r2: (self.variance > 0.0).then(|| 1.0 - stats.mse / self.variance),
+                    dead_frac: stats.dead_frac,
+                    arch: Some(self.cfg.train.arch),
+                    k: self.cfg.train.shown_k(),
                     examples_per_sec: per_sec,
                     time: unix_seconds(),
                 };
@@ -226,11 +231,11 @@ impl Loop {
             rows,
             seed: self.cfg.train.seed,
         };
-        let (params, adam) = self.trainer.state()?;
-        if !params.all_finite() {
+        let snapshot = self.trainer.state()?;
+        if !snapshot.params.all_finite() {
             return Ok(false);
         }
-        checkpoint::save_checkpoint(&req.run.path(CHECKPOINT_FILE), &params, &adam, pos)?;
+        checkpoint::save_checkpoint(&req.run.path(CHECKPOINT_FILE), &snapshot, pos)?;
         self.last_checkpoint = pos.step;
         Ok(true)
     }
@@ -252,22 +257,32 @@ impl Loop {
         let seconds = self.started.elapsed().as_secs_f64();
         let set = req.set;
         let t = &self.cfg.train;
-        let extra = HashMap::from([
+        let mut extra = HashMap::from([
             ("lambda".to_string(), t.lambda.to_string()),
             ("l1".to_string(), t.l1.name().to_string()),
             ("data".to_string(), self.cfg.data.clone()),
+            ("arch".to_string(), t.arch.name().to_string()),
         ]);
-        let (params, _) = self.trainer.state()?;
+        if let Some(k) = t.shown_k() {
+            extra.insert("train_k".to_string(), k.to_string());
+        }
+        let params = self.trainer.state()?.params;
         checkpoint::save_weights(&req.run.path(WEIGHTS_FILE), &params, extra)?;
         let gt = set.ground_truth()?;
-        let (metrics, _) = evaluate(
-            &params,
-            set.data(),
-            &set.stats(),
-            t.l1,
-            gt.as_ref(),
-            req.threads,
-        );
+        // Items that name their concepts (the demo world's) let detection F1 be scored.
+        let present = match &gt {
+            Some(gt) if set.rows() > 0 => set
+                .items()
+                .ok()
+                .filter(|items| items.len() == set.rows())
+                .map(|items| presence(&items, gt)),
+            _ => None,
+        };
+        let truth = gt.as_ref().map(|gt| Truth {
+            gt,
+            present: present.as_deref(),
+        });
+        let (metrics, _) = evaluate(&params, set.data(), &set.stats(), t.l1, truth, req.threads);
         let steps = self.trainer.step_count() - self.start_step;
         let trained = steps as f64 * t.batch.min(set.rows()) as f64;
         let results = RunResults {

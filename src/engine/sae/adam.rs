@@ -29,13 +29,7 @@ impl Adam {
     /// One update of every weight from its gradient, with learning rate `lr`.
     pub fn update(&mut self, params: &mut SaeParams, grads: &SaeParams, lr: f64, threads: Threads) {
         self.t += 1;
-        let t = self.t as i32;
-        let bias1 = 1.0 - ADAM_BETA1.powi(t);
-        let bias2_sqrt = (1.0 - ADAM_BETA2.powi(t)).sqrt();
-        let k = Coefficients {
-            step: (lr / bias1) as f32,
-            inv_bias2_sqrt: (1.0 / bias2_sqrt) as f32,
-        };
+        let k = Coefficients::at(self.t, lr);
         let (ms, vs) = (self.m.buffers_mut(), self.v.buffers_mut());
         for (((p, g), m), v) in params
             .buffers_mut()
@@ -49,10 +43,24 @@ impl Adam {
     }
 }
 
+/// Step t's bias-corrected step size and second-moment scale.
 #[derive(Clone, Copy)]
-struct Coefficients {
+pub struct Coefficients {
     step: f32,
     inv_bias2_sqrt: f32,
+}
+
+impl Coefficients {
+    /// For step `t` (1-based) at learning rate `lr`.
+    pub fn at(t: u64, lr: f64) -> Self {
+        let t = t as i32;
+        let bias1 = 1.0 - ADAM_BETA1.powi(t);
+        let bias2_sqrt = (1.0 - ADAM_BETA2.powi(t)).sqrt();
+        Coefficients {
+            step: (lr / bias1) as f32,
+            inv_bias2_sqrt: (1.0 / bias2_sqrt) as f32,
+        }
+    }
 }
 
 fn update_tensor(
@@ -74,7 +82,8 @@ fn update_tensor(
     }
 }
 
-fn update_chunk(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: Coefficients) {
+/// Adam on one slice of weights `p` with gradients `g` and moments `m`, `v`.
+pub fn update_chunk(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: Coefficients) {
     let (b1, b2, eps) = (ADAM_BETA1 as f32, ADAM_BETA2 as f32, ADAM_EPS as f32);
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
         *m = b1 * *m + (1.0 - b1) * g;

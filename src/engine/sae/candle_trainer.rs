@@ -1,12 +1,18 @@
-//! The training step of `step.rs`, written in candle tensor ops so it runs on CUDA and Metal.
-//! Same equations, same Adam; checked against the CPU path in `tests.rs`.
+//! The training step of `step.rs` (ReLU) and of the other families (`candle_family.rs`),
+//! written in candle tensor ops so it runs on CUDA and Metal. Same equations, same Adam;
+//! checked against the CPU paths in `tests.rs`.
 
 use candle_core::{DType, Device, Tensor, D};
 
 use super::adam::Adam;
+use super::arch::Arch;
+use super::candle_family::{DeviceFamily, FamilyStep};
 use super::config::{TrainConfig, ADAM_BETA1, ADAM_BETA2, ADAM_EPS};
+use super::family_state::FamilyState;
+use super::family_trainer::{inference_activation, spec_of, THRESHOLD_RATE};
 use super::params::SaeParams;
 use super::step::StepStats;
+use super::trainer::Snapshot;
 use crate::engine::error::Result;
 
 /// Weights (or moments) as tensors, in `TENSOR_NAMES` order: W_enc [d, m], b_enc [m],
@@ -22,6 +28,8 @@ pub struct CandleTrainer {
     moment1: Four,
     moment2: Four,
     t: u64,
+    /// The TopK family's or JumpReLU's state (None for ReLU).
+    family: Option<DeviceFamily>,
 }
 
 fn upload(p: &SaeParams, device: &Device) -> Result<Four> {
@@ -47,9 +55,26 @@ impl CandleTrainer {
         config: TrainConfig,
         params: &SaeParams,
         adam: &Adam,
+        family: Option<FamilyState>,
+        mean_norm: f64,
         device: &Device,
     ) -> Result<Self> {
+        let family = match (config.arch, family) {
+            (Arch::Relu, _) => None,
+            (_, state) => {
+                let spec = spec_of(&config, params.d, mean_norm);
+                let state = state.unwrap_or_else(|| FamilyState::fresh(params.m, None));
+                Some(DeviceFamily::new(
+                    spec,
+                    config.dead_after,
+                    &state,
+                    params.m,
+                    device,
+                )?)
+            }
+        };
         Ok(CandleTrainer {
+            family,
             config,
             device: device.clone(),
             d: params.d,
@@ -66,24 +91,87 @@ impl CandleTrainer {
     }
 
     /// Copies the weights and Adam state back to the host.
-    pub fn state(&self) -> Result<(SaeParams, Adam)> {
+    pub fn state(&self) -> Result<Snapshot> {
         let adam = Adam {
             m: download(&self.moment1, self.d, self.m)?,
             v: download(&self.moment2, self.d, self.m)?,
             t: self.t,
         };
-        Ok((download(&self.params, self.d, self.m)?, adam))
+        let mut params = download(&self.params, self.d, self.m)?;
+        let family = match &self.family {
+            Some(f) => {
+                let state = f.state()?;
+                params.activation = inference_activation(&self.config, &state, self.m);
+                Some(state)
+            }
+            None => None,
+        };
+        Ok(Snapshot {
+            params,
+            adam,
+            family,
+        })
     }
 
     /// One step on a batch x: [rows, d] (host memory). Weights are kept when the loss is not
     /// finite.
-    pub fn step(&mut self, x: &[f32], rows: usize) -> Result<StepStats> {
+    pub fn step(&mut self, x: &[f32], rows: usize, lr: f64) -> Result<StepStats> {
+        let x = Tensor::from_slice(x, (rows, self.d), &self.device)?;
+        if self.family.is_some() {
+            return self.step_family(&x, lr);
+        }
+        self.step_relu(&x, rows, lr)
+    }
+
+    fn step_family(&mut self, x: &Tensor, lr: f64) -> Result<StepStats> {
+        let Some(family) = self.family.as_mut() else {
+            return self.step_relu(x, x.dim(0)?, lr);
+        };
+        let FamilyStep { stats, grads, cut } = family.step(&self.params, x)?;
+        let Some((mut grads, g_theta)) = grads else {
+            return Ok(stats);
+        };
+        if let Some(cut) = cut {
+            let mut state = FamilyState::default();
+            state.batch_threshold = family.batch_threshold;
+            state.follow_cut(cut, THRESHOLD_RATE);
+            family.batch_threshold = state.batch_threshold;
+        }
+        if let (Some(g), Some([theta, m, v])) = (g_theta, family.theta.as_mut()) {
+            let t = self.t + 1;
+            let (new_theta, new_m, new_v) = adam_tensor(theta, &g, m, v, t, lr)?;
+            *theta = new_theta.relu()?;
+            *m = new_m;
+            *v = new_v;
+        }
+        if self.config.unit_norm_decoder {
+            // Only the part of the gradient that turns each unit row moves it.
+            let w = &self.params[2];
+            let along = (&grads[2] * w)?
+                .sum_keepdim(D::Minus1)?
+                .broadcast_div(&w.sqr()?.sum_keepdim(D::Minus1)?)?;
+            grads[2] = (&grads[2] - w.broadcast_mul(&along)?)?;
+        }
+        self.adam_update(grads, lr)?;
+        if self.config.unit_norm_decoder {
+            self.normalise_decoder()?;
+        }
+        Ok(stats)
+    }
+
+    fn normalise_decoder(&mut self) -> Result<()> {
+        let w = &self.params[2];
+        let norm = w.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;
+        self.params[2] = w.broadcast_div(&norm)?;
+        Ok(())
+    }
+
+    fn step_relu(&mut self, x: &Tensor, rows: usize, lr: f64) -> Result<StepStats> {
         let (d, m) = (self.d, self.m);
-        let x = Tensor::from_slice(x, (rows, d), &self.device)?;
         let [w_enc, b_enc, w_dec, b_dec] = &self.params;
         let centred = x.broadcast_sub(b_dec)?;
         let z = centred.matmul(w_enc)?.broadcast_add(b_enc)?.relu()?;
-        let diff = (z.matmul(w_dec)?.broadcast_add(b_dec)? - &x)?;
+        let diff = (z.matmul(w_dec)?.broadcast_add(b_dec)? - x)?;
         let active = z.gt(0f32)?.to_dtype(DType::F32)?;
         let sums = Tensor::stack(
             &[diff.sqr()?.sum_all()?, z.sum_all()?, active.sum_all()?],
@@ -99,6 +187,7 @@ impl CandleTrainer {
             mse,
             l1,
             avg_l0: sums[2] / rows as f64,
+            dead_frac: None,
         };
         if !stats.loss.is_finite() {
             return Ok(stats);
@@ -111,28 +200,47 @@ impl CandleTrainer {
         let grad_w_enc = centred.t()?.matmul(&dpre)?;
         let through_encoder = w_enc.matmul(&grad_b_enc.unsqueeze(1)?)?.squeeze(1)?;
         let grad_b_dec = (g.sum(0)? - through_encoder)?;
-        self.adam_update([grad_w_enc, grad_b_enc, grad_w_dec, grad_b_dec])?;
+        self.adam_update([grad_w_enc, grad_b_enc, grad_w_dec, grad_b_dec], lr)?;
         if self.config.unit_norm_decoder {
-            let w = &self.params[2];
-            let norm = w.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;
-            self.params[2] = w.broadcast_div(&norm)?;
+            self.normalise_decoder()?;
         }
         Ok(stats)
     }
 
-    fn adam_update(&mut self, grads: Four) -> Result<()> {
+    fn adam_update(&mut self, grads: Four, lr: f64) -> Result<()> {
         self.t += 1;
-        let t = self.t as i32;
-        let step = self.config.lr / (1.0 - ADAM_BETA1.powi(t));
-        let inv_bias2_sqrt = 1.0 / (1.0 - ADAM_BETA2.powi(t)).sqrt();
         for (i, g) in grads.iter().enumerate() {
-            let m = ((&self.moment1[i] * ADAM_BETA1)? + (g * (1.0 - ADAM_BETA1))?)?;
-            let v = ((&self.moment2[i] * ADAM_BETA2)? + (g.sqr()? * (1.0 - ADAM_BETA2))?)?;
-            let denom = ((v.sqrt()? * inv_bias2_sqrt)? + ADAM_EPS)?;
-            self.params[i] = (&self.params[i] - ((&m / denom)? * step)?)?;
+            let (p, m, v) = adam_tensor(
+                &self.params[i],
+                g,
+                &self.moment1[i],
+                &self.moment2[i],
+                self.t,
+                lr,
+            )?;
+            self.params[i] = p;
             self.moment1[i] = m;
             self.moment2[i] = v;
         }
         Ok(())
     }
+}
+
+/// One Adam update of weights `p` at step `t` (1-based): the new (p, m, v).
+fn adam_tensor(
+    p: &Tensor,
+    g: &Tensor,
+    m: &Tensor,
+    v: &Tensor,
+    t: u64,
+    lr: f64,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let t = t as i32;
+    let step = lr / (1.0 - ADAM_BETA1.powi(t));
+    let inv_bias2_sqrt = 1.0 / (1.0 - ADAM_BETA2.powi(t)).sqrt();
+    let m = ((m * ADAM_BETA1)? + (g * (1.0 - ADAM_BETA1))?)?;
+    let v = ((v * ADAM_BETA2)? + (g.sqr()? * (1.0 - ADAM_BETA2))?)?;
+    let denom = ((v.sqrt()? * inv_bias2_sqrt)? + ADAM_EPS)?;
+    let p = (p - ((&m / denom)? * step)?)?;
+    Ok((p, m, v))
 }

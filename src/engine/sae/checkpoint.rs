@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::adam::Adam;
+use super::arch::Activation;
+use super::family_state::FamilyState;
 use super::params::{SaeParams, TENSOR_NAMES};
+use super::trainer::Snapshot;
 use crate::engine::error::{Error, Result};
 use crate::engine::tensorfile::{self, Named, TensorFile};
 
@@ -43,12 +46,53 @@ fn read_params(f: &TensorFile, prefix: &str, d: usize, m: usize) -> Result<SaePa
     Ok(p)
 }
 
-/// Writes final SAE weights with their sizes and any extra metadata.
+/// The metadata key naming the activation (SAELens' `architecture` spelling) and TopK's k.
+const ACTIVATION_KEY: &str = "architecture";
+const K_KEY: &str = "k";
+/// JumpReLU's per-latent thresholds, as SAELens names them. [m]
+const THRESHOLD: &str = "threshold";
+
+/// Writes final SAE weights with their sizes, activation and any extra metadata. A JumpReLU
+/// activation (also BatchTopK's and Matryoshka's inference form) saves its `threshold`.
 pub fn save_weights(path: &Path, p: &SaeParams, extra: HashMap<String, String>) -> Result<()> {
     let mut meta = extra;
     meta.insert("d_in".into(), p.d.to_string());
     meta.insert("d_sae".into(), p.m.to_string());
-    tensorfile::write(path, &named("", p), meta)
+    meta.insert(ACTIVATION_KEY.into(), p.activation.name().into());
+    let mut tensors = named("", p);
+    match &p.activation {
+        Activation::Relu => {}
+        Activation::TopK { k } => {
+            meta.insert(K_KEY.into(), k.to_string());
+        }
+        Activation::JumpRelu { threshold } => {
+            tensors.push(Named::new(THRESHOLD, vec![p.m], threshold));
+        }
+    }
+    tensorfile::write(path, &tensors, meta)
+}
+
+/// The activation a weights file records: a `threshold` tensor makes it JumpReLU, metadata
+/// `architecture = topk` with `k` makes it TopK, anything else ReLU.
+fn read_activation(f: &TensorFile, path: &Path, m: usize) -> Result<Activation> {
+    if f.shape(THRESHOLD).is_some() {
+        return Ok(Activation::JumpRelu {
+            threshold: f.f32(THRESHOLD, &[m])?,
+        });
+    }
+    match f.metadata().get(ACTIVATION_KEY).map(String::as_str) {
+        Some("topk") => {
+            let k: usize = f.meta(K_KEY)?;
+            if k == 0 || k > m {
+                return Err(Error::bad_file(
+                    path,
+                    format!("says k = {k}, which must be between 1 and its {m} latents"),
+                ));
+            }
+            Ok(Activation::TopK { k })
+        }
+        _ => Ok(Activation::Relu),
+    }
 }
 
 /// Reads SAE weights written by [`save_weights`] (or any file with SAELens' tensor names).
@@ -67,14 +111,37 @@ pub fn load_weights(path: &Path) -> Result<SaeParams> {
             }
         },
     };
-    read_params(&f, "", d, m)
+    let mut p = read_params(&f, "", d, m)?;
+    p.activation = read_activation(&f, path, m)?;
+    Ok(p)
 }
 
-pub fn save_checkpoint(path: &Path, p: &SaeParams, adam: &Adam, pos: Position) -> Result<()> {
+/// Names of the family's state in a checkpoint.
+const SINCE_FIRED: &str = "family.since_fired";
+const FAMILY_THRESHOLD: [&str; 3] = [
+    "family.threshold",
+    "family.threshold_adam_m",
+    "family.threshold_adam_v",
+];
+const BATCH_THRESHOLD: &str = "batch_threshold";
+
+pub fn save_checkpoint(path: &Path, snap: &Snapshot, pos: Position) -> Result<()> {
+    let (p, adam) = (&snap.params, &snap.adam);
     let mut tensors = named("", p);
     tensors.extend(named("adam_m.", &adam.m));
     tensors.extend(named("adam_v.", &adam.v));
-    let meta = HashMap::from([
+    let mut family_meta = None;
+    if let Some(f) = &snap.family {
+        tensors.push(Named::u32(SINCE_FIRED, vec![p.m], &f.since_fired));
+        let theta = [&f.threshold, &f.threshold_m, &f.threshold_v];
+        for (name, buf) in FAMILY_THRESHOLD.iter().zip(theta) {
+            if !buf.is_empty() {
+                tensors.push(Named::new(*name, vec![p.m], buf));
+            }
+        }
+        family_meta = Some(f.batch_threshold.to_bits().to_string());
+    }
+    let mut meta = HashMap::from([
         ("format".to_string(), CHECKPOINT_FORMAT.to_string()),
         ("step".to_string(), pos.step.to_string()),
         ("adam_t".to_string(), adam.t.to_string()),
@@ -84,11 +151,36 @@ pub fn save_checkpoint(path: &Path, p: &SaeParams, adam: &Adam, pos: Position) -
         ("d_in".to_string(), p.d.to_string()),
         ("d_sae".to_string(), p.m.to_string()),
     ]);
+    if let Some(bits) = family_meta {
+        meta.insert(BATCH_THRESHOLD.into(), bits);
+    }
     tensorfile::write(path, &tensors, meta)
 }
 
+/// The family's state, where the checkpoint has one.
+fn read_family(f: &TensorFile, m: usize) -> Result<Option<FamilyState>> {
+    if f.shape(SINCE_FIRED).is_none() {
+        return Ok(None);
+    }
+    let mut theta = Vec::new();
+    for name in FAMILY_THRESHOLD {
+        theta.push(match f.shape(name) {
+            Some(_) => f.f32(name, &[m])?,
+            None => Vec::new(),
+        });
+    }
+    let [threshold, threshold_m, threshold_v]: [Vec<f32>; 3] = theta.try_into().unwrap_or_default();
+    Ok(Some(FamilyState {
+        since_fired: f.u32(SINCE_FIRED, &[m])?,
+        batch_threshold: f32::from_bits(f.meta(BATCH_THRESHOLD)?),
+        threshold,
+        threshold_m,
+        threshold_v,
+    }))
+}
+
 /// Reads a checkpoint, checking it matches an SAE of `d` inputs and `m` latents.
-pub fn load_checkpoint(path: &Path, d: usize, m: usize) -> Result<(SaeParams, Adam, Position)> {
+pub fn load_checkpoint(path: &Path, d: usize, m: usize) -> Result<(Snapshot, Position)> {
     let f = TensorFile::read(path)?;
     if f.metadata().get("format").map(String::as_str) != Some(CHECKPOINT_FORMAT) {
         return Err(Error::bad_file(path, "is not a saelab checkpoint"));
@@ -111,7 +203,12 @@ pub fn load_checkpoint(path: &Path, d: usize, m: usize) -> Result<(SaeParams, Ad
         rows: f.meta("rows")?,
         seed: f.meta("seed")?,
     };
-    Ok((params, adam, pos))
+    let snapshot = Snapshot {
+        params,
+        adam,
+        family: read_family(&f, m)?,
+    };
+    Ok((snapshot, pos))
 }
 
 #[cfg(test)]
@@ -131,9 +228,18 @@ mod tests {
             rows: 100,
             seed: 5,
         };
-        save_checkpoint(&path, &p, &adam, pos).unwrap();
-        let (p2, adam2, pos2) = load_checkpoint(&path, 4, 6).unwrap();
-        assert_eq!((p2, adam2, pos2), (p, adam, pos));
+        let mut family = FamilyState::fresh(6, Some(0.25));
+        family.since_fired[2] = 7;
+        family.batch_threshold = 0.125;
+        for f in [None, Some(family)] {
+            let snap = Snapshot {
+                params: p.clone(),
+                adam: adam.clone(),
+                family: f,
+            };
+            save_checkpoint(&path, &snap, pos).unwrap();
+            assert_eq!(load_checkpoint(&path, 4, 6).unwrap(), (snap, pos));
+        }
         let err = load_checkpoint(&path, 4, 8).unwrap_err().to_string();
         assert!(err.contains("4 inputs x 6 latents"), "{err}");
     }
@@ -142,8 +248,17 @@ mod tests {
     fn weights_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sae.safetensors");
-        let p = SaeParams::init(3, 5, 1);
-        save_weights(&path, &p, HashMap::new()).unwrap();
-        assert_eq!(load_weights(&path).unwrap(), p);
+        let mut p = SaeParams::init(3, 5, 1);
+        for activation in [
+            Activation::Relu,
+            Activation::TopK { k: 2 },
+            Activation::JumpRelu {
+                threshold: vec![0.5, 0.0, 1.0, 0.25, 0.125],
+            },
+        ] {
+            p.activation = activation;
+            save_weights(&path, &p, HashMap::new()).unwrap();
+            assert_eq!(load_weights(&path).unwrap(), p);
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::arch::Arch;
 use crate::engine::error::{Error, Result};
 
 /// How the L1 penalty is normalised.
@@ -40,15 +41,23 @@ pub enum BiasInit {
     #[default]
     Mean,
     Zero,
+    /// The geometric median of a sample of the training data (Weiszfeld's iterations).
+    Median,
 }
 
-/// The study's SAE and training settings; every default is the study's.
+/// The study's SAE and training settings; every default is the study's. Fields added after
+/// the study's take their defaults when an older `run.toml` lacks them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TrainConfig {
+    /// The SAE family.
+    pub arch: Arch,
     /// Number of latents m.
     pub dict: usize,
-    /// The L1 coefficient λ.
+    /// The sparsity coefficient λ: on the L1 penalty (relu) or the L0 penalty (jumprelu).
     pub lambda: f64,
+    /// Active latents per row (topk) or per row on average (batchtopk, matryoshka).
+    pub k: Option<usize>,
     pub l1: L1Convention,
     pub lr: f64,
     pub batch: usize,
@@ -61,7 +70,36 @@ pub struct TrainConfig {
     pub checkpoint_every: u64,
     /// Append a line to `metrics.jsonl` every this many steps.
     pub log_every: u64,
+    /// AuxK: dead latents' top pre-activations per row that reconstruct the residual (0: off).
+    pub aux_k: usize,
+    /// AuxK's weight in the loss.
+    pub aux_coef: f64,
+    /// A latent is dead once it has not fired for this many steps.
+    pub dead_after: u64,
+    /// Matryoshka's nested prefix sizes, increasing; the whole dictionary is always the last
+    /// (empty: dict/32, dict/8, dict/4, dict/2, dict).
+    pub prefixes: Vec<usize>,
+    /// Steps of linear learning-rate warm-up from 0 (0: none).
+    pub warmup_steps: u64,
+    /// The last this many steps decay the learning rate linearly to 0 (0: none).
+    pub decay_steps: u64,
+    /// JumpReLU's kernel bandwidth ε and initial threshold, for inputs of norm √d (they are
+    /// scaled to the data's mean norm).
+    pub jump_bandwidth: f64,
+    pub jump_init_threshold: f64,
 }
+
+/// AuxK's defaults (Gao et al. 2024: k_aux 512, weight 1/32).
+pub const DEFAULT_AUX_K: usize = 512;
+pub const DEFAULT_AUX_COEF: f64 = 1.0 / 32.0;
+pub const DEFAULT_DEAD_AFTER: u64 = 1000;
+/// The k of the TopK family when none is given (OpenAI's and saev's).
+pub const DEFAULT_K: usize = 32;
+/// Matryoshka's default prefixes, as fractions dict / n of the dictionary.
+const PREFIX_DIVISORS: [usize; 4] = [32, 8, 4, 2];
+/// JumpReLU's ε and initial θ from Rajamanoharan et al. 2024, for ‖x‖ ≈ √d.
+pub const JUMP_BANDWIDTH: f64 = 1e-3;
+pub const JUMP_INIT_THRESHOLD: f64 = 1e-3;
 
 /// Adam's fixed hyper-parameters (the study's: PyTorch defaults, no weight decay).
 pub const ADAM_BETA1: f64 = 0.9;
@@ -71,8 +109,10 @@ pub const ADAM_EPS: f64 = 1e-8;
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
+            arch: Arch::Relu,
             dict: 4096,
             lambda: 1e-3,
+            k: None,
             l1: L1Convention::Mean,
             lr: 1e-3,
             batch: 256,
@@ -82,6 +122,14 @@ impl Default for TrainConfig {
             b_dec_init: BiasInit::Mean,
             checkpoint_every: 50,
             log_every: 5,
+            aux_k: DEFAULT_AUX_K,
+            aux_coef: DEFAULT_AUX_COEF,
+            dead_after: DEFAULT_DEAD_AFTER,
+            prefixes: Vec::new(),
+            warmup_steps: 0,
+            decay_steps: 0,
+            jump_bandwidth: JUMP_BANDWIDTH,
+            jump_init_threshold: JUMP_INIT_THRESHOLD,
         }
     }
 }
@@ -114,7 +162,102 @@ impl TrainConfig {
                 "must be at least 1".into(),
             );
         }
+        self.validate_family()
+    }
+
+    fn validate_family(&self) -> Result<()> {
+        let bad = |what, msg: String| Err(Error::invalid(what, msg));
+        let arch = self.arch.name();
+        match self.k {
+            Some(_) if !self.arch.uses_k() => {
+                return bad("--k", format!("--arch {arch} takes no k; use --lambda"))
+            }
+            Some(0) => return bad("--k", "must be at least 1".into()),
+            Some(k) if k > self.dict => {
+                return bad(
+                    "--k",
+                    format!("{k} is more than the dictionary's {} latents", self.dict),
+                )
+            }
+            _ => {}
+        }
+        if !self.prefixes.is_empty() && self.arch != Arch::Matryoshka {
+            return bad("--prefixes", format!("--arch {arch} has no prefixes"));
+        }
+        if let Some(w) = self.prefixes.windows(2).find(|w| w[0] >= w[1]) {
+            return bad(
+                "--prefixes",
+                format!("must increase, but {} is followed by {}", w[0], w[1]),
+            );
+        }
+        if let Some(&p) = self.prefixes.iter().find(|&&p| p == 0 || p > self.dict) {
+            return bad(
+                "--prefixes",
+                format!(
+                    "{p} is not between 1 and the dictionary's {} latents",
+                    self.dict
+                ),
+            );
+        }
+        if !(self.aux_coef >= 0.0 && self.aux_coef.is_finite()) {
+            return bad("--aux-coef", format!("{} must be ≥ 0", self.aux_coef));
+        }
+        if !(self.jump_bandwidth > 0.0 && self.jump_init_threshold > 0.0) {
+            return bad(
+                "--jump-bandwidth/--jump-init-threshold",
+                "must be > 0".into(),
+            );
+        }
         Ok(())
+    }
+
+    /// k for the families that use it (the default when none was given).
+    pub fn k_or_default(&self) -> usize {
+        self.k.unwrap_or(DEFAULT_K.min(self.dict))
+    }
+
+    /// k where the family has one, for tables and names.
+    pub fn shown_k(&self) -> Option<usize> {
+        self.arch.uses_k().then(|| self.k_or_default())
+    }
+
+    /// λ where the family has one, for tables and names.
+    pub fn shown_lambda(&self) -> Option<f64> {
+        self.arch.uses_lambda().then_some(self.lambda)
+    }
+
+    /// Matryoshka's prefix sizes, increasing, ending with the whole dictionary.
+    pub fn prefix_sizes(&self) -> Vec<usize> {
+        let mut p = if self.prefixes.is_empty() {
+            PREFIX_DIVISORS
+                .iter()
+                .map(|&n| self.dict / n)
+                .filter(|&s| s > 0)
+                .collect()
+        } else {
+            self.prefixes.clone()
+        };
+        p.dedup();
+        if p.last() != Some(&self.dict) {
+            p.push(self.dict);
+        }
+        p
+    }
+
+    /// The learning rate at step `t` (0-based) of `total`, after warm-up and decay.
+    pub fn lr_at(&self, t: u64, total: u64) -> f64 {
+        let warm = if t < self.warmup_steps {
+            (t + 1) as f64 / self.warmup_steps as f64
+        } else {
+            1.0
+        };
+        let left = total.saturating_sub(t);
+        let decay = if self.decay_steps > 0 && left <= self.decay_steps {
+            left as f64 / self.decay_steps as f64
+        } else {
+            1.0
+        };
+        self.lr * warm * decay
     }
 
     /// Steps in one epoch over `rows` rows (the last, partial batch is kept).

@@ -8,10 +8,12 @@
 //! - dead: never active on the set; dense: active on more than 10% of rows
 //! - gt_recovery: mean over ground-truth directions of the best cosine with a decoder row;
 //!   gt_recovered_frac: the share of them above 0.9
+//! - gt_mcc and gt_f1: one-to-one matched directions and their detection F1 (`gt_match.rs`)
 
 use serde::{Deserialize, Serialize};
 
 use super::config::L1Convention;
+use super::gt_match::{match_directions, Detection};
 use super::linalg::{matmul, MatRef, Threads};
 use super::params::SaeParams;
 use super::step::{forward, BatchSums, Scratch};
@@ -38,6 +40,18 @@ pub struct EvalMetrics {
     pub gt_recovery: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gt_recovered_frac: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gt_mcc: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gt_f1: Option<f64>,
+}
+
+/// A set's ground truth: its directions, and which of them each row holds where known.
+#[derive(Clone, Copy)]
+pub struct Truth<'a> {
+    pub gt: &'a GroundTruth,
+    /// present[r]: indices of the directions in row r.
+    pub present: Option<&'a [Vec<u32>]>,
 }
 
 /// How often each latent fired over the evaluated rows.
@@ -52,22 +66,34 @@ pub fn evaluate(
     data: &[f32],
     stats: &DataStats,
     l1: L1Convention,
-    gt: Option<&GroundTruth>,
+    truth: Option<Truth>,
     threads: Threads,
 ) -> (EvalMetrics, Firing) {
     let (d, m) = (p.d, p.m);
     let mut scratch = Scratch::new(d, m, CHUNK_ROWS);
     let mut total = BatchSums::default();
     let mut counts = vec![0u64; m];
+    let matching = truth.map(|t| match_directions(p, t.gt));
+    let mut detection = truth.map(|t| Detection::new(t.gt.names.len()));
+    let mut first_row = 0;
     for chunk in data.chunks(CHUNK_ROWS * d) {
         let rows = chunk.len() / d;
         let sums = forward(p, chunk, rows, &mut scratch, threads);
-        for row in scratch.z[..rows * m].chunks(m) {
+        for (r, row) in scratch.z[..rows * m].chunks(m).enumerate() {
             counts
                 .iter_mut()
                 .zip(row)
                 .for_each(|(c, &z)| *c += (z > 0.0) as u64);
+            let present = truth
+                .and_then(|t| t.present)
+                .and_then(|p| p.get(first_row + r));
+            if let (Some(det), Some(matching), Some(present)) =
+                (detection.as_mut(), matching.as_ref(), present)
+            {
+                det.add(matching, row, present);
+            }
         }
+        first_row += rows;
         total.rows += sums.rows;
         total.sse += sums.sse;
         total.l1 += sums.l1;
@@ -84,13 +110,14 @@ pub fn evaluate(
         .iter()
         .filter(|&&c| c as f64 > DENSE_FIRING * n)
         .count();
-    let (gt_recovery, gt_recovered_frac) = match gt {
-        Some(gt) => {
-            let (mean, frac) = gt_recovery(p, gt);
+    let (gt_recovery, gt_recovered_frac) = match truth {
+        Some(t) => {
+            let (mean, frac) = gt_recovery(p, t.gt);
             (Some(mean), Some(frac))
         }
         None => (None, None),
     };
+    let has_presence = truth.is_some_and(|t| t.present.is_some());
     let metrics = EvalMetrics {
         rows: total.rows,
         avg_l0: total.active as f64 / n,
@@ -102,6 +129,8 @@ pub fn evaluate(
         dense_frac: dense as f64 / m as f64,
         gt_recovery,
         gt_recovered_frac,
+        gt_mcc: matching.map(|m| m.mcc()),
+        gt_f1: detection.filter(|_| has_presence).map(|d| d.mean_f1()),
     };
     (
         metrics,

@@ -7,6 +7,8 @@
 //! - `b_dec`: [d]
 
 use rand::SeedableRng;
+
+use super::arch::Activation;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -23,6 +25,8 @@ pub struct SaeParams {
     pub b_enc: Vec<f32>,
     pub w_dec: Vec<f32>,
     pub b_dec: Vec<f32>,
+    /// What follows the encoder's product: ReLU, TopK or JumpReLU (with its thresholds).
+    pub activation: Activation,
 }
 
 impl SaeParams {
@@ -35,6 +39,7 @@ impl SaeParams {
             b_enc: vec![0.0; m],
             w_dec: vec![0.0; m * d],
             b_dec: vec![0.0; d],
+            activation: Activation::Relu,
         }
     }
 

@@ -42,6 +42,8 @@ pub struct StepStats {
     /// The L1 term before λ, in the run's convention.
     pub l1: f64,
     pub avg_l0: f64,
+    /// Share of latents dead (not fired for the run's `dead_after` steps), where tracked.
+    pub dead_frac: Option<f64>,
 }
 
 /// Scratch buffers for a batch of up to `capacity` rows, reused across steps.
@@ -109,7 +111,7 @@ fn lane_sum(v: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// Encodes a batch: fills `s.z` with Z and `s.centred` with X − b_dec, and returns each row's
+/// Encodes a batch through the SAE's activation: fills `s.z` with Z and `s.centred` with X − b_dec, and returns each row's
 /// (active count, Σ z). x: [rows, d]
 pub fn encode(
     p: &SaeParams,
@@ -140,12 +142,10 @@ pub fn encode(
         true,
         threads,
     );
+    let activation = &p.activation;
     rows_map(z, m, threads, |_, row| {
-        let mut active = 0u32;
-        for v in row.iter_mut() {
-            *v = v.max(0.0);
-            active += (*v > 0.0) as u32;
-        }
+        activation.apply_row(row, &mut Vec::new());
+        let active = row.iter().map(|&v| (v > 0.0) as u32).sum();
         (active, lane_sum(row))
     })
 }
@@ -193,6 +193,7 @@ pub fn stats(sums: &BatchSums, d: usize, m: usize, lambda: f64, l1: L1Convention
         mse,
         l1: l1_term,
         avg_l0: sums.active as f64 / sums.rows as f64,
+        dead_frac: None,
     }
 }
 

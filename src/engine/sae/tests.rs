@@ -108,12 +108,16 @@ fn metrics_on_a_hand_computable_sae() {
         names: vec!["a".into(), "b".into()],
         directions: vec![1.0, 0.0, 0.6, 0.8],
     };
+    let truth = super::evaluate::Truth {
+        gt: &gt,
+        present: None,
+    };
     let (m, firing) = evaluate(
         &p,
         &data,
         &stats,
         L1Convention::Mean,
-        Some(&gt),
+        Some(truth),
         Threads::One,
     );
     assert_eq!(m.avg_l0, 1.5);
@@ -170,28 +174,27 @@ fn candle_trainer_follows_the_cpu_trainer() {
         let (p, x) = sample(d, m, rows);
         let adam = Adam::new(d, m);
         let cpu_device = candle_core::Device::Cpu;
-        let mut cpu = Trainer::resume(
-            config.clone(),
-            p.clone(),
-            adam.clone(),
-            &cpu_device,
-            Threads::One,
-        )
-        .unwrap();
-        let mut gpu_path = CandleTrainer::new(config, &p, &adam, &cpu_device).unwrap();
+        let snapshot = super::Snapshot {
+            params: p.clone(),
+            adam: adam.clone(),
+            family: None,
+        };
+        let mut cpu =
+            Trainer::resume(config.clone(), snapshot, 1.0, &cpu_device, Threads::One).unwrap();
+        let mut gpu_path = CandleTrainer::new(config, &p, &adam, None, 1.0, &cpu_device).unwrap();
         for _ in 0..5 {
-            let a = cpu.step(&x, rows).unwrap();
-            let b = gpu_path.step(&x, rows).unwrap();
+            let a = cpu.step(&x, rows, 1e-3).unwrap();
+            let b = gpu_path.step(&x, rows, 1e-3).unwrap();
             assert!(
                 (a.loss - b.loss).abs() < 1e-6 * (1.0 + a.loss),
                 "{a:?} vs {b:?}"
             );
             assert_eq!(a.avg_l0, b.avg_l0);
         }
-        let (pa, aa) = cpu.state().unwrap();
-        let (pb, ab) = gpu_path.state().unwrap();
-        assert_eq!(aa.t, ab.t);
-        for (x, y) in pa.buffers().iter().zip(pb.buffers()) {
+        let a = cpu.state().unwrap();
+        let b = gpu_path.state().unwrap();
+        assert_eq!(a.adam.t, b.adam.t);
+        for (x, y) in a.params.buffers().iter().zip(b.params.buffers()) {
             for (u, v) in x.iter().zip(y.iter()) {
                 assert!((u - v).abs() < 1e-5, "{u} vs {v}");
             }

@@ -1,17 +1,29 @@
 //! The SAE being trained: weights, Adam state and scratch, advanced one batch at a time, on
-//! the CPU through the hand-written kernels of `step.rs` or on a GPU through candle.
-
-use std::borrow::Cow;
+//! the CPU through the hand-written kernels (`step.rs` for ReLU, `family_trainer.rs` for the
+//! TopK family and JumpReLU) or on a GPU through candle.
 
 use candle_core::Device;
 
 use super::adam::Adam;
+use super::arch::Arch;
 use super::candle_trainer::CandleTrainer;
-use super::config::{BiasInit, TrainConfig};
+use super::config::TrainConfig;
+use super::family_state::FamilyState;
+use super::family_trainer::{data_scale, spec_of, FamilyTrainer};
+use super::init::Init;
 use super::linalg::Threads;
 use super::params::SaeParams;
 use super::step::{forward_backward, Scratch, StepStats};
 use crate::engine::error::Result;
+
+/// A trainer's whole state, on the host: what a checkpoint holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub params: SaeParams,
+    pub adam: Adam,
+    /// The family's state (None for ReLU).
+    pub family: Option<FamilyState>,
+}
 
 pub struct Trainer {
     backend: Backend,
@@ -19,7 +31,8 @@ pub struct Trainer {
 
 enum Backend {
     Cpu(Box<CpuTrainer>),
-    Candle(CandleTrainer),
+    Family(Box<FamilyTrainer>),
+    Candle(Box<CandleTrainer>),
 }
 
 struct CpuTrainer {
@@ -30,40 +43,71 @@ struct CpuTrainer {
     threads: Threads,
 }
 
+/// The family's state for a fresh SAE of `d` inputs.
+fn fresh_family(config: &TrainConfig, d: usize, mean_norm: f64) -> Option<FamilyState> {
+    match config.arch {
+        Arch::Relu => None,
+        Arch::JumpRelu => {
+            let theta = config.jump_init_threshold * data_scale(d, mean_norm);
+            Some(FamilyState::fresh(config.dict, Some(theta as f32)))
+        }
+        _ => Some(FamilyState::fresh(config.dict, None)),
+    }
+}
+
 impl Trainer {
-    /// A fresh SAE for d-dimensional inputs. `data_mean` ([d]) seeds b_dec when the config asks.
+    /// A fresh SAE for d-dimensional inputs, starting where `init` says.
     pub fn new(
         config: TrainConfig,
         d: usize,
-        data_mean: &[f32],
+        init: &Init,
         device: &Device,
         threads: Threads,
     ) -> Result<Self> {
         let mut params = SaeParams::init(d, config.dict, config.seed);
-        if config.b_dec_init == BiasInit::Mean {
-            params.b_dec.copy_from_slice(data_mean);
-        }
-        let adam = Adam::new(d, config.dict);
-        Self::resume(config, params, adam, device, threads)
+        params.b_dec.copy_from_slice(&init.b_dec);
+        let snapshot = Snapshot {
+            family: fresh_family(&config, d, init.mean_norm),
+            adam: Adam::new(d, config.dict),
+            params,
+        };
+        Self::resume(config, snapshot, init.mean_norm, device, threads)
     }
 
-    /// Continues from saved weights and optimiser state.
+    /// Continues from saved weights, optimiser and family state; `mean_norm` is the training
+    /// data's mean row norm.
     pub fn resume(
         config: TrainConfig,
-        params: SaeParams,
-        adam: Adam,
+        snapshot: Snapshot,
+        mean_norm: f64,
         device: &Device,
         threads: Threads,
     ) -> Result<Self> {
-        let backend = match device {
-            Device::Cpu => Backend::Cpu(Box::new(CpuTrainer {
+        let Snapshot {
+            params,
+            adam,
+            family,
+        } = snapshot;
+        let d = params.d;
+        let backend = match (device, config.arch) {
+            (Device::Cpu, Arch::Relu) => Backend::Cpu(Box::new(CpuTrainer {
                 scratch: Scratch::new(params.d, params.m, config.batch),
                 config,
                 params,
                 adam,
                 threads,
             })),
-            gpu => Backend::Candle(CandleTrainer::new(config, &params, &adam, gpu)?),
+            (Device::Cpu, _) => {
+                let spec = spec_of(&config, d, mean_norm);
+                let family = family
+                    .unwrap_or_else(|| fresh_family(&config, d, mean_norm).unwrap_or_default());
+                Backend::Family(Box::new(FamilyTrainer::new(
+                    config, &params, &adam, family, spec, threads,
+                )))
+            }
+            (gpu, _) => Backend::Candle(Box::new(CandleTrainer::new(
+                config, &params, &adam, family, mean_norm, gpu,
+            )?)),
         };
         Ok(Trainer { backend })
     }
@@ -72,34 +116,46 @@ impl Trainer {
     pub fn step_count(&self) -> u64 {
         match &self.backend {
             Backend::Cpu(c) => c.adam.t,
+            Backend::Family(f) => f.step_count(),
             Backend::Candle(g) => g.step_count(),
         }
     }
 
-    /// One optimiser step on a batch x: [rows, d]. Returns the batch's stats before the update.
-    /// Weights are left untouched when the loss is not finite (a non-finite gradient makes the
-    /// next step's loss non-finite, which the caller catches before any checkpoint).
-    pub fn step(&mut self, x: &[f32], rows: usize) -> Result<StepStats> {
+    /// One optimiser step at learning rate `lr` on a batch x: [rows, d]. Returns the batch's
+    /// stats before the update. Weights are left untouched when the loss is not finite (a
+    /// non-finite gradient makes the next step's loss non-finite, which the caller catches
+    /// before any checkpoint).
+    pub fn step(&mut self, x: &[f32], rows: usize, lr: f64) -> Result<StepStats> {
         match &mut self.backend {
-            Backend::Cpu(c) => Ok(c.step(x, rows)),
-            Backend::Candle(g) => g.step(x, rows),
+            Backend::Cpu(c) => Ok(c.step(x, rows, lr)),
+            Backend::Family(f) => Ok(f.step(x, rows, lr)),
+            Backend::Candle(g) => g.step(x, rows, lr),
         }
     }
 
-    /// The weights and Adam state, borrowed on the CPU, copied back from a GPU.
-    pub fn state(&self) -> Result<(Cow<'_, SaeParams>, Cow<'_, Adam>)> {
+    /// The weights, Adam state and family state, copied to the host.
+    pub fn state(&self) -> Result<Snapshot> {
         match &self.backend {
-            Backend::Cpu(c) => Ok((Cow::Borrowed(&c.params), Cow::Borrowed(&c.adam))),
-            Backend::Candle(g) => {
-                let (p, a) = g.state()?;
-                Ok((Cow::Owned(p), Cow::Owned(a)))
+            Backend::Cpu(c) => Ok(Snapshot {
+                params: c.params.clone(),
+                adam: c.adam.clone(),
+                family: None,
+            }),
+            Backend::Family(f) => {
+                let (params, adam, family) = f.state();
+                Ok(Snapshot {
+                    params,
+                    adam,
+                    family: Some(family),
+                })
             }
+            Backend::Candle(g) => g.state(),
         }
     }
 }
 
 impl CpuTrainer {
-    fn step(&mut self, x: &[f32], rows: usize) -> StepStats {
+    fn step(&mut self, x: &[f32], rows: usize, lr: f64) -> StepStats {
         let c = &self.config;
         let stats = forward_backward(
             &self.params,
@@ -114,7 +170,7 @@ impl CpuTrainer {
             return stats;
         }
         self.adam
-            .update(&mut self.params, &self.scratch.grads, c.lr, self.threads);
+            .update(&mut self.params, &self.scratch.grads, lr, self.threads);
         if c.unit_norm_decoder {
             self.params.normalize_decoder();
         }

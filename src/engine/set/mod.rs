@@ -47,6 +47,8 @@ pub struct DataStats {
     pub mean: Vec<f64>,
     /// Σ_rows ‖x − x̄‖².
     pub sst: f64,
+    /// Mean over rows of ‖x‖.
+    pub mean_norm: f64,
 }
 
 impl DataStats {
@@ -55,11 +57,15 @@ impl DataStats {
         let n = data.len() / d.max(1);
         let mut sum = vec![0.0f64; d];
         let mut sq = vec![0.0f64; d];
+        let mut norms = 0.0f64;
         for row in data.chunks(d) {
+            let mut row_sq = 0.0f64;
             for ((s, q), &v) in sum.iter_mut().zip(sq.iter_mut()).zip(row) {
                 *s += v as f64;
                 *q += (v as f64) * (v as f64);
+                row_sq += (v as f64) * (v as f64);
             }
+            norms += row_sq.sqrt();
         }
         let mean: Vec<f64> = sum.iter().map(|s| s / n.max(1) as f64).collect();
         let sst = sq
@@ -67,7 +73,11 @@ impl DataStats {
             .zip(&mean)
             .map(|(q, m)| q - n as f64 * m * m)
             .sum();
-        DataStats { mean, sst }
+        DataStats {
+            mean,
+            sst,
+            mean_norm: norms / n.max(1) as f64,
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! Metrics: the study's table for every run, sortable, and the L0-against-R² trade-off.
+//! Metrics: the study's table for every run, sortable, and the frontier the field plots: FVU
+//! against L0, both on log scales, one series per SAE family.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -8,9 +9,10 @@ use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, Row, Table};
 use ratatui::Frame;
 
 use super::lambda;
+use crate::engine::sae::Arch;
 use crate::tui::app::{App, METRIC_COLUMNS};
 use crate::tui::data::RunView;
-use crate::tui::view::{panel, x_axis_from_zero};
+use crate::tui::view::panel;
 
 pub const KEYS: &[(&str, &str)] = &[
     ("↑/↓ j/k", "choose a run"),
@@ -18,7 +20,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("s", "reverse the sort"),
     (
         "space",
-        "mark the run for the trade-off plot (none marked: all)",
+        "mark the run for the frontier plot (none marked: all)",
     ),
 ];
 
@@ -28,7 +30,7 @@ fn cells(r: &RunView) -> Vec<String> {
     let e = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.3e}"));
     vec![
         r.name.clone(),
-        lambda(r.lambda),
+        r.k.map_or_else(|| lambda(r.lambda), |k| format!("k{k}")),
         f(m.map(|m| m.avg_l0), 1),
         e(m.map(|m| m.mse)),
         e(m.map(|m| m.l1)),
@@ -94,42 +96,69 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             .block(panel(" runs ")),
         table,
     );
-    trade_off(frame, app, plot);
+    frontier(frame, app, plot);
 }
 
-fn trade_off(frame: &mut Frame, app: &App, area: Rect) {
-    let points: Vec<(usize, [(f64, f64); 1])> = app
+/// log10 of FVU against log10 of L0, a series per family; lower and further left is better.
+fn frontier(frame: &mut Frame, app: &App, area: Rect) {
+    let shown = app
         .runs
         .iter()
-        .enumerate()
-        .filter(|(_, r)| app.compare.is_empty() || app.compare.contains(&r.name))
-        .filter_map(|(i, r)| r.results.as_ref().map(|m| (i, [(m.avg_l0, m.r2)])))
-        .collect();
-    let (mut x_max, mut y_min) = (1.0f64, 1.0f64);
-    for (_, [(x, y)]) in &points {
-        x_max = x_max.max(*x * 1.1);
-        y_min = y_min.min(*y - 0.01);
+        .filter(|r| app.compare.is_empty() || app.compare.contains(&r.name));
+    let mut series: Vec<(Arch, Vec<(f64, f64)>)> = Vec::new();
+    for r in shown {
+        let Some(m) = &r.results else { continue };
+        if !(m.avg_l0 > 0.0 && m.fvu > 0.0) {
+            continue;
+        }
+        let point = (m.avg_l0.log10(), m.fvu.log10());
+        match series.iter_mut().find(|(a, _)| *a == r.arch) {
+            Some((_, points)) => points.push(point),
+            None => series.push((r.arch, vec![point])),
+        }
     }
-    let datasets = points
+    let all = series.iter().flat_map(|(_, p)| p);
+    let (mut x, mut y) = (
+        [f64::INFINITY, f64::NEG_INFINITY],
+        [f64::INFINITY, f64::NEG_INFINITY],
+    );
+    for &(px, py) in all {
+        x = [x[0].min(px), x[1].max(px)];
+        y = [y[0].min(py), y[1].max(py)];
+    }
+    let pad = |[lo, hi]: [f64; 2]| {
+        if lo.is_finite() {
+            [lo.floor().min(hi - 0.5), hi.ceil().max(lo + 0.5)]
+        } else {
+            [0.0, 1.0]
+        }
+    };
+    let (x, y) = (pad(x), pad(y));
+    for (_, points) in &mut series {
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    let datasets = series
         .iter()
-        .map(|(i, p)| {
+        .map(|(arch, p)| {
+            let colour = Arch::ALL.iter().position(|a| a == arch).unwrap_or(0);
             Dataset::default()
-                .name(app.runs[*i].name.clone())
-                .marker(Marker::Dot)
-                .graph_type(GraphType::Scatter)
-                .style(Style::default().fg(app.theme.run(*i)))
+                .name(arch.name())
+                .marker(Marker::Braille)
+                .graph_type(if p.len() > 1 {
+                    GraphType::Line
+                } else {
+                    GraphType::Scatter
+                })
+                .style(Style::default().fg(app.theme.run(colour)))
                 .data(p)
         })
         .collect();
+    let power = |v: f64| Span::raw(format!("{:.0e}", 10f64.powf(v)));
     frame.render_widget(
         Chart::new(datasets)
-            .block(panel(" trade-off: L0 (x) against R² (y) "))
-            .x_axis(x_axis_from_zero(x_max))
-            .y_axis(
-                Axis::default()
-                    .bounds([y_min, 1.0])
-                    .labels([Span::raw(format!("{y_min:.3}")), Span::raw("1.000")]),
-            ),
+            .block(panel(" frontier: L0 (x, log) against FVU (y, log) "))
+            .x_axis(Axis::default().bounds(x).labels([power(x[0]), power(x[1])]))
+            .y_axis(Axis::default().bounds(y).labels([power(y[0]), power(y[1])])),
         area,
     );
 }

@@ -39,16 +39,32 @@ const MEASURES: [(&str, Read, Label); 4] = [
     ("R²", |r| r.r2.unwrap_or(f64::NAN), |v| format!("{v:.4}")),
 ];
 
+/// In place of the loss once any run tracks dead latents (TopK family, JumpReLU): the losses
+/// of different families are not comparable, their dead fractions are.
+const DEAD: (&str, Read, Label) = (
+    "dead",
+    |r| r.dead_frac.map_or(f64::NAN, |f| 100.0 * f),
+    |v| format!("{v:.1}%"),
+);
+
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let [left, right] =
         Layout::horizontal([Constraint::Length(38), Constraint::Min(0)]).areas(area);
-    let [form, runs] = Layout::vertical([Constraint::Length(9), Constraint::Min(0)]).areas(left);
+    let [form, runs] = Layout::vertical([Constraint::Length(11), Constraint::Min(0)]).areas(left);
     draw_form(frame, app, form);
     draw_runs(frame, app, runs);
     let [top, bottom] = Layout::vertical([Constraint::Percentage(50); 2]).areas(right);
     let [a, b] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(top);
     let [c, d] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(bottom);
-    for (area, measure) in [a, b, c, d].into_iter().zip(MEASURES) {
+    let tracks_dead = app
+        .runs
+        .iter()
+        .any(|r| r.series.iter().any(|row| row.dead_frac.is_some()));
+    let mut measures = MEASURES;
+    if tracks_dead {
+        measures[0] = DEAD;
+    }
+    for (area, measure) in [a, b, c, d].into_iter().zip(measures) {
         chart(frame, app, area, measure);
     }
 }
