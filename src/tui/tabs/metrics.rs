@@ -126,9 +126,10 @@ fn frontier(frame: &mut Frame, app: &App, area: Rect) {
         x = [x[0].min(px), x[1].max(px)];
         y = [y[0].min(py), y[1].max(py)];
     }
+    // Whole decades, at least one.
     let pad = |[lo, hi]: [f64; 2]| {
         if lo.is_finite() {
-            [lo.floor().min(hi - 0.5), hi.ceil().max(lo + 0.5)]
+            [lo.floor(), hi.ceil().max(lo.floor() + 1.0)]
         } else {
             [0.0, 1.0]
         }
