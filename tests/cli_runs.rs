@@ -313,3 +313,100 @@ fn first_run_makes_the_demo_world_and_says_what_next() {
     let img = image::open(&png).unwrap();
     assert_eq!((img.width(), img.height()), (128, 128));
 }
+
+#[test]
+fn a_k_sweep_of_each_family_runs_through_every_command() {
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "600"]);
+    let small = ["--dict", "128", "--epochs", "2", "--batch", "64"];
+    for arch in ["topk", "batchtopk", "matryoshka"] {
+        let args = with(
+            &[
+                "--quiet", "sweep", "--data", "demo", "--arch", arch, "--k", "4,8",
+            ],
+            &small,
+        );
+        lab.ok(&strs(&args));
+    }
+    let args = with(
+        &[
+            "--quiet", "train", "--data", "demo", "--arch", "jumprelu", "--lambda", "1e-3",
+        ],
+        &small,
+    );
+    lab.ok(&strs(&args));
+    let metrics = lab.json(&["metrics"]);
+    let rows = metrics.as_array().unwrap();
+    assert_eq!(rows.len(), 7);
+    let row = |name: &str| {
+        rows.iter()
+            .find(|r| r["run"] == name)
+            .unwrap_or_else(|| panic!("no run {name} in {metrics}"))
+    };
+    for (name, arch, k) in [
+        ("demo-topk-k4", "topk", Some(4)),
+        ("demo-batchtopk-k8", "batchtopk", Some(8)),
+        ("demo-matryoshka-k4", "matryoshka", Some(4)),
+        ("demo-jumprelu-lam1e-3", "jumprelu", None),
+    ] {
+        let r = row(name);
+        assert_eq!(r["arch"], arch);
+        assert_eq!(r["k"].as_u64(), k.map(|k| k as u64));
+        for key in ["gt_mcc", "gt_f1", "avg_l0", "r2"] {
+            assert!(r[key].as_f64().is_some(), "{name} lacks {key}: {r}");
+        }
+    }
+    // TopK: at most k latents a row, so the set's mean L0 is at most k.
+    assert!(row("demo-topk-k4")["avg_l0"].as_f64().unwrap() <= 4.0);
+    assert!(row("demo-topk-k8")["avg_l0"].as_f64().unwrap() > 4.0);
+    let log = std::fs::read_to_string(lab.run_dir("demo-topk-k4").join("metrics.jsonl")).unwrap();
+    let line: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (line["arch"].as_str(), line["k"].as_u64()),
+        (Some("topk"), Some(4))
+    );
+    assert!(line["dead_frac"].as_f64().is_some());
+
+    // Downstream, each family as any run: zero-shot, latents, steering, the report.
+    let zs = lab.json(&["zeroshot", "--task", "demo10"]);
+    assert_eq!(zs.as_array().unwrap().len(), 8);
+    for run in [
+        "demo-topk-k8",
+        "demo-matryoshka-k8",
+        "demo-jumprelu-lam1e-3",
+    ] {
+        lab.ok(&["latents", run, "--list", "3"]);
+        let steered = lab.json(&[
+            "steer",
+            run,
+            "--image",
+            "4",
+            "--latent",
+            "1",
+            "--strength",
+            "2",
+        ]);
+        assert_eq!(steered["run"], run);
+    }
+    let report = lab.dir.path().join("report");
+    lab.ok(&["report", "--out", report.to_str().unwrap()]);
+    let doc = std::fs::read_to_string(report.join("README.md")).unwrap();
+    assert!(doc.contains("demo-batchtopk-k4"), "{doc}");
+
+    // Bad settings are named before anything is made.
+    let bad = |extra: &[&str], says: &str| {
+        let args = with(&["train", "--data", "demo"], extra);
+        let err = lab.fails(&strs(&args), 1);
+        assert!(err.contains(says), "{extra:?}: {err}");
+    };
+    bad(&["--arch", "topk", "--k", "0"], "--k");
+    bad(&["--arch", "topk", "--k", "5000"], "more than");
+    bad(
+        &["--arch", "matryoshka", "--prefixes", "64,32"],
+        "must increase",
+    );
+    bad(&["--arch", "matryoshka", "--prefixes", "64,9999"], "9999");
+    bad(&["--arch", "topk", "--lambda", "1e-3"], "--k, not --lambda");
+    bad(&["--arch", "jumprelu"], "--lambda");
+    assert_eq!(lab.json(&["runs"]).as_array().unwrap().len(), 7);
+}

@@ -102,7 +102,7 @@ fn the_lab_opens_trains_explores_and_restores_the_terminal() {
     // leaves no reader behind to eat it, even in tmux, which leaves the query unanswered.
     t.keys(&["2"]);
     t.wait("the Metrics tab at the first key", |s| {
-        s.contains("trade-off")
+        s.contains("frontier")
     });
     t.keys(&["1"]);
     t.wait("the Train tab again", |s| s.contains("no runs yet"));
@@ -120,7 +120,7 @@ fn the_lab_opens_trains_explores_and_restores_the_terminal() {
     });
     t.wait("the sweep done", |s| s.matches(" done").count() >= 3);
     t.keys(&["2"]);
-    t.wait("the metrics table", |s| s.contains("trade-off"));
+    t.wait("the metrics table", |s| s.contains("frontier"));
     t.keys(&["4"]);
     let s = t.wait("a collage in halfblocks", |s| {
         s.contains("latents · by frequency") && s.matches('▄').count() + s.matches('▀').count() > 50

@@ -49,7 +49,7 @@ fn range_mask(start: usize, end: usize, m: usize, device: &Device) -> Result<Ten
 
 /// Per row of v [n, w] (values ≥ 0), a cut-off c [n, 1] such that the row's values above c are
 /// its k largest positive ones (all positive ones when fewer).
-fn top_k_cut(v: &Tensor, k: usize) -> Result<Tensor> {
+pub fn top_k_cut(v: &Tensor, k: usize) -> Result<Tensor> {
     let mut lo = v.zeros_like()?.max_keepdim(D::Minus1)?;
     let mut hi = v.max_keepdim(D::Minus1)?;
     for _ in 0..BISECTION_STEPS {

@@ -137,20 +137,30 @@ fn metrics_on_a_hand_computable_sae() {
 
 #[test]
 fn candle_model_matches_the_training_forward() {
-    let (p, x) = sample(16, 64, 9);
-    let mut s = Scratch::new(16, 64, 9);
-    forward(&p, &x, 9, &mut s, Threads::All);
-    let device = candle_core::Device::Cpu;
-    let sae = Sae::from_params(&p, &device).unwrap();
-    let xt = candle_core::Tensor::from_slice(&x, (9, 16), &device).unwrap();
-    let (z, recon) = sae.forward(&xt).unwrap();
-    let z: Vec<f32> = z.flatten_all().unwrap().to_vec1().unwrap();
-    let recon: Vec<f32> = recon.flatten_all().unwrap().to_vec1().unwrap();
-    for (a, b) in z.iter().zip(&s.z[..9 * 64]) {
-        assert!((a - b).abs() < 1e-5);
-    }
-    for (a, b) in recon.iter().zip(&s.recon[..9 * 16]) {
-        assert!((a - b).abs() < 1e-5);
+    use super::arch::Activation;
+    let (mut p, x) = sample(16, 64, 9);
+    for activation in [
+        Activation::Relu,
+        Activation::TopK { k: 5 },
+        Activation::JumpRelu {
+            threshold: (0..64).map(|j| 0.01 * (j % 7) as f32).collect(),
+        },
+    ] {
+        p.activation = activation;
+        let mut s = Scratch::new(16, 64, 9);
+        forward(&p, &x, 9, &mut s, Threads::All);
+        let device = candle_core::Device::Cpu;
+        let sae = Sae::from_params(&p, &device).unwrap();
+        let xt = candle_core::Tensor::from_slice(&x, (9, 16), &device).unwrap();
+        let (z, recon) = sae.forward(&xt).unwrap();
+        let z: Vec<f32> = z.flatten_all().unwrap().to_vec1().unwrap();
+        let recon: Vec<f32> = recon.flatten_all().unwrap().to_vec1().unwrap();
+        for (a, b) in z.iter().zip(&s.z[..9 * 64]) {
+            assert!((a - b).abs() < 1e-5, "{:?}: {a} vs {b}", p.activation);
+        }
+        for (a, b) in recon.iter().zip(&s.recon[..9 * 16]) {
+            assert!((a - b).abs() < 1e-5);
+        }
     }
 }
 
