@@ -358,6 +358,9 @@ pub struct TrainOpts {
     /// TopK family: let decoder rows grow or shrink (no unit norm, no gradient projection).
     #[arg(long)]
     pub free_decoder: bool,
+    /// Draw the encoder independently instead of starting it as the decoder's transpose.
+    #[arg(long)]
+    pub untied_init: bool,
     /// How b_dec starts: the data's mean, its geometric median, or zero.
     #[arg(long, value_enum, default_value = "mean")]
     pub b_dec_init: BiasArg,
@@ -405,6 +408,7 @@ impl TrainOpts {
             epochs: self.epochs,
             seed: self.seed,
             unit_norm_decoder: self.unit_norm_decoder || (arch.uses_k() && !self.free_decoder),
+            tied_init: !self.untied_init,
             b_dec_init: match self.b_dec_init {
                 BiasArg::Mean => BiasInit::Mean,
                 BiasArg::Median => BiasInit::Median,

@@ -243,7 +243,7 @@ impl DeviceFamily {
         let elements = (rows * d) as f64;
         let (m, active) = (w_dec.dim(0)?, sums[4]);
         let penalty = match self.spec.select {
-            Select::Jump { l0_weight, .. } => l0_weight * active,
+            Select::Jump { l0_weight, .. } => l0_weight * active / rows as f64,
             _ => 0.0,
         };
         let stats = StepStats {
@@ -274,13 +274,14 @@ impl DeviceFamily {
             return Ok(None);
         };
         let eps = bandwidth as f64;
+        let rows = pre.dim(0)? as f64;
         let theta_row = theta.unsqueeze(0)?;
         let window = pre
             .broadcast_sub(&theta_row)?
             .abs()?
             .lt(eps / 2.0)?
             .to_dtype(DType::F32)?;
-        let per_entry = ((dz.broadcast_mul(&theta_row)? * (-1.0 / eps))? - l0_weight / eps)?;
+        let per_entry = ((dz.broadcast_mul(&theta_row)? * (-1.0 / eps))? - l0_weight / (eps * rows))?;
         Ok(Some((window * per_entry)?.sum(0)?))
     }
 }

@@ -65,6 +65,8 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Keep decoder rows at unit norm after every step.
     pub unit_norm_decoder: bool,
+    /// Start the encoder as the decoder's transpose (else drawn independently).
+    pub tied_init: bool,
     pub b_dec_init: BiasInit,
     /// Save a checkpoint every this many steps (and at the end of every epoch).
     pub checkpoint_every: u64,
@@ -119,6 +121,7 @@ impl Default for TrainConfig {
             epochs: 5,
             seed: 0,
             unit_norm_decoder: false,
+            tied_init: true,
             b_dec_init: BiasInit::Mean,
             checkpoint_every: 50,
             log_every: 5,

@@ -8,7 +8,8 @@
 //!   Z     = select(pre): each row's k largest (topk), the batch's k·B largest (batchtopk,
 //!           matryoshka), or pre where pre > θ_j (jumprelu); all of them positive
 //!   X̂_s   = b_dec + Σ_{j < p_s} Z_j d_j      one per Matryoshka prefix p_s (else one, p = m)
-//!   loss  = Σ_s ‖X̂_s − X‖² / (B d)  +  λ Σ H(pre − θ) / c   (jumprelu, c as the L1's)
+//!   loss  = Σ_s ‖X̂_s − X‖² / (B d)  +  λ Σ H(pre − θ) / c   (jumprelu, c as the L1's: B m
+//!           or B)
 //!                                   +  α ‖ê − e‖² / (B d)     (AuxK)
 //! backward, over the nonzeros only:
 //!   G_s   = 2 (X̂_s − X) / (B d);   Ĝ_s = Σ_{s' ≥ s} G_s'   (latent j of prefix segment s
@@ -297,7 +298,7 @@ fn batch_stats(per_row: &[RowSums], spec: &Spec, rows: usize, d: usize) -> StepS
     let active = per_row.iter().map(|r| r.active).sum::<u64>() as f64;
     let mse = sum(|r| r.sse) / elements;
     let penalty = match spec.select {
-        Select::Jump { l0_weight, .. } => l0_weight * active,
+        Select::Jump { l0_weight, .. } => l0_weight * active / rows as f64,
         _ => 0.0,
     };
     StepStats {
@@ -544,10 +545,11 @@ pub fn threshold_grad(p: &RowParams, spec: &Spec, s: &FamilyScratch, rows: usize
     else {
         return out;
     };
+    let per_entry = (l0_weight / (bandwidth as f64 * rows as f64)) as f32;
     for c in &s.codes[..rows] {
         for &(j, _, dz) in &c.window {
             let theta = p.threshold[j as usize];
-            out[j as usize] += -theta / bandwidth * dz - (l0_weight / bandwidth as f64) as f32;
+            out[j as usize] += -theta / bandwidth * dz - per_entry;
         }
     }
     out

@@ -228,7 +228,7 @@ fn jumprelu_threshold_gradient_is_the_stated_surrogate() {
     let (g, frozen, loss) = sparse_step(&p, &s, &x, rows, &[]);
     let active: usize = frozen.iter().map(|f| f.0.len()).sum();
     let mse = dense_loss(&p, &s, &x, &frozen, None);
-    assert!((loss - (mse + l0_weight * active as f64)).abs() < 1e-6);
+    assert!((loss - (mse + l0_weight * active as f64 / rows as f64)).abs() < 1e-6);
     // ∂θ_j = Σ_r K((pre − θ)/ε) (−θ/ε · ⟨G_r, d_j⟩ − λ'/ε), G from the dense reconstruction.
     let mut want = vec![0.0f64; m];
     for (r, (main, _)) in frozen.iter().enumerate() {
@@ -256,7 +256,7 @@ fn jumprelu_threshold_gradient_is_the_stated_surrogate() {
                             * p.w_dec[j * d + i] as f64
                     })
                     .sum();
-                want[j] += -th / bandwidth as f64 * dz - l0_weight / bandwidth as f64;
+                want[j] += -th / bandwidth as f64 * dz - l0_weight / (bandwidth as f64 * rows as f64);
             }
         }
     }

@@ -60,6 +60,24 @@ impl SaeParams {
         p
     }
 
+    /// Draws the encoder afresh, independent of the decoder: unit-norm Gaussian columns from
+    /// a stream of its own.
+    pub fn untie_encoder(&mut self, seed: u64) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(1);
+        let (d, m) = (self.d, self.m);
+        let mut columns = vec![0.0f32; m * d];
+        for v in columns.iter_mut() {
+            *v = StandardNormal.sample(&mut rng);
+        }
+        for (j, col) in columns.chunks_mut(d).enumerate() {
+            let norm = col.iter().map(|v| v * v).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+            for (i, v) in col.iter().enumerate() {
+                self.w_enc[i * m + j] = v / norm;
+            }
+        }
+    }
+
     /// Expected length of each buffer, in [`TENSOR_NAMES`] order, with its shape.
     pub fn shapes(d: usize, m: usize) -> [Vec<usize>; 4] {
         [vec![d, m], vec![m], vec![m, d], vec![d]]
@@ -114,5 +132,11 @@ mod tests {
             assert!((n - 1.0).abs() < 1e-5);
             assert_eq!(a.w_enc[3 * 16 + j], a.w_dec[j * 8 + 3]);
         }
+        let mut untied = a.clone();
+        untied.untie_encoder(3);
+        assert_eq!(untied.w_dec, a.w_dec);
+        assert_ne!(untied.w_enc, a.w_enc);
+        let col: f32 = (0..8).map(|i| untied.w_enc[i * 16 + 5].powi(2)).sum();
+        assert!((col - 1.0).abs() < 1e-5);
     }
 }

@@ -65,6 +65,9 @@ impl Trainer {
         threads: Threads,
     ) -> Result<Self> {
         let mut params = SaeParams::init(d, config.dict, config.seed);
+        if !config.tied_init {
+            params.untie_encoder(config.seed);
+        }
         params.b_dec.copy_from_slice(&init.b_dec);
         let snapshot = Snapshot {
             family: fresh_family(&config, d, init.mean_norm),
