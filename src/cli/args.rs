@@ -242,6 +242,14 @@ pub enum Command {
         /// AuxK's dead latents per row (0 turns AuxK off).
         #[arg(long, default_value_t = crate::engine::sae::config::DEFAULT_AUX_K)]
         aux_k: usize,
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f64,
+        /// Steps of linear learning-rate decay to zero at the end.
+        #[arg(long, default_value_t = 0)]
+        decay_steps: u64,
+        /// How b_dec starts (zero, as ref_sae.py starts it).
+        #[arg(long, value_enum, default_value = "zero")]
+        b_dec_init: BiasArg,
     },
 }
 
@@ -325,6 +333,16 @@ pub enum BiasArg {
     Zero,
 }
 
+impl From<BiasArg> for BiasInit {
+    fn from(a: BiasArg) -> Self {
+        match a {
+            BiasArg::Mean => BiasInit::Mean,
+            BiasArg::Median => BiasInit::Median,
+            BiasArg::Zero => BiasInit::Zero,
+        }
+    }
+}
+
 /// Training options shared by `train` and `sweep`; defaults are the study's.
 #[derive(Debug, Clone, Args)]
 pub struct TrainOpts {
@@ -338,8 +356,10 @@ pub struct TrainOpts {
     pub epochs: usize,
     #[arg(long, default_value_t = 256)]
     pub batch: usize,
-    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
-    pub lr: f64,
+    /// Adam's learning rate (default: 1e-3, the study's, for relu and jumprelu; 2e-3 for
+    /// topk, batchtopk and matryoshka, whose short runs learn the ground truth better with it).
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr: Option<f64>,
     /// L1 normalisation: mean over batch and latents (the study's) or sum over latents.
     #[arg(long, value_enum, default_value = "mean")]
     pub l1: L1Arg,
@@ -393,6 +413,15 @@ impl From<L1Arg> for L1Convention {
     }
 }
 
+/// The learning rate a family trains at unless `--lr` says otherwise.
+pub fn default_lr(arch: Arch) -> f64 {
+    if arch.uses_k() {
+        crate::engine::sae::config::TOPK_LR
+    } else {
+        TrainConfig::default().lr
+    }
+}
+
 impl TrainOpts {
     /// The run's config for one λ (or the default, where the family has none) and k.
     pub fn config(&self, lambda: Option<f64>, k: Option<usize>) -> TrainConfig {
@@ -403,17 +432,13 @@ impl TrainOpts {
             lambda: lambda.unwrap_or(TrainConfig::default().lambda),
             k,
             l1: self.l1.into(),
-            lr: self.lr,
+            lr: self.lr.unwrap_or_else(|| default_lr(arch)),
             batch: self.batch,
             epochs: self.epochs,
             seed: self.seed,
             unit_norm_decoder: self.unit_norm_decoder || (arch.uses_k() && !self.free_decoder),
             tied_init: !self.untied_init,
-            b_dec_init: match self.b_dec_init {
-                BiasArg::Mean => BiasInit::Mean,
-                BiasArg::Median => BiasInit::Median,
-                BiasArg::Zero => BiasInit::Zero,
-            },
+            b_dec_init: self.b_dec_init.into(),
             checkpoint_every: self.checkpoint_every,
             log_every: self.log_every,
             aux_k: self.aux_k,

@@ -200,6 +200,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             k,
             dead_after,
             aux_k,
+            lr,
+            decay_steps,
+            b_dec_init,
         } => {
             let arch: crate::engine::sae::Arch = arch.into();
             let config = crate::engine::sae::TrainConfig {
@@ -210,7 +213,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 dead_after,
                 aux_k,
                 unit_norm_decoder: arch.uses_k(),
-                b_dec_init: crate::engine::sae::BiasInit::Zero,
+                b_dec_init: b_dec_init.into(),
+                lr,
+                decay_steps,
                 ..Default::default()
             };
             bench::run(&ctx, steps, from.as_deref(), config)

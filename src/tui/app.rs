@@ -77,6 +77,7 @@ pub struct SweepForm {
     pub lr: String,
     /// The SAE family: relu (λ list) or topk, batchtopk, matryoshka (k list), jumprelu (λ).
     pub arch: String,
+    /// `auto`: the family's default learning rate.
     pub ks: String,
 }
 
@@ -88,7 +89,7 @@ impl Default for SweepForm {
             epochs: "5".into(),
             dict: "4096".into(),
             batch: "256".into(),
-            lr: "1e-3".into(),
+            lr: "auto".into(),
             arch: "relu".into(),
             ks: "16,32,64".into(),
         }

@@ -123,7 +123,7 @@ pub fn sweep(ws: &Workspace, form: &SweepForm) -> Result<Job> {
     } else {
         ("--lambdas", &form.lambdas)
     };
-    let args = [
+    let mut args = vec![
         "sweep",
         "--data",
         &form.set,
@@ -137,10 +137,12 @@ pub fn sweep(ws: &Workspace, form: &SweepForm) -> Result<Job> {
         &form.dict,
         "--batch",
         &form.batch,
-        "--lr",
-        &form.lr,
     ];
-    spawn(ws, "sweep", &args.map(String::from))
+    if form.lr != "auto" {
+        args.extend(["--lr", &form.lr]);
+    }
+    let args: Vec<String> = args.into_iter().map(String::from).collect();
+    spawn(ws, "sweep", &args)
 }
 
 pub fn resume(ws: &Workspace, run: &str) -> Result<Job> {

@@ -281,7 +281,8 @@ impl DeviceFamily {
             .abs()?
             .lt(eps / 2.0)?
             .to_dtype(DType::F32)?;
-        let per_entry = ((dz.broadcast_mul(&theta_row)? * (-1.0 / eps))? - l0_weight / (eps * rows))?;
+        let per_entry =
+            ((dz.broadcast_mul(&theta_row)? * (-1.0 / eps))? - l0_weight / (eps * rows))?;
         Ok(Some((window * per_entry)?.sum(0)?))
     }
 }

@@ -8,7 +8,7 @@ use super::adam::Adam;
 use super::arch::Arch;
 use super::candle_family::{DeviceFamily, FamilyStep};
 use super::config::{TrainConfig, ADAM_BETA1, ADAM_BETA2, ADAM_EPS};
-use super::family_state::FamilyState;
+use super::family_state::{followed, FamilyState};
 use super::family_trainer::{inference_activation, spec_of, THRESHOLD_RATE};
 use super::params::SaeParams;
 use super::step::StepStats;
@@ -132,10 +132,7 @@ impl CandleTrainer {
             return Ok(stats);
         };
         if let Some(cut) = cut {
-            let mut state = FamilyState::default();
-            state.batch_threshold = family.batch_threshold;
-            state.follow_cut(cut, THRESHOLD_RATE);
-            family.batch_threshold = state.batch_threshold;
+            family.batch_threshold = followed(family.batch_threshold, cut, THRESHOLD_RATE);
         }
         if let (Some(g), Some([theta, m, v])) = (g_theta, family.theta.as_mut()) {
             let t = self.t + 1;

@@ -43,11 +43,16 @@ impl FamilyState {
 
     /// Moves BatchTopK's threshold toward this batch's cut-off.
     pub fn follow_cut(&mut self, cut: f32, rate: f32) {
-        self.batch_threshold = if self.batch_threshold == 0.0 {
-            cut
-        } else {
-            self.batch_threshold + rate * (cut - self.batch_threshold)
-        };
+        self.batch_threshold = followed(self.batch_threshold, cut, rate);
+    }
+}
+
+/// A running threshold moved toward `cut` at `rate` (started at the first cut it sees).
+pub fn followed(threshold: f32, cut: f32, rate: f32) -> f32 {
+    if threshold == 0.0 {
+        cut
+    } else {
+        threshold + rate * (cut - threshold)
     }
 }
 

@@ -48,6 +48,13 @@ fn spec(select: Select, prefixes: Vec<usize>, aux_k: usize) -> Spec {
     }
 }
 
+/// out += a · row, in f64.
+fn add_scaled(out: &mut [f64], a: f64, row: &[f32]) {
+    out.iter_mut()
+        .zip(row)
+        .for_each(|(o, &v)| *o += a * v as f64);
+}
+
 /// One row's frozen selection: (main latents, AuxK latents).
 type Frozen = Vec<(Vec<u32>, Vec<u32>)>;
 
@@ -76,10 +83,7 @@ fn dense_loss(
         for &end in &spec.prefixes {
             let mut recon: Vec<f64> = p.b_dec.iter().map(|&b| b as f64).collect();
             for &j in main.iter().filter(|&&j| (j as usize) < end) {
-                let z = pre(j as usize);
-                for i in 0..d {
-                    recon[i] += z * p.w_dec[j as usize * d + i] as f64;
-                }
+                add_scaled(&mut recon, pre(j as usize), p.decoder_row(j as usize));
             }
             loss += (0..d)
                 .map(|i| (recon[i] - xr[i] as f64).powi(2))
@@ -94,10 +98,11 @@ fn dense_loss(
             };
             let mut e_hat = vec![0.0f64; d];
             for &j in aux {
-                let z = pre(j as usize).max(0.0);
-                for i in 0..d {
-                    e_hat[i] += z * p.w_dec[j as usize * d + i] as f64;
-                }
+                add_scaled(
+                    &mut e_hat,
+                    pre(j as usize).max(0.0),
+                    p.decoder_row(j as usize),
+                );
             }
             let sse: f64 = (0..d).map(|i| (e_hat[i] - e[i]).powi(2)).sum();
             loss += spec.aux_coef * sse / elements;
@@ -121,9 +126,7 @@ fn residuals(p: &RowParams, x: &[f32], frozen: &Frozen) -> Vec<Vec<f64>> {
                     .map(|i| (xr[i] as f64 - p.b_dec[i] as f64) * p.w_enc_t[j * d + i] as f64)
                     .sum::<f64>()
                     + p.b_enc[j] as f64;
-                for i in 0..d {
-                    recon[i] += z * p.w_dec[j * d + i] as f64;
-                }
+                add_scaled(&mut recon, z, p.decoder_row(j));
             }
             (0..d).map(|i| xr[i] as f64 - recon[i]).collect()
         })
@@ -243,9 +246,7 @@ fn jumprelu_threshold_gradient_is_the_stated_surrogate() {
             .collect();
         let mut recon: Vec<f64> = p.b_dec.iter().map(|&b| b as f64).collect();
         for &j in main {
-            for i in 0..d {
-                recon[i] += pre[j as usize] * p.w_dec[j as usize * d + i] as f64;
-            }
+            add_scaled(&mut recon, pre[j as usize], p.decoder_row(j as usize));
         }
         for j in 0..m {
             let th = p.threshold[j] as f64;
@@ -256,7 +257,8 @@ fn jumprelu_threshold_gradient_is_the_stated_surrogate() {
                             * p.w_dec[j * d + i] as f64
                     })
                     .sum();
-                want[j] += -th / bandwidth as f64 * dz - l0_weight / (bandwidth as f64 * rows as f64);
+                want[j] +=
+                    -th / bandwidth as f64 * dz - l0_weight / (bandwidth as f64 * rows as f64);
             }
         }
     }

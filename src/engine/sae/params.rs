@@ -71,7 +71,12 @@ impl SaeParams {
             *v = StandardNormal.sample(&mut rng);
         }
         for (j, col) in columns.chunks_mut(d).enumerate() {
-            let norm = col.iter().map(|v| v * v).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+            let norm = col
+                .iter()
+                .map(|v| v * v)
+                .sum::<f32>()
+                .sqrt()
+                .max(f32::MIN_POSITIVE);
             for (i, v) in col.iter().enumerate() {
                 self.w_enc[i * m + j] = v / norm;
             }
