@@ -15,28 +15,8 @@ use super::linalg::Threads;
 use super::params::SaeParams;
 use super::rows::RowParams;
 use super::step::{encode, Scratch};
+use super::tests::sample_seeded as sample;
 use super::Trainer;
-
-/// Small random weights and rows, with enough spread that no two pre-activations tie.
-fn sample(d: usize, m: usize, rows: usize, seed: u64) -> (SaeParams, Vec<f32>) {
-    let mut p = SaeParams::init(d, m, seed);
-    p.b_enc
-        .iter_mut()
-        .enumerate()
-        .for_each(|(j, b)| *b = 0.05 * (j as f32 * 1.3).cos());
-    p.b_dec
-        .iter_mut()
-        .enumerate()
-        .for_each(|(i, b)| *b = 0.1 * (i as f32).sin());
-    p.w_dec
-        .iter_mut()
-        .enumerate()
-        .for_each(|(i, w)| *w *= 1.0 + 0.3 * (i as f32 * 0.7).sin());
-    let x = (0..rows * d)
-        .map(|i| (i as f32 * 0.37).sin() + 0.2 * (i as f32 * 1.91).cos())
-        .collect();
-    (p, x)
-}
 
 fn spec(select: Select, prefixes: Vec<usize>, aux_k: usize) -> Spec {
     Spec {

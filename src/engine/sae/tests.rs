@@ -37,7 +37,12 @@ fn naive_loss(p: &SaeParams, x: &[f32], rows: usize, lambda: f64, l1: L1Conventi
 }
 
 fn sample(d: usize, m: usize, rows: usize) -> (SaeParams, Vec<f32>) {
-    let mut p = SaeParams::init(d, m, 11);
+    sample_seeded(d, m, rows, 11)
+}
+
+/// Weights a little away from their initialisation, and smooth rows, from a seed.
+pub(super) fn sample_seeded(d: usize, m: usize, rows: usize, seed: u64) -> (SaeParams, Vec<f32>) {
+    let mut p = SaeParams::init(d, m, seed);
     p.b_enc
         .iter_mut()
         .enumerate()
