@@ -16,7 +16,7 @@ use table::markdown;
 
 use super::error::Result;
 use super::fsutil;
-use super::run::{format_lambda, list_runs, sort_for_tables, RunDir, RunSummary};
+use super::run::{format_lambda, list_runs, sort_for_tables, sparsity_label, RunDir, RunSummary};
 use super::set::EmbeddingSet;
 use super::workspace::Workspace;
 use super::zeroshot;
@@ -149,7 +149,7 @@ fn training_section(w: &mut Writer, runs: &[RunSummary]) {
             let t = &r.config.train;
             vec![
                 r.run.clone(),
-                format_lambda(t.lambda),
+                sparsity_label(t),
                 t.l1.name().into(),
                 t.dict.to_string(),
                 t.epochs.to_string(),
@@ -215,7 +215,7 @@ fn metrics_section(w: &mut Writer, runs: &[RunSummary]) -> Result<()> {
         .iter()
         .filter_map(|r| {
             r.results.as_ref().map(|res| TradeOff {
-                name: format!("λ {}", format_lambda(r.lambda)),
+                name: legend(r),
                 avg_l0: res.metrics.avg_l0,
                 r2: res.metrics.r2,
             })
@@ -255,7 +255,7 @@ fn zeroshot_section(w: &mut Writer, runs: &[RunSummary]) -> Result<()> {
             .iter()
             .map(|(r, t)| {
                 vec![
-                    format_lambda(r.lambda),
+                    sparsity_label(&r.config.train),
                     r.run.clone(),
                     format!("{:.4}", t.baseline.top1),
                     format!("{:.4}", t.sae.top1),
@@ -283,11 +283,7 @@ fn zeroshot_section(w: &mut Writer, runs: &[RunSummary]) -> Result<()> {
             )
         );
         let mut bars = vec![("CLIP".to_string(), first.baseline.top1)];
-        bars.extend(
-            rows_for
-                .iter()
-                .map(|(r, t)| (format!("λ {}", format_lambda(r.lambda)), t.sae.top1)),
-        );
+        bars.extend(rows_for.iter().map(|(r, t)| (legend(r), t.sae.top1)));
         let file = format!("zeroshot_{}.png", sanitize(&task));
         accuracy_bars(&w.out.join(PLOTS_DIR).join(&file), &task, &bars)?;
         let _ = writeln!(w.doc, "![Zero-shot top-1 on {task}]({PLOTS_DIR}/{file})\n");
@@ -365,4 +361,13 @@ fn steering_section(w: &mut Writer, runs: &[RunSummary]) -> Result<()> {
         )
     );
     Ok(())
+}
+
+/// A run in a plot's legend: `λ 1e-3` for the study's ReLU, `topk k32` for the others.
+fn legend(r: &RunSummary) -> String {
+    let t = &r.config.train;
+    match t.shown_k() {
+        None if t.arch == super::sae::Arch::Relu => format!("λ {}", format_lambda(t.lambda)),
+        _ => sparsity_label(t),
+    }
 }
