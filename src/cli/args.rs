@@ -67,7 +67,7 @@ pub enum Command {
         /// Active latents per row for topk, batchtopk and matryoshka (default 32).
         #[arg(long)]
         k: Option<usize>,
-        /// Run name (default: SET-lamλ).
+        /// Run name (default: SET-lamλ; SET-ARCH-kK or SET-jumprelu-lamλ for the other families).
         #[arg(long)]
         name: Option<String>,
         #[command(flatten)]

@@ -105,9 +105,14 @@ impl Activation {
             Activation::JumpRelu { threshold } => row
                 .iter_mut()
                 .zip(threshold)
-                .for_each(|(v, &t)| *v = if *v > t && *v > 0.0 { *v } else { 0.0 }),
+                .for_each(|(v, &t)| *v = if jump_keeps(*v, t) { *v } else { 0.0 }),
         }
     }
+}
+
+/// JumpReLU's gate: positive and above the latent's threshold.
+pub fn jump_keeps(v: f32, threshold: f32) -> bool {
+    v > 0.0 && v > threshold
 }
 
 /// Indices of the `k` largest positive values of `row`, in no particular order, into `order`.

@@ -26,6 +26,7 @@
 
 use rayon::prelude::*;
 
+use super::arch::jump_keeps;
 use super::linalg::{matmul, MatRef, Threads};
 use super::rows::{axpy, dot, RowParams};
 use super::step::StepStats;
@@ -215,11 +216,6 @@ pub fn encode_select(
 /// Whether BatchTopK keeps a pre-activation at the batch's cut-off.
 fn keeps(v: f32, cut: f32) -> bool {
     v > 0.0 && v >= cut
-}
-
-/// JumpReLU's gate: positive and above the latent's threshold.
-pub fn jump_keeps(v: f32, threshold: f32) -> bool {
-    v > 0.0 && v > threshold
 }
 
 fn fill_values(c: &mut RowCode, row: &[f32]) {
