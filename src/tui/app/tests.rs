@@ -268,3 +268,42 @@ fn help_overlay_and_too_small() {
     assert!(small.contains("at least 80×24"), "{small}");
     insta::assert_snapshot!("too_small", small);
 }
+
+/// The sample with its live run turned into a TopK run that logs dead latents.
+fn with_a_topk_run() -> App {
+    let mut app = sample_app();
+    let done = app.runs[1].clone();
+    let run = &mut app.runs[2];
+    run.name = "demo-topk-k32".into();
+    run.arch = crate::engine::sae::Arch::TopK;
+    run.k = Some(32);
+    run.series.iter_mut().for_each(|row| {
+        row.arch = Some(crate::engine::sae::Arch::TopK);
+        row.k = Some(32);
+        row.dead_frac = Some(0.3 / row.step as f64);
+    });
+    run.results = done.results.map(|mut m| {
+        m.avg_l0 = 32.0;
+        m.fvu = 0.045;
+        m
+    });
+    app
+}
+
+#[test]
+fn a_topk_run_charts_dead_latents_and_joins_the_frontier() {
+    let mut app = with_a_topk_run();
+    let train = screen(&app, 100, 30);
+    assert!(
+        train.contains("┌ dead ") && !train.contains("┌ loss "),
+        "{train}"
+    );
+    insta::assert_snapshot!("train_topk_100x30", train);
+    app.tab = Tab::Metrics;
+    let metrics = screen(&app, 100, 30);
+    assert!(
+        metrics.contains("k32") && metrics.contains("topk"),
+        "{metrics}"
+    );
+    insta::assert_snapshot!("metrics_topk_100x30", metrics);
+}

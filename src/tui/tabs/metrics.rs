@@ -144,7 +144,11 @@ fn frontier(frame: &mut Frame, app: &App, area: Rect) {
             let colour = Arch::ALL.iter().position(|a| a == arch).unwrap_or(0);
             Dataset::default()
                 .name(arch.name())
-                .marker(Marker::Braille)
+                .marker(if p.len() > 1 {
+                    Marker::Braille
+                } else {
+                    Marker::Dot
+                })
                 .graph_type(if p.len() > 1 {
                     GraphType::Line
                 } else {
@@ -158,6 +162,7 @@ fn frontier(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(
         Chart::new(datasets)
             .block(panel(" frontier: L0 (x, log) against FVU (y, log) "))
+            .hidden_legend_constraints((Constraint::Ratio(1, 3), Constraint::Ratio(2, 3)))
             .x_axis(Axis::default().bounds(x).labels([power(x[0]), power(x[1])]))
             .y_axis(Axis::default().bounds(y).labels([power(y[0]), power(y[1])])),
         area,
