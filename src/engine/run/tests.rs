@@ -310,3 +310,29 @@ fn batchtopk_threshold_gives_about_k_latents_at_inference() {
         );
     }
 }
+
+#[test]
+fn a_checkpoint_of_another_family_is_refused() {
+    use crate::engine::sae::Arch;
+    let (_dir, ws, set) = setup(300);
+    let topk = TrainConfig {
+        arch: Arch::TopK,
+        k: Some(8),
+        ..tiny_config()
+    };
+    let run = new_run(&ws, &set, "r", topk);
+    let cancel = AtomicBool::new(false);
+    let _ = go(&run, &set, &cancel, &CancelAt(4, &cancel));
+    // run.toml edited to another family under the saved TopK state.
+    let mut config = run.config().unwrap();
+    config.train.arch = Arch::JumpRelu;
+    config.train.k = None;
+    crate::engine::fsutil::write_toml(&run.path(CONFIG_FILE), &config).unwrap();
+    let err = go(&run, &set, &AtomicBool::new(false), &Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--arch jumprelu") && err.contains("run.toml"),
+        "{err}"
+    );
+}

@@ -85,6 +85,7 @@ impl Drop for LockGuard<'_> {
 pub fn train(req: TrainRequest) -> Result<RunOutcome> {
     let run = &req.run;
     let cfg = run.config()?;
+    cfg.train.validate()?;
     check_set_matches(&cfg, req.set)?;
     state::acquire(&run.dir, &run.name)?;
     let _lock = LockGuard(run);

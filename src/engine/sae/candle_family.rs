@@ -10,7 +10,9 @@ use super::family_step::{Select, Spec};
 use super::step::StepStats;
 use crate::engine::error::{Error, Result};
 
-/// Halvings of the bisection interval: enough to separate any two distinct f32 values.
+/// Halvings of the bisection interval [0, max]: the cut separates the k-th from the (k+1)-th
+/// value unless they lie within max·2⁻⁴⁸ of each other. Exact ties are all kept, where the CPU
+/// keeps the lower latent.
 const BISECTION_STEPS: usize = 48;
 
 /// Weights as tensors: W_enc [d, m], b_enc [m], W_dec [m, d], b_dec [d].
@@ -132,7 +134,7 @@ impl DeviceFamily {
                 let cut = top_k_cut(&flat, k * b)?;
                 let mask = flat.broadcast_gt(&cut)?.reshape((b, m))?;
                 let mask = mask.to_dtype(DType::F32)?;
-                // The smallest kept value: the batch's k·B-th largest.
+                // The smallest kept value: the batch's k·B-th largest (f32::MAX: none kept).
                 let big = (pos.ones_like()? * f64::from(f32::MAX))?;
                 let kept_min = mask.ne(0f32)?.where_cond(pos, &big)?.min_all()?;
                 (mask, Some(kept_min))
@@ -256,7 +258,7 @@ impl DeviceFamily {
         let finite = stats.loss.is_finite();
         Ok(FamilyStep {
             stats,
-            cut: cut.map(|_| sums[6] as f32),
+            cut: cut.map(|_| sums[6] as f32).filter(|&c| c < f32::MAX),
             grads: finite.then_some(([g_w_enc, g_b_enc, g_w_dec, g_b_dec], g_theta)),
         })
     }
@@ -274,6 +276,10 @@ impl DeviceFamily {
             return Ok(None);
         };
         let eps = bandwidth as f64;
+        if eps <= 0.0 {
+            // Data of norm zero: the window is empty, as on the CPU.
+            return Ok(Some(theta.zeros_like()?));
+        }
         let rows = pre.dim(0)? as f64;
         let theta_row = theta.unsqueeze(0)?;
         let window = pre

@@ -12,6 +12,7 @@ use super::family_state::{followed, FamilyState};
 use super::family_trainer::{inference_activation, spec_of, THRESHOLD_RATE};
 use super::params::SaeParams;
 use super::step::StepStats;
+use super::trainer::fresh_family;
 use super::trainer::Snapshot;
 use crate::engine::error::Result;
 
@@ -63,7 +64,9 @@ impl CandleTrainer {
             (Arch::Relu, _) => None,
             (_, state) => {
                 let spec = spec_of(&config, params.d, mean_norm);
-                let state = state.unwrap_or_else(|| FamilyState::fresh(params.m, None));
+                let state = state.unwrap_or_else(|| {
+                    fresh_family(&config, params.d, mean_norm).unwrap_or_default()
+                });
                 Some(DeviceFamily::new(
                     spec,
                     config.dead_after,
@@ -144,9 +147,11 @@ impl CandleTrainer {
         if self.config.unit_norm_decoder {
             // Only the part of the gradient that turns each unit row moves it.
             let w = &self.params[2];
-            let along = (&grads[2] * w)?
-                .sum_keepdim(D::Minus1)?
-                .broadcast_div(&w.sqr()?.sum_keepdim(D::Minus1)?)?;
+            let along = (&grads[2] * w)?.sum_keepdim(D::Minus1)?.broadcast_div(
+                &w.sqr()?
+                    .sum_keepdim(D::Minus1)?
+                    .maximum(f32::MIN_POSITIVE)?,
+            )?;
             grads[2] = (&grads[2] - w.broadcast_mul(&along)?)?;
         }
         self.adam_update(grads, lr)?;
@@ -159,7 +164,7 @@ impl CandleTrainer {
     fn normalise_decoder(&mut self) -> Result<()> {
         let w = &self.params[2];
         let norm = w.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;
-        self.params[2] = w.broadcast_div(&norm)?;
+        self.params[2] = w.broadcast_div(&norm.maximum(f32::MIN_POSITIVE)?)?;
         Ok(())
     }
 

@@ -158,9 +158,19 @@ pub fn save_checkpoint(path: &Path, snap: &Snapshot, pos: Position) -> Result<()
 }
 
 /// The family's state, where the checkpoint has one.
-fn read_family(f: &TensorFile, m: usize) -> Result<Option<FamilyState>> {
+fn read_family(f: &TensorFile, path: &Path, m: usize) -> Result<Option<FamilyState>> {
     if f.shape(SINCE_FIRED).is_none() {
         return Ok(None);
+    }
+    let present = FAMILY_THRESHOLD
+        .iter()
+        .filter(|n| f.shape(n).is_some())
+        .count();
+    if present != 0 && present != FAMILY_THRESHOLD.len() {
+        return Err(Error::bad_file(
+            path,
+            "holds JumpReLU's threshold without its Adam moments (or the reverse); it is damaged",
+        ));
     }
     let mut theta = Vec::new();
     for name in FAMILY_THRESHOLD {
@@ -206,7 +216,7 @@ pub fn load_checkpoint(path: &Path, d: usize, m: usize) -> Result<(Snapshot, Pos
     let snapshot = Snapshot {
         params,
         adam,
-        family: read_family(&f, m)?,
+        family: read_family(&f, path, m)?,
     };
     Ok((snapshot, pos))
 }

@@ -76,14 +76,15 @@ pub struct TrainConfig {
     pub aux_k: usize,
     /// AuxK's weight in the loss.
     pub aux_coef: f64,
-    /// A latent is dead once it has not fired for this many steps.
+    /// A latent is dead once it has not fired for more than this many steps.
     pub dead_after: u64,
     /// Matryoshka's nested prefix sizes, increasing; the whole dictionary is always the last
     /// (empty: dict/32, dict/8, dict/4, dict/2, dict).
     pub prefixes: Vec<usize>,
     /// Steps of linear learning-rate warm-up from 0 (0: none).
     pub warmup_steps: u64,
-    /// The last this many steps decay the learning rate linearly to 0 (0: none).
+    /// The last this many steps decay the learning rate linearly, the last step at lr / N
+    /// (0: none).
     pub decay_steps: u64,
     /// JumpReLU's kernel bandwidth ε and initial threshold, for inputs of norm √d (they are
     /// scaled to the data's mean norm).

@@ -40,7 +40,8 @@ pub enum Select {
     BatchTopK {
         k: usize,
     },
-    /// JumpReLU: ε, and λ / c, the L0 penalty's weight per active latent and row.
+    /// JumpReLU: ε, and λ / (c / B), the L0 penalty's weight per active latent and row (the
+    /// penalty is l0_weight · Σ H / B: a mean over the batch).
     Jump {
         bandwidth: f32,
         l0_weight: f64,
@@ -142,7 +143,8 @@ fn for_rows<T: Send>(items: &mut [T], threads: Threads, f: impl Fn(usize, &mut T
 }
 
 /// Encodes the batch and selects its nonzeros into `s.codes`. Returns BatchTopK's cut-off
-/// (the batch's k·B-th largest pre-activation) where the family has one. x: [rows, d]
+/// (the smallest value kept: the batch's k·B-th largest pre-activation) where the family has
+/// one and the batch kept any. x: [rows, d]
 pub fn encode_select(
     p: &RowParams,
     spec: &Spec,
@@ -190,14 +192,15 @@ pub fn encode_select(
         }
         Select::BatchTopK { k } => {
             let cut = batch_cutoff(pre, k * rows, &mut s.positives);
+            let at = cut.unwrap_or(f32::INFINITY);
             for_rows(codes, threads, |r, c| {
                 let row = &pre[r * m..(r + 1) * m];
                 c.idx.clear();
                 c.idx
-                    .extend((0..m as u32).filter(|&j| keeps(row[j as usize], cut)));
+                    .extend((0..m as u32).filter(|&j| keeps(row[j as usize], at)));
                 fill_values(c, row);
             });
-            Some(cut)
+            cut
         }
         Select::Jump { .. } => {
             for_rows(codes, threads, |r, c| {
@@ -223,15 +226,16 @@ fn fill_values(c: &mut RowCode, row: &[f32]) {
     c.z.extend(c.idx.iter().map(|&j| row[j as usize]));
 }
 
-/// The `keep`-th largest positive value of `pre` (0 when fewer are positive).
-fn batch_cutoff(pre: &[f32], keep: usize, positives: &mut Vec<f32>) -> f32 {
+/// The smallest value BatchTopK keeps: the `keep`-th largest positive value of `pre`, or the
+/// smallest positive one when fewer are positive (None when none is).
+fn batch_cutoff(pre: &[f32], keep: usize, positives: &mut Vec<f32>) -> Option<f32> {
     positives.clear();
     positives.extend(pre.iter().copied().filter(|&v| v > 0.0));
-    if keep == 0 || positives.len() <= keep {
-        return 0.0;
+    if positives.len() <= keep {
+        return positives.iter().copied().reduce(f32::min);
     }
-    let (_, nth, _) = positives.select_nth_unstable_by(keep - 1, |a, b| b.total_cmp(a));
-    *nth
+    let (_, nth, _) = positives.select_nth_unstable_by(keep.max(1) - 1, |a, b| b.total_cmp(a));
+    Some(*nth)
 }
 
 /// Reconstructs the batch from `s.codes`, adds AuxK on the `dead` latents (increasing ids),
@@ -569,4 +573,19 @@ pub fn gradients(p: &RowParams, spec: &Spec, s: &FamilyScratch, rows: usize) -> 
         g.threshold = threshold_grad(p, spec, s, rows);
     }
     g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_cutoff;
+
+    #[test]
+    fn the_batch_cutoff_is_the_smallest_value_kept() {
+        let pre = [0.5, -1.0, 0.2, 0.9, 0.0, 0.3];
+        let mut buf = Vec::new();
+        assert_eq!(batch_cutoff(&pre, 2, &mut buf), Some(0.5));
+        // Fewer positive values than asked: all of them, the smallest is the cut.
+        assert_eq!(batch_cutoff(&pre, 9, &mut buf), Some(0.2));
+        assert_eq!(batch_cutoff(&[-1.0, 0.0], 1, &mut buf), None);
+    }
 }

@@ -14,7 +14,7 @@ use super::init::Init;
 use super::linalg::Threads;
 use super::params::SaeParams;
 use super::step::{forward_backward, Scratch, StepStats};
-use crate::engine::error::Result;
+use crate::engine::error::{Error, Result};
 
 /// A trainer's whole state, on the host: what a checkpoint holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +44,7 @@ struct CpuTrainer {
 }
 
 /// The family's state for a fresh SAE of `d` inputs.
-fn fresh_family(config: &TrainConfig, d: usize, mean_norm: f64) -> Option<FamilyState> {
+pub fn fresh_family(config: &TrainConfig, d: usize, mean_norm: f64) -> Option<FamilyState> {
     match config.arch {
         Arch::Relu => None,
         Arch::JumpRelu => {
@@ -92,6 +92,7 @@ impl Trainer {
             family,
         } = snapshot;
         let d = params.d;
+        check_family(&config, family.as_ref(), params.m)?;
         let backend = match (device, config.arch) {
             (Device::Cpu, Arch::Relu) => Backend::Cpu(Box::new(CpuTrainer {
                 scratch: Scratch::new(params.d, params.m, config.batch),
@@ -154,6 +155,33 @@ impl Trainer {
             }
             Backend::Candle(g) => g.state(),
         }
+    }
+}
+
+/// Refuses a saved state that is not of the config's family (an edited `run.toml`, say).
+fn check_family(config: &TrainConfig, family: Option<&FamilyState>, m: usize) -> Result<()> {
+    let arch = config.arch;
+    let fits = match family {
+        None => arch == Arch::Relu,
+        Some(f) => {
+            let theta = if arch == Arch::JumpRelu { m } else { 0 };
+            arch != Arch::Relu
+                && f.since_fired.len() == m
+                && [&f.threshold, &f.threshold_m, &f.threshold_v]
+                    .iter()
+                    .all(|t| t.len() == theta)
+        }
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "checkpoint",
+            format!(
+                "its saved state is not that of an --arch {} SAE of {m} latents; was run.toml edited? Restore its arch, or start a new run",
+                arch.name()
+            ),
+        ))
     }
 }
 
