@@ -139,9 +139,16 @@ pub fn train_throughput(
         examples += idx.len() as u64;
     }
     let seconds = start.elapsed().as_secs_f64();
-    let params = trainer.state()?.params;
+    let snapshot = trainer.state()?;
     let truth = gt.map(|gt| Truth { gt, present: None });
-    let (final_metrics, _) = evaluate(&params, data, &stats, config.l1, truth, Threads::All);
+    let (final_metrics, _) = evaluate(
+        &snapshot.params,
+        data,
+        &stats,
+        config.l1,
+        truth,
+        Threads::All,
+    );
     Ok(BenchReport {
         steps,
         examples,

@@ -267,8 +267,9 @@ impl Loop {
         if let Some(k) = t.shown_k() {
             extra.insert("train_k".to_string(), k.to_string());
         }
-        let params = self.trainer.state()?.params;
-        checkpoint::save_weights(&req.run.path(WEIGHTS_FILE), &params, extra)?;
+        let snapshot = self.trainer.state()?;
+        let params = &snapshot.params;
+        checkpoint::save_weights(&req.run.path(WEIGHTS_FILE), params, extra)?;
         let gt = set.ground_truth()?;
         // Items that name their concepts (the demo world's) let detection F1 be scored.
         let present = match &gt {
@@ -283,7 +284,7 @@ impl Loop {
             gt,
             present: present.as_deref(),
         });
-        let (metrics, _) = evaluate(&params, set.data(), &set.stats(), t.l1, truth, req.threads);
+        let (metrics, _) = evaluate(params, set.data(), &set.stats(), t.l1, truth, req.threads);
         let steps = self.trainer.step_count() - self.start_step;
         let trained = steps as f64 * t.batch.min(set.rows()) as f64;
         let results = RunResults {

@@ -53,14 +53,22 @@ pub struct Coefficients {
 impl Coefficients {
     /// For step `t` (1-based) at learning rate `lr`.
     pub fn at(t: u64, lr: f64) -> Self {
-        let t = t as i32;
-        let bias1 = 1.0 - ADAM_BETA1.powi(t);
-        let bias2_sqrt = (1.0 - ADAM_BETA2.powi(t)).sqrt();
+        let (step, inv_bias2_sqrt) = bias_corrected(t, lr);
         Coefficients {
-            step: (lr / bias1) as f32,
-            inv_bias2_sqrt: (1.0 / bias2_sqrt) as f32,
+            step: step as f32,
+            inv_bias2_sqrt: inv_bias2_sqrt as f32,
         }
     }
+}
+
+/// Step t's (1-based) bias-corrected step size lr / (1 − β₁ᵗ) and second-moment scale
+/// 1 / √(1 − β₂ᵗ), as PyTorch computes them.
+pub fn bias_corrected(t: u64, lr: f64) -> (f64, f64) {
+    let t = t as i32;
+    (
+        lr / (1.0 - ADAM_BETA1.powi(t)),
+        1.0 / (1.0 - ADAM_BETA2.powi(t)).sqrt(),
+    )
 }
 
 fn update_tensor(

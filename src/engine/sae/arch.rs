@@ -96,17 +96,31 @@ impl Activation {
         }
     }
 
-    /// Applies the activation to one row of pre-activations in place. `order` is scratch for
-    /// the TopK selection.
-    pub fn apply_row(&self, row: &mut [f32], order: &mut Vec<u32>) {
+    /// Applies the activation to one row of pre-activations in place, in the same pass
+    /// counting the latents left active. `order` is scratch for the TopK selection.
+    pub fn apply_row(&self, row: &mut [f32], order: &mut Vec<u32>) -> u32 {
+        let mut active = 0u32;
+        let mut keep = |v: &mut f32, kept: bool| {
+            *v = if kept { *v } else { 0.0 };
+            active += (*v > 0.0) as u32;
+        };
         match self {
-            Activation::Relu => row.iter_mut().for_each(|v| *v = v.max(0.0)),
-            Activation::TopK { k } => keep_top_k(row, *k, order),
-            Activation::JumpRelu { threshold } => row
-                .iter_mut()
-                .zip(threshold)
-                .for_each(|(v, &t)| *v = if jump_keeps(*v, t) { *v } else { 0.0 }),
+            Activation::Relu => row.iter_mut().for_each(|v| {
+                let kept = *v > 0.0;
+                keep(v, kept)
+            }),
+            Activation::TopK { k } => {
+                keep_top_k(row, *k, order);
+                row.iter_mut().for_each(|v| keep(v, true));
+            }
+            Activation::JumpRelu { threshold } => {
+                row.iter_mut().zip(threshold).for_each(|(v, &t)| {
+                    let kept = jump_keeps(*v, t);
+                    keep(v, kept)
+                })
+            }
         }
+        active
     }
 }
 

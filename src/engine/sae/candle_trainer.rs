@@ -4,15 +4,13 @@
 
 use candle_core::{DType, Device, Tensor, D};
 
-use super::adam::Adam;
-use super::arch::Arch;
+use super::adam::{bias_corrected, Adam};
 use super::candle_family::{DeviceFamily, FamilyStep};
 use super::config::{TrainConfig, ADAM_BETA1, ADAM_BETA2, ADAM_EPS};
 use super::family_state::{followed, FamilyState};
 use super::family_trainer::{inference_activation, spec_of, THRESHOLD_RATE};
 use super::params::SaeParams;
 use super::step::StepStats;
-use super::trainer::fresh_family;
 use super::trainer::Snapshot;
 use crate::engine::error::Result;
 
@@ -60,21 +58,15 @@ impl CandleTrainer {
         mean_norm: f64,
         device: &Device,
     ) -> Result<Self> {
-        let family = match (config.arch, family) {
-            (Arch::Relu, _) => None,
-            (_, state) => {
-                let spec = spec_of(&config, params.d, mean_norm);
-                let state = state.unwrap_or_else(|| {
-                    fresh_family(&config, params.d, mean_norm).unwrap_or_default()
-                });
-                Some(DeviceFamily::new(
-                    spec,
-                    config.dead_after,
-                    &state,
-                    params.m,
-                    device,
-                )?)
-            }
+        let family = match family {
+            None => None,
+            Some(state) => Some(DeviceFamily::new(
+                spec_of(&config, params.d, mean_norm),
+                config.dead_after,
+                &state,
+                params.m,
+                device,
+            )?),
         };
         Ok(CandleTrainer {
             family,
@@ -120,16 +112,15 @@ impl CandleTrainer {
     /// finite.
     pub fn step(&mut self, x: &[f32], rows: usize, lr: f64) -> Result<StepStats> {
         let x = Tensor::from_slice(x, (rows, self.d), &self.device)?;
-        if self.family.is_some() {
-            return self.step_family(&x, lr);
-        }
-        self.step_relu(&x, rows, lr)
+        let Some(mut family) = self.family.take() else {
+            return self.step_relu(&x, rows, lr);
+        };
+        let stats = self.step_family(&mut family, &x, lr);
+        self.family = Some(family);
+        stats
     }
 
-    fn step_family(&mut self, x: &Tensor, lr: f64) -> Result<StepStats> {
-        let Some(family) = self.family.as_mut() else {
-            return self.step_relu(x, x.dim(0)?, lr);
-        };
+    fn step_family(&mut self, family: &mut DeviceFamily, x: &Tensor, lr: f64) -> Result<StepStats> {
         let FamilyStep { stats, grads, cut } = family.step(&self.params, x)?;
         let Some((mut grads, g_theta)) = grads else {
             return Ok(stats);
@@ -237,9 +228,7 @@ fn adam_tensor(
     t: u64,
     lr: f64,
 ) -> Result<(Tensor, Tensor, Tensor)> {
-    let t = t as i32;
-    let step = lr / (1.0 - ADAM_BETA1.powi(t));
-    let inv_bias2_sqrt = 1.0 / (1.0 - ADAM_BETA2.powi(t)).sqrt();
+    let (step, inv_bias2_sqrt) = bias_corrected(t, lr);
     let m = ((m * ADAM_BETA1)? + (g * (1.0 - ADAM_BETA1))?)?;
     let v = ((v * ADAM_BETA2)? + (g.sqr()? * (1.0 - ADAM_BETA2))?)?;
     let denom = ((v.sqrt()? * inv_bias2_sqrt)? + ADAM_EPS)?;

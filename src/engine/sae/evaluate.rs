@@ -73,8 +73,11 @@ pub fn evaluate(
     let mut scratch = Scratch::new(d, m, CHUNK_ROWS);
     let mut total = BatchSums::default();
     let mut counts = vec![0u64; m];
-    let matching = truth.map(|t| match_directions(p, t.gt));
-    let mut detection = truth.map(|t| Detection::new(t.gt.names.len()));
+    // One [directions, m] cosine matrix serves gt_recovery and the matching.
+    let cosines = truth.map(|t| concept_cosines(p, t.gt));
+    let k = truth.map_or(0, |t| t.gt.names.len());
+    let matching = cosines.as_deref().map(|cos| match_directions(cos, k, m));
+    let mut detection = truth.and_then(|t| t.present).map(|_| Detection::new(k));
     let mut first_row = 0;
     for chunk in data.chunks(CHUNK_ROWS * d) {
         let rows = chunk.len() / d;
@@ -110,14 +113,13 @@ pub fn evaluate(
         .iter()
         .filter(|&&c| c as f64 > DENSE_FIRING * n)
         .count();
-    let (gt_recovery, gt_recovered_frac) = match truth {
-        Some(t) => {
-            let (mean, frac) = gt_recovery(p, t.gt);
+    let (gt_recovery, gt_recovered_frac) = match &cosines {
+        Some(cos) => {
+            let (mean, frac) = gt_recovery(cos, k, m);
             (Some(mean), Some(frac))
         }
         None => (None, None),
     };
-    let has_presence = truth.is_some_and(|t| t.present.is_some());
     let metrics = EvalMetrics {
         rows: total.rows,
         avg_l0: total.active as f64 / n,
@@ -130,7 +132,7 @@ pub fn evaluate(
         gt_recovery,
         gt_recovered_frac,
         gt_mcc: matching.map(|m| m.mcc()),
-        gt_f1: detection.filter(|_| has_presence).map(|d| d.mean_f1()),
+        gt_f1: detection.map(|d| d.mean_f1()),
     };
     (
         metrics,
@@ -142,10 +144,8 @@ pub fn evaluate(
 }
 
 /// For each ground-truth direction, the best cosine with any decoder row; returns their mean
-/// and the share above [`RECOVERED_COSINE`].
-pub fn gt_recovery(p: &SaeParams, gt: &GroundTruth) -> (f64, f64) {
-    let (m, k) = (p.m, gt.names.len());
-    let cos = concept_cosines(p, gt);
+/// and the share above [`RECOVERED_COSINE`]. cos: [k, m] (`concept_cosines`)
+pub fn gt_recovery(cos: &[f32], k: usize, m: usize) -> (f64, f64) {
     let best: Vec<f32> = cos
         .chunks(m)
         .map(|row| row.iter().copied().fold(f32::NEG_INFINITY, f32::max))

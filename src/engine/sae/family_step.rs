@@ -346,8 +346,6 @@ impl RowCtx<'_> {
             }
             g[s * d..(s + 1) * d].copy_from_slice(&acc);
         }
-        // Residual of the whole reconstruction, for AuxK, before X̂ becomes a gradient.
-        let residual: Vec<f32> = self.x.iter().zip(&acc).map(|(x, h)| x - h).collect();
         for s in 0..s_count {
             let gs = &mut g[s * d..(s + 1) * d];
             let mut sse = 0.0f64;
@@ -365,7 +363,7 @@ impl RowCtx<'_> {
             let (head, tail) = g.split_at_mut((s + 1) * d);
             axpy(&mut head[s * d..], 1.0, &tail[..d]);
         }
-        out.aux_sse = self.aux(c, &residual, &mut g[s_count * d..(s_count + 1) * d]);
+        out.aux_sse = self.aux(c, &acc, &mut g[s_count * d..(s_count + 1) * d]);
         c.dpre.clear();
         let mut s = 0;
         for &j in &c.idx {
@@ -380,8 +378,9 @@ impl RowCtx<'_> {
     }
 
     /// AuxK: the top `aux_k` positive pre-activations among dead latents reconstruct the
-    /// residual; writes G_aux into `g_aux` and returns ‖ê − e‖².
-    fn aux(&self, c: &mut RowCode, residual: &[f32], g_aux: &mut [f32]) -> f64 {
+    /// residual e = x − `recon` (the whole dictionary's); writes G_aux into `g_aux` and returns
+    /// ‖ê − e‖².
+    fn aux(&self, c: &mut RowCode, recon: &[f32], g_aux: &mut [f32]) -> f64 {
         c.aux_idx.clear();
         c.aux_z.clear();
         c.aux_dpre.clear();
@@ -406,8 +405,8 @@ impl RowCtx<'_> {
         }
         let coef = self.spec.aux_coef as f32;
         let mut sse = 0.0f64;
-        for ((gv, h), r) in g_aux.iter_mut().zip(&e_hat).zip(residual) {
-            let diff = h - r;
+        for (((gv, h), x), x_hat) in g_aux.iter_mut().zip(&e_hat).zip(self.x).zip(recon) {
+            let diff = h - (x - x_hat);
             sse += (diff as f64) * (diff as f64);
             *gv = coef * self.scale * diff;
         }
@@ -512,11 +511,6 @@ pub fn b_enc_grad(s: &FamilyScratch) -> Vec<f32> {
                 .fold(0.0f32, |acc, e| acc + e.dpre)
         })
         .collect()
-}
-
-/// Whether latent j has any nonzero in the batch (else its gradients are zero).
-pub fn has_entries(s: &FamilyScratch, j: usize) -> bool {
-    s.offsets[j + 1] > s.offsets[j]
 }
 
 /// ∂b_dec = Σ_r Ĝ_0,r − Σ_j ∂b_enc_j (W_encᵀ)_j, from the per-latent ∂b_enc. [d]

@@ -10,8 +10,8 @@ use super::arch::{Activation, Arch};
 use super::config::TrainConfig;
 use super::family_state::FamilyState;
 use super::family_step::{
-    b_dec_grad, b_enc_grad, backward_rows, by_latent, encode_select, has_entries, latent_grads,
-    threshold_grad, FamilyScratch, Select, Spec,
+    b_dec_grad, b_enc_grad, backward_rows, by_latent, encode_select, latent_grads, threshold_grad,
+    FamilyScratch, Select, Spec,
 };
 use super::linalg::Threads;
 use super::params::SaeParams;
@@ -232,13 +232,7 @@ impl LatentChunk<'_> {
         for i in 0..bw.len() {
             let j = first + i;
             let row = i * d..(i + 1) * d;
-            let gb = if has_entries(s, j) {
-                latent_grads(s, j, &mut gd, &mut ge)
-            } else {
-                gd.fill(0.0);
-                ge.fill(0.0);
-                0.0
-            };
+            let gb = latent_grads(s, j, &mut gd, &mut ge);
             let w = &mut dw[row.clone()];
             if unit {
                 // Only the part of the gradient that turns the unit row moves it.

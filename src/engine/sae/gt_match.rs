@@ -8,8 +8,6 @@
 
 use pathfinding::prelude::{kuhn_munkres, Matrix};
 
-use super::evaluate::concept_cosines;
-use super::params::SaeParams;
 use crate::engine::set::{GroundTruth, Item};
 
 /// Cosines are matched as integers in these units.
@@ -34,13 +32,12 @@ impl Matching {
 }
 
 /// Matches every ground-truth direction to its own decoder row, maximising the total cosine.
-pub fn match_directions(p: &SaeParams, gt: &GroundTruth) -> Matching {
-    let (k, m) = (gt.names.len(), p.m);
-    let cos = concept_cosines(p, gt);
+/// cos: [k, m], the directions' cosines with the decoder rows (`concept_cosines`).
+pub fn match_directions(cos: &[f32], k: usize, m: usize) -> Matching {
     let latent = if k <= MAX_EXACT_DIRECTIONS && k > 0 {
-        optimal(&cos, k, m)
+        optimal(cos, k, m)
     } else {
-        greedy(&cos, k, m)
+        greedy(cos, k, m)
     };
     let cosine = latent
         .iter()
@@ -140,6 +137,8 @@ pub fn presence(items: &[Item], gt: &GroundTruth) -> Vec<Vec<u32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::sae::evaluate::concept_cosines;
+    use crate::engine::sae::params::SaeParams;
 
     fn sae_with_rows(rows: &[[f32; 2]]) -> SaeParams {
         let mut p = SaeParams::zeros(2, rows.len());
@@ -156,7 +155,7 @@ mod tests {
             directions: vec![1.0, 0.0, 0.0, 1.0],
         };
         let p = sae_with_rows(&[[0.9, 0.19f32.sqrt()], [0.85, -(0.2775f32.sqrt())]]);
-        let m = match_directions(&p, &gt);
+        let m = match_directions(&concept_cosines(&p, &gt), 2, 2);
         assert_eq!(m.latent, vec![Some(1), Some(0)]);
         assert!(
             (m.mcc() - (0.85 + 0.19f64.sqrt()) / 2.0).abs() < 1e-5,

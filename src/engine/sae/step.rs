@@ -111,8 +111,8 @@ fn lane_sum(v: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// Encodes a batch through the SAE's activation: fills `s.z` with Z and `s.centred` with X − b_dec, and returns each row's
-/// (active count, Σ z). x: [rows, d]
+/// Encodes a batch through the SAE's activation: fills `s.z` with Z and `s.centred` with
+/// X − b_dec, and returns each row's (active count, Σ z). x: [rows, d]
 pub fn encode(
     p: &SaeParams,
     x: &[f32],
@@ -144,8 +144,7 @@ pub fn encode(
     );
     let activation = &p.activation;
     rows_map(z, m, threads, |_, row| {
-        activation.apply_row(row, &mut Vec::new());
-        let active = row.iter().map(|&v| (v > 0.0) as u32).sum();
+        let active = activation.apply_row(row, &mut Vec::new());
         (active, lane_sum(row))
     })
 }

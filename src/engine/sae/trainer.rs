@@ -2,6 +2,8 @@
 //! the CPU through the hand-written kernels (`step.rs` for ReLU, `family_trainer.rs` for the
 //! TopK family and JumpReLU) or on a GPU through candle.
 
+use std::borrow::Cow;
+
 use candle_core::Device;
 
 use super::adam::Adam;
@@ -37,14 +39,14 @@ enum Backend {
 
 struct CpuTrainer {
     config: TrainConfig,
-    params: SaeParams,
-    adam: Adam,
+    /// Weights and Adam state (no family state), kept as a checkpoint reads them.
+    state: Snapshot,
     scratch: Scratch,
     threads: Threads,
 }
 
 /// The family's state for a fresh SAE of `d` inputs.
-pub fn fresh_family(config: &TrainConfig, d: usize, mean_norm: f64) -> Option<FamilyState> {
+fn fresh_family(config: &TrainConfig, d: usize, mean_norm: f64) -> Option<FamilyState> {
     match config.arch {
         Arch::Relu => None,
         Arch::JumpRelu => {
@@ -91,25 +93,26 @@ impl Trainer {
             adam,
             family,
         } = snapshot;
-        let d = params.d;
+        // From here on the state is None exactly for ReLU.
         check_family(&config, family.as_ref(), params.m)?;
-        let backend = match (device, config.arch) {
-            (Device::Cpu, Arch::Relu) => Backend::Cpu(Box::new(CpuTrainer {
+        let backend = match (device, family) {
+            (Device::Cpu, None) => Backend::Cpu(Box::new(CpuTrainer {
                 scratch: Scratch::new(params.d, params.m, config.batch),
                 config,
-                params,
-                adam,
+                state: Snapshot {
+                    params,
+                    adam,
+                    family: None,
+                },
                 threads,
             })),
-            (Device::Cpu, _) => {
-                let spec = spec_of(&config, d, mean_norm);
-                let family = family
-                    .unwrap_or_else(|| fresh_family(&config, d, mean_norm).unwrap_or_default());
+            (Device::Cpu, Some(family)) => {
+                let spec = spec_of(&config, params.d, mean_norm);
                 Backend::Family(Box::new(FamilyTrainer::new(
                     config, &params, &adam, family, spec, threads,
                 )))
             }
-            (gpu, _) => Backend::Candle(Box::new(CandleTrainer::new(
+            (gpu, family) => Backend::Candle(Box::new(CandleTrainer::new(
                 config, &params, &adam, family, mean_norm, gpu,
             )?)),
         };
@@ -119,7 +122,7 @@ impl Trainer {
     /// Steps taken so far.
     pub fn step_count(&self) -> u64 {
         match &self.backend {
-            Backend::Cpu(c) => c.adam.t,
+            Backend::Cpu(c) => c.state.adam.t,
             Backend::Family(f) => f.step_count(),
             Backend::Candle(g) => g.step_count(),
         }
@@ -137,23 +140,20 @@ impl Trainer {
         }
     }
 
-    /// The weights, Adam state and family state, copied to the host.
-    pub fn state(&self) -> Result<Snapshot> {
+    /// The weights, Adam state and family state: borrowed from ReLU's CPU trainer, which
+    /// keeps them in that form; assembled on the host for the others.
+    pub fn state(&self) -> Result<Cow<'_, Snapshot>> {
         match &self.backend {
-            Backend::Cpu(c) => Ok(Snapshot {
-                params: c.params.clone(),
-                adam: c.adam.clone(),
-                family: None,
-            }),
+            Backend::Cpu(c) => Ok(Cow::Borrowed(&c.state)),
             Backend::Family(f) => {
                 let (params, adam, family) = f.state();
-                Ok(Snapshot {
+                Ok(Cow::Owned(Snapshot {
                     params,
                     adam,
                     family: Some(family),
-                })
+                }))
             }
-            Backend::Candle(g) => g.state(),
+            Backend::Candle(g) => g.state().map(Cow::Owned),
         }
     }
 }
@@ -188,8 +188,9 @@ fn check_family(config: &TrainConfig, family: Option<&FamilyState>, m: usize) ->
 impl CpuTrainer {
     fn step(&mut self, x: &[f32], rows: usize, lr: f64) -> StepStats {
         let c = &self.config;
+        let Snapshot { params, adam, .. } = &mut self.state;
         let stats = forward_backward(
-            &self.params,
+            params,
             x,
             rows,
             c.lambda,
@@ -200,10 +201,9 @@ impl CpuTrainer {
         if !stats.loss.is_finite() {
             return stats;
         }
-        self.adam
-            .update(&mut self.params, &self.scratch.grads, lr, self.threads);
+        adam.update(params, &self.scratch.grads, lr, self.threads);
         if c.unit_norm_decoder {
-            self.params.normalize_decoder();
+            params.normalize_decoder();
         }
         stats
     }
