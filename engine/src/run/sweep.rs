@@ -1,0 +1,94 @@
+//! A sweep: one run per λ or k, trained side by side on one memory-mapped copy of the set.
+
+use std::sync::atomic::AtomicBool;
+
+use candle_core::Device;
+
+use super::train::{create_run, train, Observer, RunOutcome, TrainRequest};
+use super::{default_name, RunConfig, RunDir};
+use crate::error::Result;
+use crate::sae::linalg::Threads;
+use crate::sae::TrainConfig;
+use crate::set::{now_unix, EmbeddingSet};
+use crate::workspace::Workspace;
+
+pub struct SweepPlan {
+    /// One config per run: the values swept (λ, k) differ, the rest is shared.
+    pub configs: Vec<TrainConfig>,
+    /// Name prefix; runs are called `PREFIX-LABEL`, LABEL from [`super::run_label`] (default prefix:
+    /// the set's name).
+    pub prefix: Option<String>,
+}
+
+/// Creates one run per config and trains them concurrently on one read of the set; returns
+/// each run's outcome in the plan's order. A run that fails (diverges, say) does not stop the
+/// others.
+pub fn sweep(
+    ws: &Workspace,
+    set: &EmbeddingSet,
+    plan: &SweepPlan,
+    device: &Device,
+    cancel: &AtomicBool,
+    observer: &dyn Observer,
+) -> Result<Vec<(String, Result<RunOutcome>)>> {
+    for train in &plan.configs {
+        train.validate()?;
+    }
+    let mut runs = Vec::new();
+    for train in &plan.configs {
+        let prefix = plan.prefix.as_deref().unwrap_or(set.name());
+        let name = default_name(ws, prefix, train);
+        let run = RunDir::new(ws, &name);
+        create_run(
+            &run,
+            &RunConfig {
+                name: name.clone(),
+                data: set.name().into(),
+                rows: set.rows(),
+                dim: set.dim(),
+                created: now_unix(),
+                train: train.clone(),
+            },
+        )?;
+        runs.push(run);
+    }
+    Ok(train_concurrently(runs, set, device, cancel, observer))
+}
+
+/// Trains the runs side by side: each on one thread when they fill the cores, else with all.
+pub fn train_concurrently(
+    runs: Vec<RunDir>,
+    set: &EmbeddingSet,
+    device: &Device,
+    cancel: &AtomicBool,
+    observer: &dyn Observer,
+) -> Vec<(String, Result<RunOutcome>)> {
+    let threads = if runs.len() > 1 {
+        Threads::One
+    } else {
+        Threads::All
+    };
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .into_iter()
+            .map(|run| {
+                let name = run.name.clone();
+                let handle = scope.spawn(move || {
+                    train(TrainRequest {
+                        run,
+                        set,
+                        device,
+                        threads,
+                        cancel,
+                        observer,
+                    })
+                });
+                (name, handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(name, h)| (name, h.join().expect("a training thread panicked")))
+            .collect()
+    })
+}

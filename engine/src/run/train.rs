@@ -1,0 +1,320 @@
+//! The training loop of one run: starts or resumes from the last checkpoint, logs metrics as it
+//! goes, checkpoints every N steps and at each epoch's end, stops cleanly when cancelled, stops
+//! with its last good checkpoint kept when the loss diverges, and evaluates the final SAE.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::log::{self, MetricsRow};
+use super::state::{self, RunState, Status};
+use super::{RunConfig, RunDir, CHECKPOINT_FILE, METRICS_FILE, RESULTS_FILE, WEIGHTS_FILE};
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::sae::checkpoint::{self, Position};
+use crate::sae::evaluate::{evaluate, EvalMetrics, Truth};
+use crate::sae::gt_match::presence;
+use crate::sae::linalg::Threads;
+use crate::sae::{Init, Trainer};
+use crate::set::{now_unix, BatchPlan, EmbeddingSet};
+use candle_core::Device;
+
+/// `results.json`: the final SAE's metrics over the whole set, and how fast it trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResults {
+    #[serde(flatten)]
+    pub metrics: EvalMetrics,
+    pub examples_per_sec: f64,
+    pub steps: u64,
+    pub train_seconds: f64,
+}
+
+/// Hears about a run's progress (progress bars, the lab). Called from the training thread.
+pub trait Observer: Sync {
+    fn started(&self, _run: &str, _step: u64, _total: u64) {}
+    fn logged(&self, _run: &str, _row: &MetricsRow, _total: u64) {}
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+impl Observer for Silent {}
+
+pub struct TrainRequest<'a> {
+    pub run: RunDir,
+    pub set: &'a EmbeddingSet,
+    pub device: &'a Device,
+    /// CPU threads for the products (one when several runs share the cores).
+    pub threads: Threads,
+    pub cancel: &'a AtomicBool,
+    pub observer: &'a dyn Observer,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub run: String,
+    pub results: RunResults,
+}
+
+/// Writes a new run's `run.toml`. Fails if a run of that name exists: nothing is overwritten.
+pub fn create_run(run: &RunDir, config: &RunConfig) -> Result<()> {
+    config.train.validate()?;
+    if run.dir.exists() {
+        return Err(Error::invalid(
+            "--name",
+            format!(
+                "run '{}' already exists; `saelab resume {}` continues it, or choose another --name",
+                run.name, run.name
+            ),
+        ));
+    }
+    fsutil::create_dir(&run.dir)?;
+    fsutil::write_toml(&run.path(super::CONFIG_FILE), config)
+}
+
+/// Releases the training lock however the loop ends.
+struct LockGuard<'a>(&'a RunDir);
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        state::release(&self.0.dir);
+    }
+}
+
+/// Trains (or continues) the run to the end of its configured epochs.
+pub fn train(req: TrainRequest) -> Result<RunOutcome> {
+    let run = &req.run;
+    let cfg = run.config()?;
+    cfg.train.validate()?;
+    check_set_matches(&cfg, req.set)?;
+    state::acquire(&run.dir, &run.name)?;
+    let _lock = LockGuard(run);
+    Loop::start(&req, cfg)?.run(&req)
+}
+
+fn check_set_matches(cfg: &RunConfig, set: &EmbeddingSet) -> Result<()> {
+    if cfg.data != set.name() || cfg.rows != set.rows() || cfg.dim != set.dim() {
+        return Err(Error::invalid(
+            "embedding set",
+            format!(
+                "run '{}' was made for set '{}' with {} rows of {} dimensions, but set '{}' has {} rows of {}; re-create the set as it was, or start a new run",
+                cfg.name, cfg.data, cfg.rows, cfg.dim, set.name(), set.rows(), set.dim()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+struct Loop {
+    cfg: RunConfig,
+    trainer: Trainer,
+    total: u64,
+    last_checkpoint: u64,
+    started: Instant,
+    start_step: u64,
+    /// The set's variance per element, Σ‖x − x̄‖² / (rows · d), for the logged R².
+    variance: f64,
+}
+
+impl Loop {
+    fn start(req: &TrainRequest, cfg: RunConfig) -> Result<Self> {
+        let set = req.set;
+        let t = &cfg.train;
+        let ckpt = req.run.path(CHECKPOINT_FILE);
+        let data = set.stats();
+        let trainer = if ckpt.is_file() {
+            let (snapshot, pos) = checkpoint::load_checkpoint(&ckpt, set.dim(), t.dict)?;
+            if pos.rows != set.rows() || pos.seed != t.seed {
+                return Err(Error::bad_file(
+                    &ckpt,
+                    "was made with another data order (rows or seed differ from run.toml)",
+                ));
+            }
+            Trainer::resume(t.clone(), snapshot, data.mean_norm, req.device, req.threads)?
+        } else {
+            let init = Init::of(t, set.data(), set.dim(), &data);
+            Trainer::new(t.clone(), set.dim(), &init, req.device, req.threads)?
+        };
+        let start_step = trainer.step_count();
+        log::truncate_after(&req.run.path(METRICS_FILE), start_step)?;
+        let total = t.total_steps(set.rows());
+        let this = Loop {
+            cfg,
+            trainer,
+            variance: data.sst / (set.rows() * set.dim()).max(1) as f64,
+            total,
+            last_checkpoint: start_step,
+            started: Instant::now(),
+            start_step,
+        };
+        this.set_state(&req.run, Status::Running, None)?;
+        req.observer.started(&req.run.name, start_step, total);
+        Ok(this)
+    }
+
+    fn set_state(&self, run: &RunDir, status: Status, message: Option<String>) -> Result<()> {
+        run.write_state(&RunState {
+            status,
+            checkpoint_step: self.last_checkpoint,
+            total_steps: self.total,
+            message,
+            updated: now_unix(),
+        })
+    }
+
+    fn run(mut self, req: &TrainRequest) -> Result<RunOutcome> {
+        let set = req.set;
+        let per_epoch = self.cfg.train.steps_per_epoch(set.rows());
+        let mut plan = BatchPlan::new(set.rows(), self.cfg.train.batch, self.cfg.train.seed);
+        let mut batch = Vec::new();
+        let mut window = (Instant::now(), 0u64);
+        while self.trainer.step_count() < self.total {
+            let step = self.trainer.step_count();
+            if req.cancel.load(Ordering::Relaxed) {
+                if !self.checkpoint(req, set.rows())? {
+                    return Err(self.diverged(req, step, f64::NAN));
+                }
+                self.set_state(
+                    &req.run,
+                    Status::Interrupted,
+                    Some("stopped by the user".into()),
+                )?;
+                return Err(Error::Interrupted);
+            }
+            let idx = plan.batch(step);
+            set.gather(idx, &mut batch);
+            let lr = self.cfg.train.lr_at(step, self.total);
+            let stats = self.trainer.step(&batch, idx.len(), lr)?;
+            if !stats.loss.is_finite() {
+                return Err(self.diverged(req, step + 1, stats.loss));
+            }
+            window.1 += idx.len() as u64;
+            let done = step + 1;
+            if done.is_multiple_of(self.cfg.train.log_every) || done == self.total {
+                let per_sec = window.1 as f64 / window.0.elapsed().as_secs_f64().max(1e-9);
+                let row = MetricsRow {
+                    step: done,
+                    epoch: step / per_epoch,
+                    examples: examples_after(done, per_epoch, self.cfg.train.batch, set.rows()),
+                    loss: stats.loss,
+                    mse: stats.mse,
+                    l1: stats.l1,
+                    avg_l0: stats.avg_l0,
+                    r2: (self.variance > 0.0).then(|| 1.0 - stats.mse / self.variance),
+                    dead_frac: stats.dead_frac,
+                    arch: Some(self.cfg.train.arch),
+                    k: self.cfg.train.shown_k(),
+                    examples_per_sec: per_sec,
+                    time: unix_seconds(),
+                };
+                log::append(&req.run.path(METRICS_FILE), &row)?;
+                req.observer.logged(&req.run.name, &row, self.total);
+                window = (Instant::now(), 0);
+            }
+            if done.is_multiple_of(self.cfg.train.checkpoint_every)
+                || done.is_multiple_of(per_epoch)
+                || done == self.total
+            {
+                if !self.checkpoint(req, set.rows())? {
+                    return Err(self.diverged(req, done, f64::NAN));
+                }
+                self.set_state(&req.run, Status::Running, None)?;
+            }
+        }
+        self.finish(req)
+    }
+
+    /// Saves a checkpoint unless the weights hold a NaN or infinity (then returns false and
+    /// keeps the previous one).
+    fn checkpoint(&mut self, req: &TrainRequest, rows: usize) -> Result<bool> {
+        let pos = Position {
+            step: self.trainer.step_count(),
+            rows,
+            seed: self.cfg.train.seed,
+        };
+        let snapshot = self.trainer.state()?;
+        if !snapshot.params.all_finite() {
+            return Ok(false);
+        }
+        checkpoint::save_checkpoint(&req.run.path(CHECKPOINT_FILE), &snapshot, pos)?;
+        self.last_checkpoint = pos.step;
+        Ok(true)
+    }
+
+    fn diverged(&self, req: &TrainRequest, step: u64, loss: f64) -> Error {
+        let err = Error::Diverged {
+            run: req.run.name.clone(),
+            step,
+            loss,
+            kept_step: self.last_checkpoint,
+        };
+        if let Err(e) = self.set_state(&req.run, Status::Diverged, Some(err.to_string())) {
+            return e;
+        }
+        err
+    }
+
+    fn finish(self, req: &TrainRequest) -> Result<RunOutcome> {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let set = req.set;
+        let t = &self.cfg.train;
+        let mut extra = HashMap::from([
+            ("lambda".to_string(), t.lambda.to_string()),
+            ("l1".to_string(), t.l1.name().to_string()),
+            ("data".to_string(), self.cfg.data.clone()),
+            ("arch".to_string(), t.arch.name().to_string()),
+        ]);
+        if let Some(k) = t.shown_k() {
+            extra.insert("train_k".to_string(), k.to_string());
+        }
+        let snapshot = self.trainer.state()?;
+        let params = &snapshot.params;
+        checkpoint::save_weights(&req.run.path(WEIGHTS_FILE), params, extra)?;
+        let gt = set.ground_truth()?;
+        // Items that name their concepts (the demo world's) let detection F1 be scored.
+        let present = match &gt {
+            Some(gt) if set.rows() > 0 => set
+                .items()
+                .ok()
+                .filter(|items| items.len() == set.rows())
+                .map(|items| presence(&items, gt)),
+            _ => None,
+        };
+        let truth = gt.as_ref().map(|gt| Truth {
+            gt,
+            present: present.as_deref(),
+        });
+        let (metrics, _) = evaluate(params, set.data(), &set.stats(), t.l1, truth, req.threads);
+        let steps = self.trainer.step_count() - self.start_step;
+        let trained = steps as f64 * t.batch.min(set.rows()) as f64;
+        let results = RunResults {
+            metrics,
+            examples_per_sec: if seconds > 0.0 {
+                trained / seconds
+            } else {
+                0.0
+            },
+            steps: self.trainer.step_count(),
+            train_seconds: seconds,
+        };
+        fsutil::write_json(&req.run.path(RESULTS_FILE), &results)?;
+        self.set_state(&req.run, Status::Done, None)?;
+        Ok(RunOutcome {
+            run: req.run.name.clone(),
+            results,
+        })
+    }
+}
+
+/// Examples seen after `done` steps, counting each epoch's short last batch.
+fn examples_after(done: u64, per_epoch: u64, batch: usize, rows: usize) -> u64 {
+    let (epochs, within) = (done / per_epoch, done % per_epoch);
+    epochs * rows as u64 + within * batch as u64
+}
+
+fn unix_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}

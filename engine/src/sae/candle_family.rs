@@ -1,0 +1,294 @@
+//! The TopK family and JumpReLU's training step in candle tensor ops, for CUDA and Metal: the
+//! equations of `family_step.rs` written densely with masks. Selections find their cut-off by
+//! bisection on counts (a GPU sort works within one block only), so no sort is needed.
+//! Checked against the CPU kernels in `tests.rs`.
+
+use candle_core::{DType, Device, Tensor, D};
+
+use super::family_state::FamilyState;
+use super::family_step::{Select, Spec};
+use super::step::StepStats;
+use crate::error::{Error, Result};
+
+/// Halvings of the bisection interval [0, max]: the cut separates the k-th from the (k+1)-th
+/// value unless they lie within max·2⁻⁴⁸ of each other. Exact ties are all kept, where the CPU
+/// keeps the lower latent.
+const BISECTION_STEPS: usize = 48;
+
+/// Weights as tensors: W_enc [d, m], b_enc [m], W_dec [m, d], b_dec [d].
+pub type Four = [Tensor; 4];
+
+/// The family's state on the device.
+pub struct DeviceFamily {
+    spec: Spec,
+    dead_after: f64,
+    /// Steps since each latent fired. [m]
+    since_fired: Tensor,
+    pub batch_threshold: f32,
+    /// JumpReLU: θ and its Adam moments. [m] each
+    pub theta: Option<[Tensor; 3]>,
+    /// Per prefix s: 1 where latent j < p_s. [1, m] each
+    prefix_masks: Vec<Tensor>,
+    /// Per prefix segment s: 1 where p_{s−1} ≤ j < p_s. [1, m] each
+    segment_masks: Vec<Tensor>,
+}
+
+/// A step's gradients (None when the loss is not finite) and stats.
+pub struct FamilyStep {
+    pub stats: StepStats,
+    pub grads: Option<(Four, Option<Tensor>)>,
+    /// BatchTopK's cut-off in this batch.
+    pub cut: Option<f32>,
+}
+
+/// 1 where start ≤ j < end, else 0. [1, m]
+fn range_mask(start: usize, end: usize, m: usize, device: &Device) -> Result<Tensor> {
+    let v: Vec<f32> = (0..m)
+        .map(|j| (start <= j && j < end) as u8 as f32)
+        .collect();
+    Ok(Tensor::from_vec(v, (1, m), device)?)
+}
+
+/// Per row of v [n, w] (values ≥ 0), a cut-off c [n, 1] such that the row's values above c are
+/// its k largest positive ones (all positive ones when fewer).
+pub fn top_k_cut(v: &Tensor, k: usize) -> Result<Tensor> {
+    let mut lo = v.zeros_like()?.max_keepdim(D::Minus1)?;
+    let mut hi = v.max_keepdim(D::Minus1)?;
+    for _ in 0..BISECTION_STEPS {
+        let mid = ((&lo + &hi)? * 0.5)?;
+        let count = v
+            .broadcast_gt(&mid)?
+            .to_dtype(DType::F32)?
+            .sum_keepdim(D::Minus1)?;
+        let enough = count.ge(k as f64)?;
+        lo = enough.where_cond(&mid, &lo)?;
+        hi = enough.where_cond(&hi, &mid)?;
+    }
+    Ok(lo)
+}
+
+impl DeviceFamily {
+    pub fn new(
+        spec: Spec,
+        dead_after: u64,
+        state: &FamilyState,
+        m: usize,
+        device: &Device,
+    ) -> Result<Self> {
+        let since: Vec<f32> = state.since_fired.iter().map(|&n| n as f32).collect();
+        let theta = if state.threshold.is_empty() {
+            None
+        } else {
+            let t = |v: &Vec<f32>| Tensor::from_slice(v, m, device);
+            Some([
+                t(&state.threshold)?,
+                t(&state.threshold_m)?,
+                t(&state.threshold_v)?,
+            ])
+        };
+        let mut prefix_masks = Vec::new();
+        let mut segment_masks = Vec::new();
+        let mut start = 0;
+        for &end in &spec.prefixes {
+            prefix_masks.push(range_mask(0, end, m, device)?);
+            segment_masks.push(range_mask(start, end, m, device)?);
+            start = end;
+        }
+        Ok(DeviceFamily {
+            spec,
+            dead_after: dead_after as f64,
+            since_fired: Tensor::from_vec(since, m, device)?,
+            batch_threshold: state.batch_threshold,
+            theta,
+            prefix_masks,
+            segment_masks,
+        })
+    }
+
+    /// The state, copied to the host.
+    pub fn state(&self) -> Result<FamilyState> {
+        let host = |t: &Tensor| t.to_vec1::<f32>();
+        let (threshold, threshold_m, threshold_v) = match &self.theta {
+            Some([t, m, v]) => (host(t)?, host(m)?, host(v)?),
+            None => Default::default(),
+        };
+        Ok(FamilyState {
+            since_fired: host(&self.since_fired)?.iter().map(|&n| n as u32).collect(),
+            batch_threshold: self.batch_threshold,
+            threshold,
+            threshold_m,
+            threshold_v,
+        })
+    }
+
+    /// The selection mask of `pre` [B, m] (1 where the latent is kept) and the batch's cut-off.
+    fn select(&self, pre: &Tensor, pos: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+        Ok(match self.spec.select {
+            Select::TopK { k } => {
+                let cut = top_k_cut(pos, k)?;
+                (pos.broadcast_gt(&cut)?.to_dtype(DType::F32)?, None)
+            }
+            Select::BatchTopK { k } => {
+                let (b, m) = pos.dims2()?;
+                let flat = pos.reshape((1, b * m))?;
+                let cut = top_k_cut(&flat, k * b)?;
+                let mask = flat.broadcast_gt(&cut)?.reshape((b, m))?;
+                let mask = mask.to_dtype(DType::F32)?;
+                // The smallest kept value: the batch's k·B-th largest (f32::MAX: none kept).
+                let big = (pos.ones_like()? * f64::from(f32::MAX))?;
+                let kept_min = mask.ne(0f32)?.where_cond(pos, &big)?.min_all()?;
+                (mask, Some(kept_min))
+            }
+            Select::Jump { .. } => {
+                let Some([theta, _, _]) = &self.theta else {
+                    return Err(Error::invalid("checkpoint", "a JumpReLU state without θ"));
+                };
+                let above = pre.broadcast_gt(&theta.unsqueeze(0)?)?;
+                let positive = pre.gt(0f32)?;
+                let keep = (above.to_dtype(DType::F32)? * positive.to_dtype(DType::F32)?)?;
+                (keep, None)
+            }
+        })
+    }
+
+    /// Forward and backward of one batch x: [B, d] through `params`.
+    pub fn step(&mut self, params: &Four, x: &Tensor) -> Result<FamilyStep> {
+        let [w_enc, b_enc, w_dec, b_dec] = params;
+        let (rows, d) = x.dims2()?;
+        let scale = 2.0 / (rows * d) as f64;
+        let centred = x.broadcast_sub(b_dec)?;
+        let pre = centred.matmul(w_enc)?.broadcast_add(b_enc)?;
+        let pos = pre.relu()?;
+        let (mask, cut) = self.select(&pre, &pos)?;
+        let z = (&pos * &mask)?;
+        // Dead latents: counted after this batch's firing, as the CPU trainer does.
+        let fired = mask.max(0)?;
+        self.since_fired = ((&self.since_fired + 1.0)? * (1.0 - &fired)?)?;
+        let dead = self.since_fired.gt(self.dead_after)?.to_dtype(DType::F32)?;
+
+        // Reconstructions per prefix, their errors, and the suffix sums Ĝ_s.
+        let mut g = Vec::new();
+        let mut sse_prefixes = Tensor::zeros((), DType::F32, x.device())?;
+        let mut sse_full = sse_prefixes.clone();
+        let mut full_recon = None;
+        for mask_s in &self.prefix_masks {
+            let recon = z
+                .broadcast_mul(mask_s)?
+                .matmul(w_dec)?
+                .broadcast_add(b_dec)?;
+            let diff = (&recon - x)?;
+            sse_full = diff.sqr()?.sum_all()?;
+            sse_prefixes = (sse_prefixes + &sse_full)?;
+            g.push((diff * scale)?);
+            full_recon = Some(recon);
+        }
+        for s in (0..g.len().saturating_sub(1)).rev() {
+            g[s] = (&g[s] + &g[s + 1])?;
+        }
+        let Some(full_recon) = full_recon else {
+            return Err(Error::invalid(
+                "--prefixes",
+                "no prefix to reconstruct from",
+            ));
+        };
+
+        // ∂z through each segment's Ĝ, and the decoder's gradient.
+        let w_dec_t = w_dec.t()?;
+        let mut dz = pre.zeros_like()?;
+        let mut g_w_dec = w_dec.zeros_like()?;
+        for (g_s, seg) in g.iter().zip(&self.segment_masks) {
+            dz = (dz + g_s.matmul(&w_dec_t)?.broadcast_mul(seg)?)?;
+            g_w_dec = (g_w_dec + z.broadcast_mul(seg)?.t()?.matmul(g_s)?)?;
+        }
+        let mut dpre = (&dz * &mask)?;
+        let mut aux_sse = Tensor::zeros((), DType::F32, x.device())?;
+        if self.spec.aux_k > 0 {
+            let aux_pos = pos.broadcast_mul(&dead.unsqueeze(0)?)?;
+            let cut = top_k_cut(&aux_pos, self.spec.aux_k)?;
+            let aux_mask = aux_pos.broadcast_gt(&cut)?.to_dtype(DType::F32)?;
+            let z_aux = (&aux_pos * &aux_mask)?;
+            let residual = (x - &full_recon)?.detach();
+            // Nothing at all while no latent is dead, as on the CPU.
+            let any_dead = dead.max(0)?;
+            let aux_diff = (z_aux.matmul(w_dec)? - residual)?.broadcast_mul(&any_dead)?;
+            aux_sse = aux_diff.sqr()?.sum_all()?;
+            let g_aux = (aux_diff * (scale * self.spec.aux_coef))?;
+            dpre = (dpre + (g_aux.matmul(&w_dec_t)? * &aux_mask)?)?;
+            g_w_dec = (g_w_dec + z_aux.t()?.matmul(&g_aux)?)?;
+        }
+        let g_w_enc = centred.t()?.matmul(&dpre)?;
+        let g_b_enc = dpre.sum(0)?;
+        let through_encoder = w_enc.matmul(&g_b_enc.unsqueeze(1)?)?.squeeze(1)?;
+        let g_b_dec = (g[0].sum(0)? - through_encoder)?;
+        let g_theta = self.theta_grad(&pre, &dz)?;
+
+        let active = mask.sum_all()?;
+        let dead_count = dead.sum_all()?;
+        let cut_value = match &cut {
+            Some(c) => c.clone(),
+            None => Tensor::zeros((), DType::F32, x.device())?,
+        };
+        let sums = Tensor::stack(
+            &[
+                sse_full,
+                sse_prefixes,
+                aux_sse,
+                z.sum_all()?,
+                active,
+                dead_count,
+                cut_value,
+            ],
+            0,
+        )?
+        .to_dtype(DType::F64)?
+        .to_vec1::<f64>()?;
+        let elements = (rows * d) as f64;
+        let (m, active) = (w_dec.dim(0)?, sums[4]);
+        let penalty = match self.spec.select {
+            Select::Jump { l0_weight, .. } => l0_weight * active / rows as f64,
+            _ => 0.0,
+        };
+        let stats = StepStats {
+            loss: sums[1] / elements + penalty + self.spec.aux_coef * sums[2] / elements,
+            mse: sums[0] / elements,
+            l1: sums[3] / (self.spec.l1_per_row * rows as f64),
+            avg_l0: active / rows as f64,
+            dead_frac: Some(sums[5] / m as f64),
+        };
+        let finite = stats.loss.is_finite();
+        Ok(FamilyStep {
+            stats,
+            cut: cut.map(|_| sums[6] as f32).filter(|&c| c < f32::MAX),
+            grads: finite.then_some(([g_w_enc, g_b_enc, g_w_dec, g_b_dec], g_theta)),
+        })
+    }
+
+    /// JumpReLU's ∂θ through the rectangle kernel (None for the other families).
+    fn theta_grad(&self, pre: &Tensor, dz: &Tensor) -> Result<Option<Tensor>> {
+        let (
+            Select::Jump {
+                bandwidth,
+                l0_weight,
+            },
+            Some([theta, _, _]),
+        ) = (self.spec.select, &self.theta)
+        else {
+            return Ok(None);
+        };
+        let eps = bandwidth as f64;
+        if eps <= 0.0 {
+            // Data of norm zero: the window is empty, as on the CPU.
+            return Ok(Some(theta.zeros_like()?));
+        }
+        let rows = pre.dim(0)? as f64;
+        let theta_row = theta.unsqueeze(0)?;
+        let window = pre
+            .broadcast_sub(&theta_row)?
+            .abs()?
+            .lt(eps / 2.0)?
+            .to_dtype(DType::F32)?;
+        let per_entry =
+            ((dz.broadcast_mul(&theta_row)? * (-1.0 / eps))? - l0_weight / (eps * rows))?;
+        Ok(Some((window * per_entry)?.sum(0)?))
+    }
+}

@@ -1,0 +1,342 @@
+//! What a steered embedding looks like, computed in milliseconds: its nearest images in the
+//! set, the class distribution of a zero-shot task, the closest vocabulary labels and, on the
+//! demo world, the ground-truth concept scores. Everything heavy is prepared once.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+use serde::Serialize;
+
+use super::input::ImageRef;
+use super::ops::{steer, unit_of, Edit, Method, Units};
+use crate::clip::image::ClipImage;
+use crate::demo;
+use crate::demo::encoder::normalize;
+use crate::error::{Error, Result};
+use crate::latents::Analysis;
+use crate::sae::linalg::{matmul, MatRef, Threads};
+use crate::sae::step::Scratch;
+use crate::set::{EmbeddingSet, GroundTruth};
+use crate::workspace::Workspace;
+use crate::zeroshot::{classifier, text_encoder_for, Classifier, TaskSpec};
+
+/// CLIP's logit scale: class probabilities are softmax(100 · cosine).
+const LOGIT_SCALE: f32 = 100.0;
+pub const NEIGHBOURS: usize = 12;
+const SHOWN: usize = 5;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Preview {
+    /// (row, cosine), best first.
+    pub neighbours: Vec<(usize, f32)>,
+    /// (class, probability), most likely first.
+    pub classes: Vec<(String, f32)>,
+    /// (vocabulary entry, score), best first.
+    pub labels: Vec<(String, f32)>,
+    /// Demo world: every concept's cosine with the embedding, in ground-truth order.
+    #[serde(skip)]
+    pub concept_scores: Vec<f32>,
+    #[serde(skip)]
+    pub class_probs: Vec<f32>,
+}
+
+pub struct Steerer {
+    pub analysis: Analysis,
+    pub units: Vec<f32>,
+    /// Unit rows of the set. shape: [N, d]
+    rows: Vec<f32>,
+    task: Option<(String, Classifier)>,
+    set_mean: Vec<f32>,
+    pub gt: Option<GroundTruth>,
+    scratch: Scratch,
+    /// The set's image tower, loaded when a picture file is first steered.
+    pictures: Option<ClipImage>,
+    /// The last picture file embedded, so moving a slider does not embed it again.
+    last_file: Option<(PathBuf, Vec<f32>)>,
+    /// What each row shows, for sets that are not the demo world: its label and file name.
+    names: Vec<String>,
+}
+
+/// Each row's label and file name, as far as the set's items say (none on the demo world,
+/// whose captions are drawn from its scenes).
+fn row_names(set: &EmbeddingSet) -> Vec<String> {
+    if demo::is_demo(set) {
+        return Vec::new();
+    }
+    let items = set.items().unwrap_or_default();
+    items
+        .iter()
+        .map(|i| {
+            let file = i.path.as_deref().and_then(|p| Path::new(p).file_name());
+            let parts: Vec<String> = [
+                i.label.clone(),
+                file.map(|f| f.to_string_lossy().into_owned()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            parts.join(" · ")
+        })
+        .collect()
+}
+
+fn top_k(scores: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    let k = k.min(idx.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    idx.select_nth_unstable_by(k - 1, |&a, &b| scores[b].total_cmp(&scores[a]));
+    idx.truncate(k);
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    idx.into_iter().map(|i| (i, scores[i])).collect()
+}
+
+impl Steerer {
+    /// Prepares previews for a run's analysis; `task` picks the class distribution shown.
+    pub fn new(
+        ws: &Workspace,
+        analysis: Analysis,
+        units: Units,
+        task: Option<&TaskSpec>,
+    ) -> Result<Self> {
+        let set = &analysis.set;
+        let d = set.dim();
+        let mut rows = set.data().to_vec();
+        rows.chunks_mut(d).for_each(normalize);
+        // The text tower is only needed for a task's classifier (Kandinsky's is 700M
+        // parameters; generation shows no classes).
+        let task = match task {
+            Some(t) => {
+                let encoder = text_encoder_for(set)?;
+                Some((t.name.clone(), classifier(ws, t, encoder.as_ref())?))
+            }
+            None => None,
+        };
+        let set_mean = set.stats().mean.iter().map(|&v| v as f32).collect();
+        let gt = set.ground_truth()?;
+        let units = analysis
+            .index
+            .latents
+            .iter()
+            .map(|l| unit_of(l, units))
+            .collect();
+        let scratch = Scratch::new(d, analysis.params.m, 1);
+        Ok(Steerer {
+            units,
+            rows,
+            task,
+            set_mean,
+            gt,
+            scratch,
+            pictures: None,
+            last_file: None,
+            names: row_names(&analysis.set),
+            analysis,
+        })
+    }
+
+    pub fn task_name(&self) -> Option<&str> {
+        self.task.as_ref().map(|t| t.0.as_str())
+    }
+
+    /// Row `i` of the set, unit length.
+    pub fn image(&self, i: usize) -> &[f32] {
+        let d = self.analysis.set.dim();
+        &self.rows[i * d..(i + 1) * d]
+    }
+
+    /// The unit embedding of a row, or of a picture file embedded with the set's CLIP model.
+    pub fn embedding(&mut self, image: &ImageRef) -> Result<Vec<f32>> {
+        match image {
+            ImageRef::Row(r) => {
+                let rows = self.analysis.set.rows();
+                if *r >= rows {
+                    return Err(Error::invalid(
+                        "image",
+                        format!(
+                            "{r} is out of range: the set has {rows} rows (0 to {})",
+                            rows.saturating_sub(1)
+                        ),
+                    ));
+                }
+                Ok(self.image(*r).to_vec())
+            }
+            ImageRef::File(path) => self.embed_file(path),
+        }
+    }
+
+    fn embed_file(&mut self, path: &Path) -> Result<Vec<f32>> {
+        if let Some((p, x)) = &self.last_file {
+            if p == path {
+                return Ok(x.clone());
+            }
+        }
+        let set = &self.analysis.set;
+        if demo::is_demo(set) {
+            return Err(Error::invalid(
+                "image",
+                format!("{} cannot be embedded: the demo world has no picture encoder; steer a row id, or a set made by `saelab embed` with a CLIP model", path.display()),
+            ));
+        }
+        if self.pictures.is_none() {
+            // One picture embeds in well under a second on the CPU; a GPU stays free for jobs.
+            let encoder = ClipImage::load(&set.meta.model, &Device::Cpu)?;
+            if encoder.dim() != set.dim() {
+                return Err(Error::invalid(
+                    "image",
+                    format!(
+                        "the set's model {} embeds to {} dimensions but the set has {}",
+                        set.meta.model,
+                        encoder.dim(),
+                        set.dim()
+                    ),
+                ));
+            }
+            self.pictures = Some(encoder);
+        }
+        let x = self
+            .pictures
+            .as_ref()
+            .expect("just loaded")
+            .embed_file(path)?;
+        self.last_file = Some((path.to_path_buf(), x.clone()));
+        Ok(x)
+    }
+
+    /// The steered embedding of a unit embedding x ([d]).
+    pub fn steer(&mut self, x: &[f32], edits: &[Edit], method: Method) -> Vec<f32> {
+        steer(
+            &self.analysis.params,
+            x,
+            edits,
+            &self.units,
+            method,
+            &mut self.scratch,
+        )
+        .0
+    }
+
+    fn scores(&self, matrix: &[f32], rows: usize, x: &[f32]) -> Vec<f32> {
+        let d = x.len();
+        let mut out = vec![0.0f32; rows];
+        matmul(
+            &mut out,
+            MatRef::new(matrix, rows, d),
+            MatRef::new(x, d, 1),
+            false,
+            Threads::All,
+        );
+        out
+    }
+
+    /// The preview of a unit embedding x ([d]).
+    pub fn preview(&self, x: &[f32]) -> Preview {
+        let d = x.len();
+        let n = self.rows.len() / d;
+        let neighbours = top_k(&self.scores(&self.rows, n, x), NEIGHBOURS);
+        let (classes, class_probs) = match &self.task {
+            Some((_, c)) => {
+                let logits = self.scores(&c.weights, c.classes.len(), x);
+                let max = logits.iter().copied().fold(f32::MIN, f32::max);
+                let exp: Vec<f32> = logits
+                    .iter()
+                    .map(|l| ((l - max) * LOGIT_SCALE).exp())
+                    .collect();
+                let sum: f32 = exp.iter().sum();
+                let probs: Vec<f32> = exp.iter().map(|e| e / sum).collect();
+                let top = top_k(&probs, SHOWN)
+                    .into_iter()
+                    .map(|(i, p)| (c.classes[i].clone(), p))
+                    .collect();
+                (top, probs)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        let mut centred: Vec<f32> = x.iter().zip(&self.set_mean).map(|(v, m)| v - m).collect();
+        normalize(&mut centred);
+        let words = &self.analysis.words;
+        let labels = top_k(
+            &self.scores(&self.analysis.vocab, words.len(), &centred),
+            SHOWN,
+        )
+        .into_iter()
+        .map(|(i, s)| (words[i].clone(), s))
+        .collect();
+        let concept_scores = match &self.gt {
+            Some(gt) => self.scores(&gt.directions, gt.names.len(), x),
+            None => Vec::new(),
+        };
+        Preview {
+            neighbours,
+            classes,
+            labels,
+            concept_scores,
+            class_probs,
+        }
+    }
+
+    /// Names a row: its caption on demo sets, its label and file name otherwise.
+    pub fn describe(&self, row: usize) -> String {
+        if demo::is_demo(&self.analysis.set) {
+            return demo::scene_of_row(&self.analysis.set, row).caption();
+        }
+        match self.names.get(row) {
+            Some(name) if !name.is_empty() => name.clone(),
+            _ => format!("row {row}"),
+        }
+    }
+
+    /// Names a picture: a row as `describe` does, a file by its name.
+    pub fn describe_image(&self, image: &ImageRef) -> String {
+        match image {
+            ImageRef::Row(r) => self.describe(*r),
+            ImageRef::File(p) => format!(
+                "picture {}",
+                p.file_name().unwrap_or(p.as_os_str()).to_string_lossy()
+            ),
+        }
+    }
+
+    /// Ground-truth concepts whose score moved most between two previews (demo world).
+    pub fn concept_moves(&self, before: &Preview, after: &Preview, k: usize) -> Vec<(String, f32)> {
+        let Some(gt) = &self.gt else {
+            return Vec::new();
+        };
+        let mut moves: Vec<(String, f32)> = gt
+            .names
+            .iter()
+            .enumerate()
+            .map(|(c, n)| {
+                (
+                    n.clone(),
+                    after.concept_scores[c] - before.concept_scores[c],
+                )
+            })
+            .collect();
+        moves.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        moves.truncate(k);
+        moves
+    }
+
+    /// The task's classes whose probability moved most: (class, before, after).
+    pub fn class_movers(
+        &self,
+        before: &Preview,
+        after: &Preview,
+        k: usize,
+    ) -> Vec<(String, f32, f32)> {
+        let Some((_, clf)) = &self.task else {
+            return Vec::new();
+        };
+        let mut moves: Vec<(String, f32, f32)> = clf
+            .classes
+            .iter()
+            .zip(before.class_probs.iter().zip(&after.class_probs))
+            .map(|(c, (&b, &a))| (c.clone(), b, a))
+            .collect();
+        moves.sort_by(|x, y| (y.2 - y.1).abs().total_cmp(&(x.2 - x.1).abs()));
+        moves.truncate(k);
+        moves
+    }
+}
