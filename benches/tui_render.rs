@@ -8,21 +8,22 @@ use std::time::Instant;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use saelab::engine::run::Status;
-use saelab::tui::app::Tab;
 use saelab::tui::sample::sample_app;
-use saelab::tui::view::{draw, NoCollages};
+use saelab::tui::view::draw;
+use saelab::tui::widgets::NoCollages;
 
 const FRAMES: usize = 200;
 
 fn main() {
     let mut app = sample_app();
-    for r in &mut app.runs {
+    for r in &mut app.lab.runs {
         r.status = Status::Running;
     }
     let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("test backend");
     let mut report = serde_json::Map::new();
-    for tab in Tab::ALL {
-        app.tab = tab;
+    let ids: Vec<_> = app.tabs().iter().map(|t| t.id()).collect();
+    for id in ids {
+        app.focus(id);
         terminal
             .draw(|f| draw(f, &app, &mut NoCollages))
             .expect("draws");
@@ -36,7 +37,7 @@ fn main() {
         report.insert(
             format!(
                 "{}_ms_per_frame",
-                tab.title().to_lowercase().replace('-', "")
+                app.tab().title().to_lowercase().replace('-', "")
             ),
             ms.into(),
         );

@@ -6,6 +6,7 @@
 //! that `saelab` opens) in [`tui`].
 
 pub mod cli;
+pub mod protocol;
 pub mod tui;
 
 /// The engine crate, under the name the CLI, the lab, the benches and the tests use.

@@ -3,9 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use saelab::cli::{self, args::Cli};
 use saelab::engine::Error;
-
-/// Exit status after a Ctrl-C that saved its work.
-const EXIT_INTERRUPTED: u8 = 130;
+use saelab::protocol::{EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR};
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some(saelab::tui::terminal_query::ARG) {
@@ -15,13 +13,13 @@ fn main() -> ExitCode {
     let args = Cli::parse();
     cli::install_interrupt_handler();
     match cli::run(args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(EXIT_OK),
         Err(e) if matches!(e.downcast_ref::<Error>(), Some(Error::Interrupted)) => {
             ExitCode::from(EXIT_INTERRUPTED)
         }
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_USER_ERROR)
         }
     }
 }

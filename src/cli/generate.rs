@@ -11,9 +11,10 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::progress::Counter;
-use super::steer::SteerArgs;
+use super::args::SteerArgs;
 use super::tables::print_json;
 use super::Ctx;
+use crate::protocol::StepLine;
 use crate::engine::error::{Error, Result};
 use crate::engine::fsutil;
 use crate::engine::hub::{ModelSource, KANDINSKY_DECODER, KANDINSKY_PRIOR};
@@ -23,12 +24,13 @@ use crate::engine::kandinsky::triptych::{
 };
 use crate::engine::kandinsky::{DecodeOptions, PriorOptions};
 use crate::engine::run::RunDir;
-use crate::engine::steer::{Change, Edit, ImageRef, Method, Steerer};
+use crate::engine::steer::{Change, Edit, ImageRef, Steerer};
 
 /// Width of the triptych drawn in the terminal, in cells.
 const SHOW_WIDTH: u32 = 96;
 
-pub fn run(ctx: &Ctx, a: &SteerArgs, steerer: &mut Steerer, method: Method) -> anyhow::Result<()> {
+pub fn run(ctx: &Ctx, a: &SteerArgs, steerer: &mut Steerer) -> anyhow::Result<()> {
+    let method = a.method();
     let g = &a.generate;
     if a.ablate {
         return Err(Error::invalid(
@@ -78,7 +80,7 @@ pub fn run(ctx: &Ctx, a: &SteerArgs, steerer: &mut Steerer, method: Method) -> a
         StepProgress::new(ctx, prior_steps + PANELS.len() * g.steps, device.is_cpu());
     let start = start_embedding(ctx, &k, a, steerer, &opts, &mut progress)?;
     let edits = |s: f32| -> Vec<Edit> {
-        a.latents
+        a.latent
             .iter()
             .map(|&latent| Edit {
                 latent,
@@ -96,7 +98,7 @@ pub fn run(ctx: &Ctx, a: &SteerArgs, steerer: &mut Steerer, method: Method) -> a
     progress.finish();
     let dir = match &g.out {
         Some(dir) => dir.clone(),
-        None => RunDir::new(&ctx.ws, a.run).path("generated").join(name(a)),
+        None => RunDir::new(&ctx.ws, &a.run).path("generated").join(name(a)),
     };
     let summary = save(
         &dir,
@@ -120,7 +122,7 @@ pub fn run(ctx: &Ctx, a: &SteerArgs, steerer: &mut Steerer, method: Method) -> a
     super::picture::show(&dir.join("triptych.png"), SHOW_WIDTH, "triptych");
     println!(
         "latent {} at ±{} (seed {}): {}",
-        join(a.latents),
+        join(&a.latent),
         a.strength,
         g.seed,
         dir.display()
@@ -143,7 +145,10 @@ fn start_embedding(
     if let Some(prompt) = &a.generate.prompt {
         return prompt_embedding(k, prompt, opts, &mut |p, d, t| progress.step(p, d, t));
     }
-    match a.image.as_ref().expect("clap requires --image or --prompt") {
+    let Some(image) = a.image_ref() else {
+        return Err(Error::invalid("--image", "name a row id or a picture file to steer, or give --prompt"));
+    };
+    match &image {
         ImageRef::File(path) => Ok(k.prior.embed_picture(path)?.flatten_all()?.to_vec1()?),
         row => {
             let unit = steerer.embedding(row)?;
@@ -170,7 +175,7 @@ fn join(latents: &[usize]) -> String {
 
 /// The output folder's name: latent, strength, seed and start.
 fn name(a: &SteerArgs) -> String {
-    let start = match (&a.generate.prompt, &a.image) {
+    let start = match (&a.generate.prompt, a.image_ref()) {
         (Some(p), _) => {
             let words: String = p
                 .chars()
@@ -190,7 +195,7 @@ fn name(a: &SteerArgs) -> String {
     };
     format!(
         "latent{}_s{}_seed{}_{start}",
-        join(a.latents),
+        join(&a.latent),
         a.strength,
         a.generate.seed
     )
@@ -220,11 +225,11 @@ fn save(
     let g = &a.generate;
     let summary = json!({
         "run": a.run,
-        "latent": a.latents,
+        "latent": &a.latent,
         "strength": a.strength,
-        "method": match a.method { super::args::MethodArg::Edit => "edit", super::args::MethodArg::Add => "add" },
+        "method": a.method().name(),
         "prompt": g.prompt,
-        "image": if g.prompt.is_none() { json!(a.image) } else { json!(null) },
+        "image": if g.prompt.is_none() { json!(a.image_ref()) } else { json!(null) },
         "seed": g.seed,
         "steps": g.steps,
         "prior_steps": g.prior_steps,
@@ -270,7 +275,12 @@ impl StepProgress {
     fn step(&mut self, panel: &str, _done: usize, _total: usize) {
         self.done += 1;
         if self.plain && !self.quiet {
-            eprintln!("step {}/{} ({panel})", self.done, self.total);
+            let line = StepLine {
+                done: self.done,
+                total: self.total,
+                panel: panel.to_string(),
+            };
+            eprintln!("{line}");
         } else {
             self.bar.update(self.done, self.total);
         }

@@ -1,11 +1,11 @@
 //! `saelab latents RUN` and `saelab show RUN LATENT`.
 
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use serde_json::json;
 
+use super::args::{LabelArg, LatentsArgs};
 use super::progress::Counter;
 use super::tables::print_json;
 use super::{Ctx, CANCEL};
@@ -21,26 +21,9 @@ const CAPTION_SHOWN: usize = 60;
 /// Terminal columns a collage may take when printed.
 const SHOW_WIDTH: u32 = 72;
 
-pub struct LatentsArgs<'a> {
-    pub run: &'a str,
-    pub top: usize,
-    pub list: usize,
-    pub csv: Option<&'a Path>,
-    pub from: usize,
-    pub count: usize,
-    /// Label by captions instead of CLIP words.
-    pub captions: Option<CaptionArgs<'a>>,
-}
-
-pub struct CaptionArgs<'a> {
-    pub captioner: &'a str,
-    pub per_latent: usize,
-    pub offline: bool,
-}
-
-pub fn run(ctx: &Ctx, a: LatentsArgs) -> anyhow::Result<()> {
+pub fn run(ctx: &Ctx, a: &LatentsArgs) -> anyhow::Result<()> {
     let start = Instant::now();
-    let an = analyse(&ctx.ws, a.run, a.top)?;
+    let an = analyse(&ctx.ws, &a.run, a.top)?;
     let counts = |c: Category| an.labels.iter().filter(|l| l.category == c).count();
     ctx.note(&format!(
         "{} index and labels of {} latents over {} rows in {:.2} s: {} semantic, {} too specific, {} no clear concept, {} dead",
@@ -64,11 +47,11 @@ pub fn run(ctx: &Ctx, a: LatentsArgs) -> anyhow::Result<()> {
             pct(g.concept)
         ));
     }
-    if let Some(c) = &a.captions {
-        return caption_labels(ctx, &an, &a, c);
+    if a.label == LabelArg::Caption {
+        return caption_labels(ctx, &an, a);
     }
-    if let Some(path) = a.csv {
-        an.write_csv(path, &range(&an, &a)?, &an.collage_dir())?;
+    if let Some(path) = &a.csv {
+        an.write_csv(path, &range(&an, a)?, &an.collage_dir())?;
         ctx.note(&format!(
             "wrote {} (latents {}..{})",
             path.display(),
@@ -132,20 +115,19 @@ fn caption_labels(
     ctx: &Ctx,
     an: &Analysis,
     a: &LatentsArgs,
-    c: &CaptionArgs,
 ) -> anyhow::Result<()> {
     let latents = range(an, a)?;
     let device = ctx.device.open()?;
     ctx.note(&format!(
         "loading the captioner {} on {}",
-        c.captioner,
+        &a.captioner,
         describe(&device)
     ));
-    let captioner = Captioner::load(c.captioner, c.offline, &device)?;
+    let captioner = Captioner::load(&a.captioner, a.offline, &device)?;
     let mut cache = CaptionCache::open(&ctx.ws, an.set.name(), &captioner.name);
     let job = CaptionJob {
         latents: &latents,
-        per_latent: c.per_latent,
+        per_latent: a.captioned,
         cancel: &CANCEL,
     };
     let start = Instant::now();
@@ -167,10 +149,10 @@ fn caption_labels(
         "captioned {total} new pictures in {:.1} s, for {} latents with {} top pictures each",
         start.elapsed().as_secs_f64(),
         latents.len(),
-        c.per_latent
+        a.captioned
     ));
     let labels = an.caption_labels(&cache, &job)?;
-    if let Some(path) = a.csv {
+    if let Some(path) = &a.csv {
         let refs: Vec<&Label> = labels.iter().map(|l| &l.label).collect();
         an.write_csv_of(path, &refs, &an.collage_dir())?;
         ctx.note(&format!("wrote {} (caption labels)", path.display()));

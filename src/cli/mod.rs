@@ -16,10 +16,9 @@ mod zeroshot;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use args::{Cli, Command, MethodArg};
+use args::{Cli, Command};
 
 use crate::engine::device::{describe, DeviceChoice};
-use crate::engine::steer::ImageRef;
 use crate::engine::workspace::Workspace;
 
 /// Set by Ctrl-C (or SIGTERM/SIGHUP); training loops save a checkpoint and stop when they see it.
@@ -54,7 +53,7 @@ impl Ctx {
 pub fn install_interrupt_handler() {
     let _ = ctrlc::set_handler(|| {
         if CANCEL.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
+            std::process::exit(i32::from(crate::protocol::EXIT_INTERRUPTED));
         }
         eprintln!("\ninterrupted: saving checkpoints (press Ctrl-C again to quit now)");
     });
@@ -75,114 +74,33 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         return demo::open_lab(&ctx, &cli.theme);
     };
     match command {
-        Command::Demo { images, seed } => demo::create(&ctx, images, seed),
-        Command::Embed(args) => embed::run(&ctx, args),
+        Command::Demo(a) => demo::create(&ctx, a.images, a.seed),
+        Command::Embed(a) => embed::run(&ctx, a),
         Command::Sets => tables::sets(&ctx),
-        Command::Image { set, id, out } => demo::image(&ctx, &set, id, &out),
-        Command::Train {
-            data,
-            lambda,
-            k,
-            name,
-            opts,
-        } => train::train(&ctx, &data, lambda, k, name, &opts),
-        Command::Sweep {
-            data,
-            lambdas,
-            ks,
-            prefix,
-            opts,
-        } => train::sweep_cmd(&ctx, &data, &lambdas, &ks, prefix, &opts),
+        Command::Image(a) => demo::image(&ctx, &a.set, a.id, &a.out),
+        Command::Train(a) => train::train(&ctx, &a.data, a.lambda, a.k, a.name, &a.opts),
+        Command::Sweep(a) => train::sweep_cmd(&ctx, &a.data, &a.lambdas, &a.ks, a.prefix, &a.opts),
         Command::Runs => tables::runs(&ctx),
-        Command::Resume { runs, epochs } => train::resume(&ctx, &runs, epochs),
-        Command::Metrics { runs } => tables::metrics(&ctx, &runs),
-        Command::Latents {
-            run,
-            top,
-            list,
-            label,
-            captioner,
-            captioned,
-            offline,
-            csv,
-            from,
-            count,
-        } => latents::run(
+        Command::Resume(a) => train::resume(&ctx, &a.runs, a.epochs),
+        Command::Metrics(a) => tables::metrics(&ctx, &a.runs),
+        Command::Latents(a) => latents::run(&ctx, &a),
+        Command::Show(a) => latents::show(&ctx, &a.run, a.latent, a.top),
+        Command::Zeroshot(a) => zeroshot::run(
             &ctx,
-            latents::LatentsArgs {
-                run: &run,
-                top,
-                list,
-                csv: csv.as_deref(),
-                from,
-                count,
-                captions: matches!(label, args::LabelArg::Caption).then_some(
-                    latents::CaptionArgs {
-                        captioner: &captioner,
-                        per_latent: captioned,
-                        offline,
-                    },
-                ),
-            },
+            a.task.as_deref(),
+            a.classes.as_deref(),
+            a.set.as_deref(),
+            &a.runs,
+            a.losses,
         ),
-        Command::Show { run, latent, top } => latents::show(&ctx, &run, latent, top),
-        Command::Zeroshot {
-            task,
-            runs,
-            set,
-            classes,
-            losses,
-        } => zeroshot::run(
-            &ctx,
-            task.as_deref(),
-            classes.as_deref(),
-            set.as_deref(),
-            &runs,
-            losses,
-        ),
-        Command::Steer {
-            run,
-            image,
-            latent,
-            strength,
-            method,
-            units,
-            ablate,
-            task,
-            check,
-            generate,
-        } => steer::run(
-            &ctx,
-            steer::SteerArgs {
-                run: &run,
-                image: image.as_deref().map(ImageRef::parse),
-                latents: &latent,
-                strength,
-                method: method.unwrap_or(if generate.generate {
-                    MethodArg::Add
-                } else {
-                    MethodArg::Edit
-                }),
-                units,
-                ablate,
-                task: task.as_deref(),
-                check,
-                generate,
-            },
-        ),
-        Command::Report {
-            runs,
-            out,
-            latents,
-            latent_run,
-            csv_latents,
-        } => {
+        Command::Steer(a) => steer::run(&ctx, &a),
+        Command::Report(a) => {
             let req = crate::engine::report::ReportRequest {
-                runs: &runs,
-                out: &out,
-                latents: &latents,
-                latent_run: latent_run.as_deref(),
-                csv_latents,
+                runs: &a.runs,
+                out: &a.out,
+                latents: &a.latents,
+                latent_run: a.latent_run.as_deref(),
+                csv_latents: a.csv_latents,
             };
             let summary = crate::engine::report::write_report(&ctx.ws, &req)?;
             ctx.note(&format!("wrote {}", summary.path.display()));
@@ -191,34 +109,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Bench {
-            steps,
-            from,
-            lambda,
-            l1,
-            arch,
-            k,
-            dead_after,
-            aux_k,
-            lr,
-            decay_steps,
-            b_dec_init,
-        } => {
-            let arch: crate::engine::sae::Arch = arch.into();
-            let config = crate::engine::sae::TrainConfig {
-                arch,
-                lambda,
-                l1: l1.into(),
-                k,
-                dead_after,
-                aux_k,
-                unit_norm_decoder: arch.uses_k(),
-                b_dec_init: b_dec_init.into(),
-                lr,
-                decay_steps,
-                ..Default::default()
-            };
-            bench::run(&ctx, steps, from.as_deref(), config)
-        }
+        Command::Bench(a) => bench::run(&ctx, a.steps, a.from.as_deref(), a.config()),
     }
 }

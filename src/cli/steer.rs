@@ -7,62 +7,37 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
-use super::args::{GenerateArgs, MethodArg, UnitsArg};
+use super::args::SteerArgs;
 use super::tables::print_json;
 use super::Ctx;
 use crate::engine::error::Error;
 use crate::engine::latents::label::names;
 use crate::engine::latents::{analyse, Category, DEFAULT_TOP};
 use crate::engine::report::table::markdown;
-use crate::engine::steer::{examples, Change, Edit, ImageRef, Method, Preview, Steerer, Units};
+use crate::engine::steer::{examples, Change, Edit, ImageRef, Method, Preview, Steerer};
 use crate::engine::zeroshot::TaskSpec;
 
-pub struct SteerArgs<'a> {
-    pub run: &'a str,
-    pub image: Option<ImageRef>,
-    pub latents: &'a [usize],
-    pub strength: f32,
-    pub method: MethodArg,
-    pub units: UnitsArg,
-    pub ablate: bool,
-    pub task: Option<&'a str>,
-    pub check: Option<usize>,
-    pub generate: GenerateArgs,
-}
-
-fn method(m: MethodArg) -> Method {
-    match m {
-        MethodArg::Edit => Method::Edit,
-        MethodArg::Add => Method::Add,
-    }
-}
-
-pub fn run(ctx: &Ctx, a: SteerArgs) -> anyhow::Result<()> {
-    let analysis = analyse(&ctx.ws, a.run, DEFAULT_TOP)?;
+pub fn run(ctx: &Ctx, a: &SteerArgs) -> anyhow::Result<()> {
+    let analysis = analyse(&ctx.ws, &a.run, DEFAULT_TOP)?;
     // Generation shows pictures, not class scores, and Kandinsky's image encoder has no text
     // tower to score them with.
-    let task = match (a.task, a.generate.generate) {
+    let task = match (a.task.as_deref(), a.generate.generate) {
         (_, true) => None,
         (Some(t), false) => Some(TaskSpec::builtin(t)?),
         (None, false) => TaskSpec::for_set(&analysis.set)?,
     };
-    let units = match a.units {
-        UnitsArg::Typical => Units::Typical,
-        UnitsArg::Max => Units::Max,
-    };
-    let mut steerer = Steerer::new(&ctx.ws, analysis, units, task.as_ref())?;
+    let mut steerer = Steerer::new(&ctx.ws, analysis, a.units.into(), task.as_ref())?;
     if let Some(n) = a.check {
         return check(ctx, &mut steerer, n, a.strength);
     }
     if a.generate.generate {
-        return super::generate::run(ctx, &a, &mut steerer, method(a.method));
+        return super::generate::run(ctx, a, &mut steerer);
     }
-    let image = a
-        .image
-        .clone()
-        .expect("clap requires --image without --check");
+    let Some(image) = a.image_ref() else {
+        return Err(Error::invalid("--image", "name the image to steer: a row id or a picture file").into());
+    };
     let m = steerer.analysis.labels.len();
-    if let Some(&bad) = a.latents.iter().find(|&&j| j >= m) {
+    if let Some(&bad) = a.latent.iter().find(|&&j| j >= m) {
         return Err(Error::invalid(
             "--latent",
             format!("{bad} is out of range: the SAE has {m} latents"),
@@ -75,17 +50,17 @@ pub fn run(ctx: &Ctx, a: SteerArgs) -> anyhow::Result<()> {
         Change::Add(a.strength)
     };
     let edits: Vec<Edit> = a
-        .latents
+        .latent
         .iter()
         .map(|&latent| Edit { latent, change })
         .collect();
     let x = steerer.embedding(&image)?;
     let before = steerer.preview(&x);
     let start = Instant::now();
-    let steered = steerer.steer(&x, &edits, method(a.method));
+    let steered = steerer.steer(&x, &edits, a.method());
     let after = steerer.preview(&steered);
     let ms = start.elapsed().as_secs_f64() * 1000.0;
-    let run_dir = crate::engine::run::RunDir::new(&ctx.ws, a.run);
+    let run_dir = crate::engine::run::RunDir::new(&ctx.ws, &a.run);
     examples::save(&run_dir, &example(&steerer, &a, &image, &before, &after))?;
     if ctx.json {
         return print_json(&steer_json(&steerer, &a, &image, &before, &after));
@@ -99,10 +74,10 @@ pub fn run(ctx: &Ctx, a: SteerArgs) -> anyhow::Result<()> {
 const CONCEPTS_SHOWN: usize = 6;
 
 fn method_name(a: &SteerArgs) -> &'static str {
-    match (a.ablate, a.method) {
-        (true, _) => "ablate",
-        (false, MethodArg::Edit) => "edit",
-        (false, MethodArg::Add) => "add",
+    if a.ablate {
+        "ablate"
+    } else {
+        a.method().name()
     }
 }
 
@@ -115,12 +90,12 @@ fn example(
 ) -> examples::Example {
     examples::Example {
         image: image.clone(),
-        latent: a.latents.to_vec(),
+        latent: a.latent.clone(),
         strength: a.strength,
         method: method_name(a).into(),
         image_caption: s.describe_image(image),
         latent_labels: a
-            .latents
+            .latent
             .iter()
             .map(|&j| s.analysis.labels[j].top_words.join(", "))
             .collect(),
@@ -147,7 +122,7 @@ fn steer_json(
     };
     let (b, af) = (side(before), side(after));
     let mut out = json!({
-        "run": a.run, "image": image, "latent": a.latents, "strength": a.strength,
+        "run": a.run, "image": image, "latent": a.latent, "strength": a.strength,
         "method": method_name(a),
         "task": s.task_name(),
         "neighbours": {"before": b["neighbours"], "after": af["neighbours"]},
@@ -166,7 +141,7 @@ fn steer_json(
 
 fn print_preview(s: &Steerer, a: &SteerArgs, image: &ImageRef, before: &Preview, after: &Preview) {
     println!("image {image}: {}", s.describe_image(image));
-    for &j in a.latents {
+    for &j in &a.latent {
         println!("latent {j}: {}", s.analysis.labels[j].description);
     }
     let rows: Vec<Vec<String>> = (0..before.neighbours.len().min(6))

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 
 use crate::engine::error::Result;
+use crate::engine::steer::{ImageRef, Method};
+use crate::protocol::StepLine;
 use crate::engine::latents::analysis::Analysis;
 use crate::engine::latents::captioned::saved_caption_labels;
 use crate::engine::latents::label::Category;
@@ -199,4 +201,54 @@ pub fn set_names(ws: &Workspace) -> Vec<String> {
         .into_iter()
         .filter(|n| !n.ends_with("-test"))
         .collect()
+}
+
+/// One steering preview to compute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SteerRequest {
+    pub run: String,
+    pub image: ImageRef,
+    /// (latent, strength in units of its typical activation), applied together.
+    pub edits: Vec<(usize, f32)>,
+    pub method: Method,
+}
+
+/// What a steering preview showed, in words.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SteerView {
+    pub image_caption: String,
+    /// (row, cosine, caption) of the nearest images to the steered embedding.
+    pub neighbours: Vec<(usize, f32, String)>,
+    /// (class, probability before, after), biggest movers first.
+    pub classes: Vec<(String, f32, f32)>,
+    pub labels_before: Vec<String>,
+    pub labels_after: Vec<String>,
+    /// Ground-truth concepts whose score rose and fell most (demo world).
+    pub rose: Vec<(String, f32)>,
+    pub fell: Vec<(String, f32)>,
+    pub millis: f64,
+}
+
+/// One Kandinsky 2.2 triptych to generate: the image steered by ±strength along the latent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateRequest {
+    pub run: String,
+    pub image: ImageRef,
+    pub latent: usize,
+    pub strength: f32,
+    pub method: Method,
+}
+
+/// A triptych being made (or made) by a generation job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationView {
+    pub run: String,
+    pub latent: usize,
+    pub strength: f32,
+    /// Where the job writes orig.png, plus.png and minus.png.
+    pub dir: PathBuf,
+    /// The job's last step.
+    pub step: Option<StepLine>,
+    /// The three pictures are written and loaded.
+    pub ready: bool,
 }

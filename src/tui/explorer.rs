@@ -2,14 +2,14 @@
 //! index, drawing a collage or steering never runs on the UI's thread. The newest steering
 //! request wins; older ones still queued are dropped.
 
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
 use image::DynamicImage;
+use tokio::sync::mpsc::UnboundedSender;
 
-use super::app::{SteerRequest, SteerView};
-use super::data::{load_latents, LatentsView};
-use crate::engine::error::Result;
+use super::data::{load_latents, LatentsView, SteerRequest, SteerView};
+use crate::engine::error::{Error, Result};
 use crate::engine::latents::{analyse, DEFAULT_TOP};
 use crate::engine::steer::{Change, Edit, ImageRef, Steerer, Units};
 use crate::engine::workspace::Workspace;
@@ -26,7 +26,7 @@ pub enum Reply {
     Collage {
         run: String,
         latent: usize,
-        image: DynamicImage,
+        image: Result<DynamicImage>,
     },
     Steer(Result<SteerView>),
 }
@@ -34,7 +34,8 @@ pub enum Reply {
 /// Rows shown per preview list.
 const SHOWN: usize = 8;
 
-pub fn spawn(ws: Workspace, requests: Receiver<Request>, replies: Sender<Reply>) {
+/// Starts the explorer; its replies arrive on `replies`, which the lab's loop selects on.
+pub fn spawn(ws: Workspace, requests: Receiver<Request>, replies: UnboundedSender<Reply>) {
     std::thread::spawn(move || {
         let mut current: Option<(String, Steerer)> = None;
         while let Ok(first) = requests.recv() {
@@ -46,11 +47,8 @@ pub fn spawn(ws: Workspace, requests: Receiver<Request>, replies: Sender<Reply>)
                 if matches!(req, Request::Steer(_)) && Some(i) != newest_steer {
                     continue;
                 }
-                let reply = handle(&ws, &mut current, req);
-                if let Some(r) = reply {
-                    if replies.send(r).is_err() {
-                        return;
-                    }
+                if replies.send(handle(&ws, &mut current, req)).is_err() {
+                    return;
                 }
             }
         }
@@ -70,23 +68,28 @@ fn steerer<'a>(
             Steerer::new(ws, analysis, Units::Typical, task.as_ref())?,
         ));
     }
-    Ok(&mut current.as_mut().expect("just set").1)
+    match current {
+        Some((_, s)) => Ok(s),
+        None => Err(Error::invalid("run", format!("'{run}' could not be opened"))),
+    }
 }
 
-fn handle(ws: &Workspace, current: &mut Option<(String, Steerer)>, req: Request) -> Option<Reply> {
+fn handle(ws: &Workspace, current: &mut Option<(String, Steerer)>, req: Request) -> Reply {
     match req {
-        Request::Latents(run) => Some(Reply::Latents(
-            steerer(ws, current, &run).map(|s| load_latents(&s.analysis)),
-        )),
-        Request::Collage { run, latent } => {
-            let s = steerer(ws, current, &run).ok()?;
-            let path = s.analysis.collage(latent).ok()?;
-            let image = image::open(path).ok()?;
-            Some(Reply::Collage { run, latent, image })
+        Request::Latents(run) => {
+            Reply::Latents(steerer(ws, current, &run).map(|s| load_latents(&s.analysis)))
         }
-        Request::Steer(req) => Some(Reply::Steer(
-            steerer(ws, current, &req.run).and_then(|s| preview(s, &req)),
-        )),
+        Request::Collage { run, latent } => {
+            let image = steerer(ws, current, &run)
+                .and_then(|s| s.analysis.collage(latent))
+                .and_then(|path| {
+                    image::open(&path).map_err(|e| Error::bad_file(&path, e.to_string()))
+                });
+            Reply::Collage { run, latent, image }
+        }
+        Request::Steer(req) => {
+            Reply::Steer(steerer(ws, current, &req.run).and_then(|s| preview(s, &req)))
+        }
     }
 }
 

@@ -8,20 +8,18 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use super::app::{GenerateRequest, SweepForm};
 use crate::engine::error::{Error, Result};
 use crate::engine::fsutil;
-use crate::engine::kandinsky::settings::KandinskySettings;
 use crate::engine::run::state::lock_holder;
 use crate::engine::run::RunDir;
 use crate::engine::set::now_unix;
-use crate::engine::steer::Method;
 use crate::engine::workspace::Workspace;
+use crate::protocol::{JobKind, StepLine, EXIT_INTERRUPTED, EXIT_OK};
+
+use tokio::sync::mpsc::UnboundedSender;
 
 const LOG_DIR: &str = "logs";
 
-/// `saelab`'s exit status after an interrupt that saved its work.
-const EXIT_INTERRUPTED: i32 = 130;
 /// Bytes read from the end of a job's log for its last line.
 const TAIL_BYTES: u64 = 4096;
 /// Characters of that line shown in the status bar.
@@ -29,26 +27,35 @@ const SHOWN: usize = 48;
 
 /// A job this lab started, still running.
 pub struct Job {
+    /// Its process id, which its [`Ended`] carries.
+    pub pid: u32,
     pub label: String,
-    child: Child,
+    /// A Kandinsky triptych, whose progress the Steer tab shows.
+    pub generation: bool,
     log: PathBuf,
 }
 
-/// How a job stands: running, done, or failed with its last words.
+/// A job's process exited: its id, and its status code (none when a signal ended it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    pub pid: u32,
+    pub code: Option<i32>,
+}
+
+/// How a job ended: done, or failed with its last words.
 #[derive(Debug, Clone, PartialEq)]
-pub enum JobState {
-    Running,
+pub enum Outcome {
     Done,
     Failed(String),
 }
 
 impl Job {
-    pub fn state(&mut self) -> JobState {
-        match self.child.try_wait() {
-            Ok(None) => JobState::Running,
-            // Stopped from the lab: Ctrl-C's status after a checkpoint was saved.
-            Ok(Some(s)) if s.success() || s.code() == Some(EXIT_INTERRUPTED) => JobState::Done,
-            _ => JobState::Failed(self.last_line()),
+    /// What its exit status means: stopped from the lab is Ctrl-C's status after a checkpoint
+    /// was saved, which is done too.
+    pub fn outcome(&self, code: Option<i32>) -> Outcome {
+        match code {
+            Some(c) if c == i32::from(EXIT_OK) || c == i32::from(EXIT_INTERRUPTED) => Outcome::Done,
+            _ => Outcome::Failed(self.last_line()),
         }
     }
 
@@ -62,9 +69,9 @@ impl Job {
         }
     }
 
-    /// A generation job's progress from its last line, `step N/M (picture)`.
-    pub fn step(&self) -> Option<(usize, usize, String)> {
-        parse_step(&self.last_line())
+    /// A generation job's progress from its last line.
+    pub fn step(&self) -> Option<StepLine> {
+        StepLine::parse(&self.last_line())
     }
 
     fn last_line(&self) -> String {
@@ -85,7 +92,10 @@ impl Job {
     }
 }
 
-fn spawn(ws: &Workspace, label: &str, args: &[String]) -> Result<Job> {
+/// Starts `kind` as a `saelab` child process on this workspace, logging to `logs/`; when it
+/// exits, `ended` hears of it.
+pub fn start(ws: &Workspace, kind: &JobKind, ended: UnboundedSender<Ended>) -> Result<Job> {
+    let label = kind.label();
     let exe =
         std::env::current_exe().map_err(|e| Error::io("could not find", "the saelab binary", e))?;
     let logs = ws.root().join(LOG_DIR);
@@ -103,107 +113,30 @@ fn spawn(ws: &Workspace, label: &str, args: &[String]) -> Result<Job> {
     let child = Command::new(exe)
         .arg("--workspace")
         .arg(ws.root())
-        .args(args)
+        .args(kind.argv())
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(err)
         .process_group(0)
         .spawn()
         .map_err(|e| Error::io("could not start", Path::new("saelab"), e))?;
+    let pid = child.id();
+    watch(child, ended);
     Ok(Job {
-        label: label.to_string(),
-        child,
+        pid,
+        label,
+        generation: kind.is_generation(),
         log: log_path,
     })
 }
 
-pub fn sweep(ws: &Workspace, form: &SweepForm) -> Result<Job> {
-    let (list_flag, list) = if form.sweeps_k() {
-        ("--k", &form.ks)
-    } else {
-        ("--lambdas", &form.lambdas)
-    };
-    let mut args = vec![
-        "sweep",
-        "--data",
-        &form.set,
-        "--arch",
-        &form.arch,
-        list_flag,
-        list,
-        "--epochs",
-        &form.epochs,
-        "--dict",
-        &form.dict,
-        "--batch",
-        &form.batch,
-    ];
-    if form.lr != "auto" {
-        args.extend(["--lr", &form.lr]);
-    }
-    let args: Vec<String> = args.into_iter().map(String::from).collect();
-    spawn(ws, "sweep", &args)
-}
-
-pub fn resume(ws: &Workspace, run: &str) -> Result<Job> {
-    spawn(ws, &format!("resume {run}"), &["resume".into(), run.into()])
-}
-
-pub fn zeroshot(ws: &Workspace, task: &str) -> Result<Job> {
-    spawn(
-        ws,
-        &format!("zeroshot {task}"),
-        &["zeroshot".into(), "--task".into(), task.into()],
-    )
-}
-
-/// Label of generation jobs.
-pub const GENERATE: &str = "generate";
-
-/// `saelab steer … --generate` writing the triptych into `out`.
-pub fn generate(
-    ws: &Workspace,
-    req: &GenerateRequest,
-    settings: &KandinskySettings,
-    out: &Path,
-) -> Result<Job> {
-    let method = match req.method {
-        Method::Edit => "edit",
-        Method::Add => "add",
-    };
-    let args = [
-        "steer".to_string(),
-        req.run.clone(),
-        "--latent".into(),
-        req.latent.to_string(),
-        "--strength".into(),
-        req.strength.to_string(),
-        "--method".into(),
-        method.into(),
-        "--image".into(),
-        req.image.to_string(),
-        "--generate".into(),
-        "--decoder".into(),
-        settings.decoder.clone(),
-        "--prior".into(),
-        settings.prior.clone(),
-        "--steps".into(),
-        settings.steps.to_string(),
-        "--size".into(),
-        settings.size.to_string(),
-        "--out".into(),
-        out.display().to_string(),
-    ];
-    spawn(ws, GENERATE, &args)
-}
-
-/// `step 12/153 (plus)` → (12, 153, "plus").
-fn parse_step(line: &str) -> Option<(usize, usize, String)> {
-    let rest = line.strip_prefix("step ")?;
-    let (counts, panel) = rest.split_once(' ')?;
-    let (done, total) = counts.split_once('/')?;
-    let panel = panel.trim_start_matches('(').trim_end_matches(')');
-    Some((done.parse().ok()?, total.parse().ok()?, panel.to_string()))
+/// Waits for `child` on a thread of its own and reports its exit.
+fn watch(mut child: Child, ended: UnboundedSender<Ended>) {
+    let pid = child.id();
+    std::thread::spawn(move || {
+        let code = child.wait().ok().and_then(|s| s.code());
+        let _ = ended.send(Ended { pid, code });
+    });
 }
 
 /// Asks the process training `run` (this lab's or another shell's) to save and stop.
@@ -229,56 +162,50 @@ pub fn stop(ws: &Workspace, run: &str) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn job(log: &str, exit: i32) -> (tempfile::TempDir, Job) {
+    fn job(log: &str) -> (tempfile::TempDir, Job) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("job.log");
         std::fs::write(&path, log).unwrap();
-        let child = Command::new("sh")
-            .args(["-c", &format!("exit {exit}")])
-            .spawn()
-            .unwrap();
         let job = Job {
+            pid: 1,
             label: "zeroshot demo100".into(),
-            child,
+            generation: false,
             log: path,
         };
         (dir, job)
     }
 
-    fn settled(job: &mut Job) -> JobState {
-        loop {
-            match job.state() {
-                JobState::Running => std::thread::sleep(std::time::Duration::from_millis(10)),
-                s => return s,
-            }
-        }
-    }
-
     #[test]
     fn generation_progress_is_read_from_step_lines() {
-        assert_eq!(
-            parse_step("step 12/153 (plus)"),
-            Some((12, 153, "plus".into()))
-        );
-        assert_eq!(parse_step("generating on the CPU: …"), None);
-        let (_d, j) = job("step 1/9 (prior)\nstep 2/9 (prior)\n", 0);
-        assert_eq!(j.step(), Some((2, 9, "prior".into())));
+        let (_d, j) = job("step 1/9 (prior)\nstep 2/9 (prior)\n");
+        let step = j.step().expect("a step line");
+        assert_eq!((step.done, step.total, step.panel.as_str()), (2, 9, "prior"));
+        let (_d, j) = job("step 2/9 (prior)\non the CPU: 2.0 s a step\n");
+        assert_eq!(j.step(), None);
     }
 
     #[test]
     fn a_job_shows_its_last_line_and_a_failure_says_why() {
-        let (_d, mut j) = job(
-            "scoring demo100 through r1…\nerror: no run named 'r2'\n\n",
-            1,
-        );
+        let (_d, j) = job("scoring demo100 through r1…\nerror: no run named 'r2'\n\n");
         assert_eq!(j.status(), "zeroshot demo100: error: no run named 'r2'");
         assert_eq!(
-            settled(&mut j),
-            JobState::Failed("error: no run named 'r2'".into())
+            j.outcome(Some(1)),
+            Outcome::Failed("error: no run named 'r2'".into())
         );
-        let (_d, mut stopped) = job("interrupted: saving checkpoints\n", EXIT_INTERRUPTED);
-        assert_eq!(settled(&mut stopped), JobState::Done);
-        let (_d, quiet) = job("", 0);
+        assert_eq!(j.outcome(None), Outcome::Failed("error: no run named 'r2'".into()));
+        let (_d, stopped) = job("interrupted: saving checkpoints\n");
+        assert_eq!(stopped.outcome(Some(i32::from(EXIT_INTERRUPTED))), Outcome::Done);
+        assert_eq!(stopped.outcome(Some(0)), Outcome::Done);
+        let (_d, quiet) = job("");
         assert_eq!(quiet.status(), "zeroshot demo100");
+    }
+
+    #[test]
+    fn a_process_exit_arrives_on_the_channel() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let child = Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
+        let pid = child.id();
+        watch(child, tx);
+        assert_eq!(rx.blocking_recv(), Some(Ended { pid, code: Some(3) }));
     }
 }

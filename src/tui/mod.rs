@@ -1,17 +1,22 @@
-//! The lab: a ratatui app over the engine. One tokio `select!` loop takes terminal events, a
-//! render tick, workspace refreshes and the explorer thread's replies; work never runs on it.
+//! The lab: a ratatui app over the engine. One tokio `select!` loop takes terminal events, the
+//! explorer thread's replies, the exits of the jobs it started, a render tick and workspace
+//! refreshes; work never runs on it.
 //! The terminal is restored on every way out: quit, error, panic, SIGTERM and SIGHUP.
 
+pub mod action;
 pub mod app;
 pub mod data;
 mod explorer;
 mod jobs;
+pub mod keys;
 mod pictures;
 pub mod sample;
+pub mod shared;
 pub mod tabs;
 pub mod terminal_query;
 pub mod theme;
 pub mod view;
+pub mod widgets;
 
 use std::io::stdout;
 use std::sync::mpsc;
@@ -21,19 +26,25 @@ use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStre
 use crossterm::execute;
 use futures_util::StreamExt;
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
-use self::app::{App, Command, GenerateRequest, GenerationView};
+use self::action::{Action, Notice};
+use self::app::App;
+use self::data::{GenerateRequest, GenerationView};
 use self::explorer::{Reply, Request};
-use self::jobs::{Job, JobState};
+use self::jobs::{Ended, Job, Outcome};
 use self::pictures::InlinePictures;
+use crate::cli::args::{GenerateArgs, SteerArgs, UnitsArg};
 use crate::engine::kandinsky::settings;
 use crate::engine::kandinsky::triptych::PANELS;
 use crate::engine::run::RunDir;
 use crate::engine::set::now_unix;
 use crate::engine::workspace::Workspace;
+use crate::protocol::JobKind;
 
-/// How often the screen is redrawn and the workspace re-read.
+/// How often the screen is redrawn and running jobs' logs are read.
 const TICK: Duration = Duration::from_millis(250);
+/// How often the workspace is re-read.
 const REFRESH: Duration = Duration::from_secs(1);
 
 pub struct Options {
@@ -64,6 +75,7 @@ struct Runtime {
     ws: Workspace,
     explorer: mpsc::Sender<Request>,
     jobs: Vec<Job>,
+    ended: UnboundedSender<Ended>,
     pictures: InlinePictures,
 }
 
@@ -74,22 +86,24 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, opts: Options) -> a
         opts.device,
     );
     let (to_explorer, requests) = mpsc::channel();
-    let (replies_tx, replies) = mpsc::channel();
+    let (replies_tx, mut replies) = unbounded_channel();
     explorer::spawn(opts.ws.clone(), requests, replies_tx);
+    let (ended_tx, mut ended) = unbounded_channel();
     let mut rt = Runtime {
         ws: opts.ws,
         explorer: to_explorer,
         jobs: Vec::new(),
+        ended: ended_tx,
         pictures: InlinePictures::halfblocks(),
     };
     refresh(&mut app, &mut rt).await;
     // The terminal is asked what it draws after the first frame, so the lab shows at once
     // even where the question goes unanswered until its timeout (tmux).
-    app.message = Some(ASKING.into());
+    app.lab.message = Some(ASKING.into());
     terminal.draw(|f| view::draw(f, &app, &mut rt.pictures))?;
     rt.pictures = InlinePictures::detect();
-    if app.message.as_deref() == Some(ASKING) {
-        app.message = None;
+    if app.lab.message.as_deref() == Some(ASKING) {
+        app.lab.message = None;
     }
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
@@ -104,7 +118,9 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, opts: Options) -> a
                 Some(Err(e)) => return Err(e.into()),
                 None => break,
             },
-            _ = tick.tick() => drain_replies(&mut app, &mut rt, &replies),
+            Some(reply) = replies.recv() => on_reply(&mut app, &mut rt, reply),
+            Some(end) = ended.recv() => on_job_end(&mut app, &mut rt, end),
+            _ = tick.tick() => show_jobs(&mut app, &rt),
             _ = refresh_tick.tick() => refresh(&mut app, &mut rt).await,
             _ = term.recv() => break,
             _ = hangup.recv() => break,
@@ -114,69 +130,95 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, opts: Options) -> a
 }
 
 fn on_event(app: &mut App, rt: &mut Runtime, ev: Event) {
-    let commands = match ev {
+    let actions = match ev {
         Event::Key(k) if k.kind != KeyEventKind::Release => app.on_key(k),
-        Event::Mouse(m) => app.on_mouse(m, &view::tab_spans(), view::LIST_TOP),
+        Event::Mouse(m) => app.on_mouse(m, &view::tab_spans(app), view::LIST_TOP),
         _ => Vec::new(),
     };
-    for c in commands {
-        carry_out(app, rt, c);
-    }
+    carry_out_all(app, rt, actions);
 }
 
-fn carry_out(app: &mut App, rt: &mut Runtime, command: Command) {
-    let started = match command {
-        Command::StartSweep(form) => jobs::sweep(&rt.ws, &form).map(Some),
-        Command::Resume(run) => jobs::resume(&rt.ws, &run).map(Some),
-        Command::Zeroshot(task) => jobs::zeroshot(&rt.ws, &task).map(Some),
-        Command::Stop(run) => jobs::stop(&rt.ws, &run).map(|()| None),
-        Command::LoadLatents(run) => {
+fn carry_out_all(app: &mut App, rt: &mut Runtime, actions: Vec<Action>) {
+    for a in actions {
+        carry_out(app, rt, a);
+    }
+    show_jobs(app, rt);
+}
+
+fn carry_out(app: &mut App, rt: &mut Runtime, action: Action) {
+    let started = match action {
+        Action::StartJob(kind) => jobs::start(&rt.ws, &kind, rt.ended.clone()).map(Some),
+        Action::Stop(run) => jobs::stop(&rt.ws, &run).map(|()| None),
+        Action::LoadLatents(run) => {
             rt.pictures.clear();
             let _ = rt.explorer.send(Request::Latents(run));
             Ok(None)
         }
-        Command::LoadCollage { run, latent } => {
+        Action::LoadCollage { run, latent } => {
             if rt.pictures.wants(&run, latent) {
                 let _ = rt.explorer.send(Request::Collage { run, latent });
             }
             Ok(None)
         }
-        Command::Steer(req) => {
+        Action::Steer(req) => {
             let _ = rt.explorer.send(Request::Steer(req));
             Ok(None)
         }
-        Command::Generate(req) => start_generation(app, rt, req),
-        Command::Quit => Ok(None),
+        Action::Generate(req) => start_generation(app, rt, req),
+        // Routed between tabs by the app before they get here.
+        Action::Quit | Action::Focus(_) | Action::SteerWith(_) => Ok(None),
     };
     match started {
         Ok(Some(job)) => rt.jobs.push(job),
         Ok(None) => {}
-        Err(e) => app.message = Some(e.to_string()),
+        Err(e) => app.lab.message = Some(e.to_string()),
     }
-    app.running_jobs = rt.jobs.iter().map(Job::status).collect();
 }
 
-fn drain_replies(app: &mut App, rt: &mut Runtime, replies: &mpsc::Receiver<Reply>) {
-    for reply in replies.try_iter() {
-        match reply {
-            Reply::Latents(Ok(view)) => {
-                app.latents_loading = false;
-                app.latents = Some(view);
-                for c in app.switch(app.tab) {
-                    carry_out(app, rt, c);
-                }
-            }
-            Reply::Latents(Err(e)) => {
-                app.latents_loading = false;
-                app.message = Some(e.to_string());
-            }
-            Reply::Collage { run, latent, image } => rt.pictures.insert(&run, latent, image),
-            Reply::Steer(Ok(view)) => app.steer_view = Some(view),
-            Reply::Steer(Err(e)) => {
-                app.steer_view = None;
-                app.message = Some(e.to_string());
-            }
+fn on_reply(app: &mut App, rt: &mut Runtime, reply: Reply) {
+    match reply {
+        Reply::Latents(Ok(view)) => {
+            app.lab.latents_loading = false;
+            app.lab.latents = Some(view);
+            let actions = app.refocus();
+            carry_out_all(app, rt, actions);
         }
+        Reply::Latents(Err(e)) => {
+            app.lab.latents_loading = false;
+            app.lab.message = Some(e.to_string());
+        }
+        Reply::Collage { run, latent, image } => match image {
+            Ok(image) => rt.pictures.insert(&run, latent, image),
+            Err(e) => rt.pictures.fail(&run, latent, e.to_string()),
+        },
+        Reply::Steer(result) => {
+            let actions = app.on_notice(&Notice::Steered(result.map_err(|e| e.to_string())));
+            carry_out_all(app, rt, actions);
+        }
+    }
+}
+
+/// A job's process exited: a failure is shown with its last words; a finished triptych is
+/// read for drawing.
+fn on_job_end(app: &mut App, rt: &mut Runtime, end: Ended) {
+    let Some(i) = rt.jobs.iter().position(|j| j.pid == end.pid) else {
+        return;
+    };
+    let job = rt.jobs.remove(i);
+    match job.outcome(end.code) {
+        Outcome::Done if job.generation => load_triptych(app, rt),
+        Outcome::Done => {}
+        Outcome::Failed(why) => app.lab.message = Some(format!("{} failed: {why}", job.label)),
+    }
+    show_jobs(app, rt);
+}
+
+/// The status bar's job list, and the triptych's progress from its job's log.
+fn show_jobs(app: &mut App, rt: &Runtime) {
+    app.lab.running_jobs = rt.jobs.iter().map(Job::status).collect();
+    let step = rt.jobs.iter().filter(|j| j.generation).find_map(Job::step);
+    if let (Some(step), Some(g)) = (step, app.lab.generation.as_mut()) {
+        g.step = Some(step);
     }
 }
 
@@ -186,18 +228,39 @@ fn start_generation(
     rt: &mut Runtime,
     req: GenerateRequest,
 ) -> crate::engine::Result<Option<Job>> {
-    let Some(s) = app.kandinsky.clone() else {
+    let Some(s) = app.lab.kandinsky.clone() else {
         return Ok(None);
     };
-    if rt.jobs.iter().any(|j| j.label == jobs::GENERATE) {
-        app.message = Some("a triptych is being generated already; it shows here when done".into());
+    if rt.jobs.iter().any(|j| j.generation) {
+        app.lab.message =
+            Some("a triptych is being generated already; it shows here when done".into());
         return Ok(None);
     }
     let dir = RunDir::new(&rt.ws, &req.run)
         .path("generated")
         .join(format!("lab-{}", now_unix()));
-    let job = jobs::generate(&rt.ws, &req, &s, &dir)?;
-    app.generation = Some(GenerationView {
+    let args = SteerArgs {
+        run: req.run.clone(),
+        image: Some(req.image.to_string()),
+        latent: vec![req.latent],
+        strength: req.strength,
+        method: Some(req.method.into()),
+        units: UnitsArg::Typical,
+        ablate: false,
+        task: None,
+        check: None,
+        generate: GenerateArgs {
+            generate: true,
+            decoder: s.decoder,
+            prior: s.prior,
+            steps: s.steps,
+            size: s.size,
+            out: Some(dir.clone()),
+            ..GenerateArgs::default()
+        },
+    };
+    let job = jobs::start(&rt.ws, &JobKind::Generate(args), rt.ended.clone())?;
+    app.lab.generation = Some(GenerationView {
         run: req.run,
         latent: req.latent,
         strength: req.strength,
@@ -210,7 +273,7 @@ fn start_generation(
 
 /// Reads the finished triptych's three pictures for inline drawing.
 fn load_triptych(app: &mut App, rt: &mut Runtime) {
-    let Some(g) = app.generation.as_mut() else {
+    let Some(g) = app.lab.generation.as_mut() else {
         return;
     };
     let key = g.dir.display().to_string();
@@ -218,7 +281,7 @@ fn load_triptych(app: &mut App, rt: &mut Runtime) {
         match image::open(g.dir.join(format!("{panel}.png"))) {
             Ok(picture) => rt.pictures.insert(&key, i, picture),
             Err(e) => {
-                app.message = Some(format!("the {panel} picture could not be read: {e}"));
+                app.lab.message = Some(format!("the {panel} picture could not be read: {e}"));
                 return;
             }
         }
@@ -226,7 +289,7 @@ fn load_triptych(app: &mut App, rt: &mut Runtime) {
     g.ready = true;
 }
 
-/// Re-reads runs, tasks and sets off the loop's thread; forgets finished jobs.
+/// Re-reads runs, tasks and sets off the loop's thread.
 async fn refresh(app: &mut App, rt: &mut Runtime) {
     let ws = rt.ws.clone();
     let loaded = tokio::task::spawn_blocking(move || {
@@ -236,35 +299,18 @@ async fn refresh(app: &mut App, rt: &mut Runtime) {
     })
     .await;
     if let Ok((runs, tasks, sets, kandinsky)) = loaded {
-        app.runs = runs;
-        app.tasks = tasks;
-        app.sets = sets;
-        app.kandinsky = kandinsky;
+        app.lab.runs = runs;
+        app.lab.tasks = tasks;
+        app.lab.sets = sets;
+        app.lab.kandinsky = kandinsky;
     }
-    let mut generated = false;
-    rt.jobs.retain_mut(|j| match j.state() {
-        JobState::Running => {
-            if let (true, Some(g)) = (j.label == jobs::GENERATE, app.generation.as_mut()) {
-                g.step = j.step().or(g.step.take());
-            }
-            true
-        }
-        JobState::Done => {
-            generated |= j.label == jobs::GENERATE;
-            false
-        }
-        JobState::Failed(why) => {
-            app.message = Some(format!("{} failed: {why}", j.label));
-            false
-        }
-    });
     // Pictures are forgotten when the latents are reloaded; a finished triptych is read again.
     let lost = app
+        .lab
         .generation
         .as_ref()
         .is_some_and(|g| g.ready && rt.pictures.wants(&g.dir.display().to_string(), 0));
-    if generated || lost {
+    if lost {
         load_triptych(app, rt);
     }
-    app.running_jobs = rt.jobs.iter().map(Job::status).collect();
 }

@@ -11,7 +11,7 @@ use ratatui_image::picker::Picker;
 use ratatui_image::protocol::StatefulProtocol;
 use ratatui_image::{Resize, StatefulImage};
 
-use super::view::Collages;
+use super::widgets::{Collages, Picture};
 
 /// Collages kept before the cache starts over.
 const KEPT: usize = 64;
@@ -19,6 +19,8 @@ const KEPT: usize = 64;
 pub struct InlinePictures {
     picker: Picker,
     cache: HashMap<(String, usize), StatefulProtocol>,
+    /// Pictures that could not be made, and why.
+    failed: HashMap<(String, usize), String>,
 }
 
 impl InlinePictures {
@@ -27,6 +29,7 @@ impl InlinePictures {
         InlinePictures {
             picker: super::terminal_query::picker(),
             cache: HashMap::new(),
+            failed: HashMap::new(),
         }
     }
 
@@ -35,12 +38,19 @@ impl InlinePictures {
         InlinePictures {
             picker: Picker::halfblocks(),
             cache: HashMap::new(),
+            failed: HashMap::new(),
         }
     }
 
-    /// True when the collage is not cached yet.
+    /// True when the collage is neither cached nor known to fail.
     pub fn wants(&self, run: &str, latent: usize) -> bool {
-        !self.cache.contains_key(&(run.to_string(), latent))
+        let key = (run.to_string(), latent);
+        !self.cache.contains_key(&key) && !self.failed.contains_key(&key)
+    }
+
+    /// Remembers why a picture could not be made, to show in its place.
+    pub fn fail(&mut self, run: &str, latent: usize, why: String) {
+        self.failed.insert((run.to_string(), latent), why);
     }
 
     pub fn insert(&mut self, run: &str, latent: usize, image: DynamicImage) {
@@ -53,19 +63,24 @@ impl InlinePictures {
 
     pub fn clear(&mut self) {
         self.cache.clear();
+        self.failed.clear();
     }
 }
 
 impl Collages for InlinePictures {
-    fn collage(&mut self, frame: &mut Frame, area: Rect, run: &str, latent: usize) -> bool {
-        match self.cache.get_mut(&(run.to_string(), latent)) {
+    fn collage(&mut self, frame: &mut Frame, area: Rect, run: &str, latent: usize) -> Picture {
+        let key = (run.to_string(), latent);
+        if let Some(why) = self.failed.get(&key) {
+            return Picture::Failed(why.clone());
+        }
+        match self.cache.get_mut(&key) {
             Some(protocol) => {
                 // Scaled up too: a small picture (a 64-px test triptych) fills its panel.
                 let widget = StatefulImage::default().resize(Resize::Scale(None));
                 frame.render_stateful_widget(widget, area, protocol);
-                true
+                Picture::Drawn
             }
-            None => false,
+            None => Picture::Pending,
         }
     }
 }

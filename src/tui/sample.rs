@@ -4,8 +4,9 @@
 
 use std::path::PathBuf;
 
-use super::app::{App, SteerView};
-use super::data::{LatentRow, LatentsView, RunView, TaskRun, TaskView};
+use super::app::App;
+use super::data::{LatentRow, LatentsView, RunView, SteerView, TaskRun, TaskView};
+use super::tabs::steer::SteerTab;
 use super::theme::Theme;
 use crate::engine::latents::Category;
 use crate::engine::run::{MetricsRow, Status};
@@ -133,13 +134,14 @@ pub fn sample_app() -> App {
         "/home/me/.local/share/saelab".into(),
         "cpu".into(),
     );
-    app.runs = (0..3).map(run).collect();
-    app.tasks = vec![TaskView {
+    let lab = &mut app.lab;
+    lab.runs = (0..3).map(run).collect();
+    lab.tasks = vec![TaskView {
         task: "demo100".into(),
         baseline: (0.9531, 0.9990),
         runs: (0..2)
             .map(|i| TaskRun {
-                run: app.runs[i].name.clone(),
+                run: lab.runs[i].name.clone(),
                 lambda: LAMBDAS[i],
                 top1: 0.9531 - 0.004 * (i + 1) as f64,
                 top5: 0.998,
@@ -151,10 +153,12 @@ pub fn sample_app() -> App {
             })
             .collect(),
     }];
-    app.sets = vec!["demo".into()];
-    app.latents = Some(latents());
-    app.steer_latent = Some(3);
-    app.steer_strength = 2.0;
-    app.steer_view = Some(steer_view());
+    lab.sets = vec!["demo".into()];
+    lab.latents = Some(latents());
+    if let Some(steer) = app.get_mut::<SteerTab>() {
+        steer.latent = Some(3);
+        steer.strength = 2.0;
+        steer.view = Some(steer_view());
+    }
     app
 }

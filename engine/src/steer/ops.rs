@@ -26,6 +26,16 @@ pub enum Method {
     Add,
 }
 
+impl Method {
+    /// The name commands, JSON and the lab show.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Edit => "edit",
+            Method::Add => "add",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Units {

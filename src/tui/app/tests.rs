@@ -6,16 +6,27 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 use super::*;
+use crate::cli::args::ArchArg;
+use crate::engine::kandinsky::settings::KandinskySettings;
+use crate::engine::steer::{ImageRef, Method};
+use crate::protocol::{JobKind, StepLine};
+use crate::tui::data::GenerationView;
 use crate::tui::sample::sample_app;
-use crate::tui::view::{self, NoCollages};
+use crate::tui::tabs::latents::{self, LatentsTab};
+use crate::tui::tabs::metrics::{MetricsTab, METRIC_COLUMNS};
+use crate::tui::tabs::steer::{self, SteerTab, STRENGTH_STEP};
+use crate::tui::tabs::train::TrainTab;
+use crate::tui::tabs::zeroshot;
+use crate::tui::view;
+use crate::tui::widgets::NoCollages;
 
-fn press(app: &mut App, keys: &str) -> Vec<Command> {
+fn press(app: &mut App, keys: &str) -> Vec<Action> {
     keys.chars()
         .flat_map(|c| app.on_key(KeyEvent::from(KeyCode::Char(c))))
         .collect()
 }
 
-fn code(app: &mut App, code: KeyCode) -> Vec<Command> {
+fn code(app: &mut App, code: KeyCode) -> Vec<Action> {
     app.on_key(KeyEvent::from(code))
 }
 
@@ -25,17 +36,25 @@ fn screen(app: &App, w: u16, h: u16) -> String {
     t.backend().to_string()
 }
 
+fn steer_tab(app: &App) -> &SteerTab {
+    app.get::<SteerTab>().unwrap()
+}
+
+fn latents_tab(app: &App) -> &LatentsTab {
+    app.get::<LatentsTab>().unwrap()
+}
+
 #[test]
 fn number_keys_tab_and_backtab_switch_tabs() {
     let mut app = sample_app();
     press(&mut app, "2");
-    assert_eq!(app.tab, Tab::Metrics);
+    assert_eq!(app.tab().title(), "Metrics");
     code(&mut app, KeyCode::Tab);
-    assert_eq!(app.tab, Tab::Zeroshot);
+    assert_eq!(app.tab().id(), zeroshot::ID);
     code(&mut app, KeyCode::BackTab);
     code(&mut app, KeyCode::BackTab);
     code(&mut app, KeyCode::BackTab);
-    assert_eq!(app.tab, Tab::Steer, "Shift-Tab wraps around");
+    assert_eq!(app.tab().id(), steer::ID, "Shift-Tab wraps around");
 }
 
 #[test]
@@ -46,11 +65,11 @@ fn quitting_asks_first_while_a_run_trains() {
     press(&mut app, "n");
     assert!(!app.confirm_quit && !app.quit);
     press(&mut app, "q");
-    assert_eq!(press(&mut app, "y"), [Command::Quit]);
+    assert_eq!(press(&mut app, "y"), [Action::Quit]);
     let mut idle = App::new(Theme::default(), "ws".into(), "cpu".into());
     assert_eq!(
         idle.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
-        [Command::Quit]
+        [Action::Quit]
     );
 }
 
@@ -59,18 +78,47 @@ fn the_sweep_form_is_edited_and_started() {
     let mut app = sample_app();
     press(&mut app, "jj");
     press(&mut app, "e");
-    assert_eq!(app.input, Input::Field);
+    assert_eq!(app.lab.typing.as_ref().unwrap().prompt, "epochs: ");
     code(&mut app, KeyCode::Backspace);
     press(&mut app, "1");
     code(&mut app, KeyCode::Enter);
-    assert_eq!(app.form.epochs, "1");
-    let cmds = press(&mut app, "s");
-    assert!(matches!(&cmds[..], [Command::StartSweep(f)] if f.epochs == "1" && f.set == "demo"));
+    assert!(app.lab.typing.is_none());
+    assert_eq!(app.get::<TrainTab>().unwrap().form.epochs, "1");
+    let actions = press(&mut app, "s");
+    assert!(
+        matches!(&actions[..], [Action::StartJob(JobKind::Sweep(a))]
+            if a.opts.epochs == 1 && a.data == "demo" && a.lambdas == [1e-3, 1e-2, 3e-2]
+                && a.ks.is_empty() && a.opts.arch == ArchArg::Relu && a.opts.lr.is_none()),
+        "{actions:?}"
+    );
     // The live run (the third) can be stopped; a finished one cannot.
     press(&mut app, "]]");
-    assert_eq!(press(&mut app, "x"), [Command::Stop("demo-lam3e-2".into())]);
+    assert_eq!(press(&mut app, "x"), [Action::Stop("demo-lam3e-2".into())]);
     press(&mut app, "[");
     assert!(press(&mut app, "x").is_empty());
+}
+
+#[test]
+fn a_bad_sweep_form_is_named_and_starts_nothing() {
+    let mut app = sample_app();
+    press(&mut app, "jjjjjje");
+    for _ in 0..10 {
+        code(&mut app, KeyCode::Backspace);
+    }
+    press(&mut app, "topk");
+    code(&mut app, KeyCode::Enter);
+    let actions = press(&mut app, "s");
+    assert!(
+        matches!(&actions[..], [Action::StartJob(JobKind::Sweep(a))]
+            if a.opts.arch == ArchArg::Topk && a.ks == [16, 32, 64]),
+        "{actions:?}"
+    );
+    press(&mut app, "ke");
+    press(&mut app, "x");
+    code(&mut app, KeyCode::Enter);
+    assert!(press(&mut app, "s").is_empty());
+    let message = app.lab.message.clone().unwrap();
+    assert!(message.contains("lr: 'autox'"), "{message}");
 }
 
 #[test]
@@ -78,71 +126,91 @@ fn metrics_sort_by_any_column_and_mark_runs() {
     let mut app = sample_app();
     press(&mut app, "2");
     press(&mut app, "llll");
-    assert_eq!(METRIC_COLUMNS[app.sort_column], "R²");
-    let names: Vec<_> = app.sorted_runs().iter().map(|r| r.name.clone()).collect();
+    let tab = app.get::<MetricsTab>().unwrap();
+    assert_eq!(METRIC_COLUMNS[tab.sort_column], "R²");
+    let names: Vec<_> = tab
+        .sorted_runs(&app.lab.runs)
+        .iter()
+        .map(|r| r.name.clone())
+        .collect();
     assert_eq!(
         names[0], "demo-lam1e-2",
         "lowest R² first, the unfinished run last"
     );
     press(&mut app, "s");
-    assert_eq!(app.sorted_runs()[0].name, "demo-lam3e-2");
+    let tab = app.get::<MetricsTab>().unwrap();
+    assert_eq!(tab.sorted_runs(&app.lab.runs)[0].name, "demo-lam3e-2");
     press(&mut app, " ");
-    assert_eq!(app.compare, ["demo-lam3e-2"]);
+    assert_eq!(app.get::<MetricsTab>().unwrap().compare, ["demo-lam3e-2"]);
 }
 
 #[test]
 fn latents_search_sort_jump_and_steer() {
     let mut app = sample_app();
-    app.latents = None;
-    let cmds = press(&mut app, "4");
-    assert_eq!(app.tab, Tab::Latents);
+    app.lab.latents = None;
+    let actions = press(&mut app, "4");
+    assert_eq!(app.tab().id(), latents::ID);
     assert!(
-        matches!(&cmds[..], [Command::LoadLatents(r)] if r == "demo-lam1e-3"),
-        "{cmds:?}"
+        matches!(&actions[..], [Action::LoadLatents(r)] if r == "demo-lam1e-3"),
+        "{actions:?}"
     );
-    app.latents_loading = false;
-    app.latents = Some(sample_app().latents.unwrap());
-    let cmds = press(&mut app, "j");
+    app.lab.latents_loading = false;
+    app.lab.latents = sample_app().lab.latents;
+    let actions = press(&mut app, "j");
     assert_eq!(
-        cmds,
-        [Command::LoadCollage {
+        actions,
+        [Action::LoadCollage {
             run: "demo-lam1e-3".into(),
             latent: 1
         }]
     );
     press(&mut app, "/star");
-    assert_eq!(app.latent_rows().len(), 14, "labels naming star");
+    assert_eq!(latents_tab(&app).rows(&app.lab).len(), 14, "labels naming star");
     code(&mut app, KeyCode::Enter);
-    assert_eq!(app.latent_query, "star");
+    assert_eq!(latents_tab(&app).query, "star");
     code(&mut app, KeyCode::Esc);
+    assert_eq!(latents_tab(&app).query, "", "Esc clears the search");
     press(&mut app, "#");
     press(&mut app, "17");
     code(&mut app, KeyCode::Enter);
-    assert_eq!(app.selected_latent(), Some(17));
-    let cmds = press(&mut app, "t");
-    assert_eq!(app.tab, Tab::Steer);
-    assert!(matches!(&cmds[..], [Command::Steer(r)] if r.edits == [(17, 2.0)]));
+    assert_eq!(latents_tab(&app).selected(&app.lab), Some(17));
+    code(&mut app, KeyCode::End);
+    assert_eq!(latents_tab(&app).selected(&app.lab), Some(39));
+    code(&mut app, KeyCode::Home);
+    assert_eq!(latents_tab(&app).selected(&app.lab), Some(0));
+    press(&mut app, "#");
+    press(&mut app, "x");
+    code(&mut app, KeyCode::Enter);
+    assert_eq!(app.lab.message.as_deref(), Some("'x' is not a latent id"));
+    press(&mut app, "#17");
+    code(&mut app, KeyCode::Enter);
+    let actions = press(&mut app, "t");
+    assert_eq!(app.tab().id(), steer::ID);
+    assert!(matches!(&actions[..], [Action::Steer(r)] if r.edits == [(17, 2.0)]), "{actions:?}");
 }
 
 #[test]
 fn steering_keys_move_strength_stack_and_reset() {
     let mut app = sample_app();
     press(&mut app, "5");
-    app.steer_latent = Some(4);
-    app.steer_strength = 0.0;
+    let tab = app.get_mut::<SteerTab>().unwrap();
+    tab.latent = Some(4);
+    tab.strength = 0.0;
     code(&mut app, KeyCode::Right);
-    let cmds = code(&mut app, KeyCode::Right);
-    assert!(matches!(&cmds[..], [Command::Steer(r)] if r.edits == [(4, 2.0 * STRENGTH_STEP)]));
+    let actions = code(&mut app, KeyCode::Right);
+    assert!(
+        matches!(&actions[..], [Action::Steer(r)] if r.edits == [(4, 2.0 * STRENGTH_STEP)])
+    );
     code(&mut app, KeyCode::Enter);
-    assert_eq!(app.steer_stack, [(4, 1.0)]);
-    let cmds = press(&mut app, "m");
-    assert!(matches!(&cmds[..], [Command::Steer(r)] if r.method == Method::Add));
+    assert_eq!(steer_tab(&app).stack, [(4, 1.0)]);
+    let actions = press(&mut app, "m");
+    assert!(matches!(&actions[..], [Action::Steer(r)] if r.method == Method::Add));
     press(&mut app, "i");
     press(&mut app, "42");
     code(&mut app, KeyCode::Enter);
-    assert_eq!(app.steer_image, ImageRef::Row(42));
+    assert_eq!(steer_tab(&app).image, ImageRef::Row(42));
     press(&mut app, "r");
-    assert!(app.steer_stack.is_empty());
+    assert!(steer_tab(&app).stack.is_empty());
 }
 
 #[test]
@@ -151,16 +219,26 @@ fn a_picture_path_can_be_typed_in_place_of_an_image_id() {
     press(&mut app, "5");
     press(&mut app, "i");
     press(&mut app, "/data/quiet cat.jpg");
-    let cmds = code(&mut app, KeyCode::Enter);
+    let actions = code(&mut app, KeyCode::Enter);
     let file = ImageRef::File("/data/quiet cat.jpg".into());
-    assert!(matches!(&cmds[..], [Command::Steer(r)] if r.image == file));
-    assert_eq!(app.steer_image, file);
+    assert!(matches!(&actions[..], [Action::Steer(r)] if r.image == file));
+    assert_eq!(steer_tab(&app).image, file);
     code(&mut app, KeyCode::Down);
     assert_eq!(
-        app.steer_image,
+        steer_tab(&app).image,
         ImageRef::Row(0),
         "arrows go back to the set's rows"
     );
+}
+
+#[test]
+fn a_failed_preview_is_shown_and_clears_the_old_one() {
+    let mut app = sample_app();
+    press(&mut app, "5");
+    app.on_notice(&Notice::Steered(Err("no picture at /x.png".into())));
+    assert!(steer_tab(&app).view.is_none());
+    assert_eq!(app.lab.message.as_deref(), Some("no picture at /x.png"));
+    assert!(screen(&app, 100, 30).contains("no picture at /x.png"));
 }
 
 #[test]
@@ -168,40 +246,44 @@ fn g_asks_for_a_triptych_once_kandinsky_is_set_up() {
     let mut app = sample_app();
     press(&mut app, "5");
     assert!(press(&mut app, "g").is_empty());
-    assert!(app.message.as_deref().unwrap().contains("kandinsky.toml"));
-    app.kandinsky = Some(KandinskySettings {
+    assert!(app.lab.message.as_deref().unwrap().contains("kandinsky.toml"));
+    app.lab.kandinsky = Some(KandinskySettings {
         decoder: "kandinsky-community/kandinsky-2-2-decoder".into(),
         prior: "kandinsky-community/kandinsky-2-2-prior".into(),
         steps: 50,
         size: 512,
     });
-    app.steer_strength = -3.0;
-    let cmds = press(&mut app, "g");
+    app.get_mut::<SteerTab>().unwrap().strength = -3.0;
+    let actions = press(&mut app, "g");
     assert!(
-        matches!(&cmds[..], [Command::Generate(r)] if r.latent == 3 && r.strength == 3.0 && r.image == ImageRef::Row(0)),
-        "{cmds:?}"
+        matches!(&actions[..], [Action::Generate(r)] if r.latent == 3 && r.strength == 3.0 && r.image == ImageRef::Row(0)),
+        "{actions:?}"
     );
-    app.steer_latent = None;
+    app.get_mut::<SteerTab>().unwrap().latent = None;
     assert!(press(&mut app, "g").is_empty());
 }
 
 #[test]
 fn a_triptych_in_progress_shows_its_step_gauge() {
     let mut app = sample_app();
-    app.tab = Tab::Steer;
-    let run = app.explored_run().unwrap().name.clone();
-    app.generation = Some(GenerationView {
+    app.focus(steer::ID);
+    let run = app.lab.explored_run().unwrap().name.clone();
+    app.lab.generation = Some(GenerationView {
         run,
         latent: 3,
         strength: 2.0,
         dir: "/ws/runs/r/generated/lab-1".into(),
-        step: Some((61, 150, "plus".into())),
+        step: Some(StepLine {
+            done: 61,
+            total: 150,
+            panel: "plus".into(),
+        }),
         ready: false,
     });
     let shown = screen(&app, 100, 30);
     assert!(shown.contains("generating plus: step 61/150"), "{shown}");
     insta::assert_snapshot!("steer_generating_100x30", shown);
-    app.generation.as_mut().unwrap().ready = true;
+    app.lab.generation.as_mut().unwrap().ready = true;
     let done = screen(&app, 100, 30);
     assert!(
         done.contains("/ws/runs/r/generated/lab-1") && done.contains("minus.png"),
@@ -212,7 +294,7 @@ fn a_triptych_in_progress_shows_its_step_gauge() {
 #[test]
 fn clicking_a_tab_switches_to_it() {
     let mut app = sample_app();
-    let spans = view::tab_spans();
+    let spans = view::tab_spans(&app);
     let click = |col| MouseEvent {
         kind: MouseEventKind::Down(MouseButton::Left),
         column: col,
@@ -220,16 +302,16 @@ fn clicking_a_tab_switches_to_it() {
         modifiers: KeyModifiers::NONE,
     };
     app.on_mouse(click(spans[2].0 + 1), &spans, view::LIST_TOP);
-    assert_eq!(app.tab, Tab::Zeroshot);
+    assert_eq!(app.tab().id(), zeroshot::ID);
 }
 
 #[test]
 fn clicking_a_scrolled_latents_list_selects_the_row_under_the_pointer() {
     let mut app = sample_app();
     press(&mut app, "4");
-    app.latent_row = 60;
+    app.get_mut::<LatentsTab>().unwrap().row = 60;
     screen(&app, 100, 30);
-    let offset = app.latent_offset.get();
+    let offset = latents_tab(&app).offset.get();
     assert!(offset > 0, "row 60 is below the first screen");
     let click = MouseEvent {
         kind: MouseEventKind::Down(MouseButton::Left),
@@ -237,11 +319,13 @@ fn clicking_a_scrolled_latents_list_selects_the_row_under_the_pointer() {
         row: view::LIST_TOP + 2,
         modifiers: KeyModifiers::NONE,
     };
-    app.on_mouse(click, &view::tab_spans(), view::LIST_TOP);
-    assert_eq!(app.latent_row, offset + 2);
+    let spans = view::tab_spans(&app);
+    app.on_mouse(click, &spans, view::LIST_TOP);
+    assert_eq!(latents_tab(&app).row, offset + 2);
     let shown = screen(&app, 100, 30);
     let line = shown.lines().nth(view::LIST_TOP as usize + 2).unwrap();
-    let id = app.latent_rows()[app.latent_row].id;
+    let tab = latents_tab(&app);
+    let id = tab.rows(&app.lab)[tab.row].id;
     assert!(line.contains(&format!(" {id} ")), "{line}");
 }
 
@@ -250,12 +334,34 @@ const SIZES: [(u16, u16); 2] = [(100, 30), (160, 48)];
 #[test]
 fn every_tab_at_two_sizes() {
     for (w, h) in SIZES {
-        for tab in Tab::ALL {
+        let ids: Vec<_> = sample_app().tabs().iter().map(|t| t.id()).collect();
+        for id in ids {
             let mut app = sample_app();
-            app.tab = tab;
-            let name = format!("{}_{w}x{h}", tab.title().to_lowercase().replace('-', ""));
+            app.focus(id);
+            let name = format!(
+                "{}_{w}x{h}",
+                app.tab().title().to_lowercase().replace('-', "")
+            );
             insta::assert_snapshot!(name, screen(&app, w, h));
         }
+    }
+}
+
+#[test]
+fn the_help_lists_every_key_the_tab_takes() {
+    let app = sample_app();
+    for tab in app.tabs() {
+        let help = tab.help();
+        assert!(!help.is_empty(), "{} has no keys", tab.title());
+        for (keys, what) in help {
+            assert!(!keys.is_empty() && !what.is_empty(), "{}", tab.title());
+        }
+    }
+    let mut app = sample_app();
+    press(&mut app, "4?");
+    let shown = screen(&app, 100, 30);
+    for key in ["Esc", "Home", "End", "PgUp"] {
+        assert!(shown.contains(key), "{key} missing from\n{shown}");
     }
 }
 
@@ -272,8 +378,8 @@ fn help_overlay_and_too_small() {
 /// The sample with its live run turned into a TopK run that logs dead latents.
 fn with_a_topk_run() -> App {
     let mut app = sample_app();
-    let done = app.runs[1].clone();
-    let run = &mut app.runs[2];
+    let done = app.lab.runs[1].clone();
+    let run = &mut app.lab.runs[2];
     run.name = "demo-topk-k32".into();
     run.arch = crate::engine::sae::Arch::TopK;
     run.k = Some(32);
@@ -299,7 +405,7 @@ fn a_topk_run_charts_dead_latents_and_joins_the_frontier() {
         "{train}"
     );
     insta::assert_snapshot!("train_topk_100x30", train);
-    app.tab = Tab::Metrics;
+    press(&mut app, "2");
     let metrics = screen(&app, 100, 30);
     assert!(
         metrics.contains("k32") && metrics.contains("topk"),

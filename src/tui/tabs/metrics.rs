@@ -8,21 +8,144 @@ use ratatui::text::Span;
 use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, Row, Table};
 use ratatui::Frame;
 
-use super::lambda;
-use crate::engine::sae::Arch;
-use crate::tui::app::{App, METRIC_COLUMNS};
-use crate::tui::data::RunView;
-use crate::tui::view::panel;
+use crossterm::event::{KeyCode, KeyEvent};
 
-pub const KEYS: &[(&str, &str)] = &[
-    ("↑/↓ j/k", "choose a run"),
-    ("←/→ h/l", "choose the sort column"),
-    ("s", "reverse the sort"),
-    (
-        "space",
-        "mark the run for the frontier plot (none marked: all)",
-    ),
+use super::{lambda, TabComponent};
+use crate::engine::sae::Arch;
+use crate::tui::action::{Action, TabId};
+use crate::tui::data::RunView;
+use crate::tui::keys::{self, Binding, HelpLine};
+use crate::tui::shared::Shared;
+use crate::tui::widgets::{panel, Collages};
+
+pub const ID: TabId = "metrics";
+
+/// The columns the table sorts by.
+pub const METRIC_COLUMNS: [&str; 10] = [
+    "run", "λ", "L0", "MSE", "L1", "R²", "FVU", "dead", "dense", "gt",
 ];
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Does {
+    PreviousRun,
+    NextRun,
+    PreviousColumn,
+    NextColumn,
+    Reverse,
+    Mark,
+}
+
+const KEYS: &[Binding<Does>] = &[
+    Binding { keys: &[KeyCode::Up, KeyCode::Char('k')], does: Does::PreviousRun, help: "previous run" },
+    Binding { keys: &[KeyCode::Down, KeyCode::Char('j')], does: Does::NextRun, help: "next run" },
+    Binding { keys: &[KeyCode::Left, KeyCode::Char('h')], does: Does::PreviousColumn, help: "sort by the column to the left" },
+    Binding { keys: &[KeyCode::Right, KeyCode::Char('l')], does: Does::NextColumn, help: "sort by the column to the right" },
+    Binding { keys: &[KeyCode::Char('s')], does: Does::Reverse, help: "reverse the sort" },
+    Binding { keys: &[KeyCode::Char(' ')], does: Does::Mark, help: "mark the run for the frontier plot (none marked: all)" },
+];
+
+/// The Metrics tab: the study's table for every run, sortable, and the L0–FVU frontier.
+#[derive(Debug, Clone)]
+pub struct MetricsTab {
+    pub sort_column: usize,
+    pub sort_descending: bool,
+    /// The row chosen, in the sorted order.
+    pub row: usize,
+    /// Runs marked for the frontier plot.
+    pub compare: Vec<String>,
+}
+
+impl Default for MetricsTab {
+    fn default() -> Self {
+        MetricsTab {
+            // By λ: the study's order.
+            sort_column: 1,
+            sort_descending: false,
+            row: 0,
+            compare: Vec::new(),
+        }
+    }
+}
+
+impl TabComponent for MetricsTab {
+    fn id(&self) -> TabId {
+        ID
+    }
+
+    fn title(&self) -> &'static str {
+        "Metrics"
+    }
+
+    fn help(&self) -> Vec<HelpLine> {
+        keys::help(KEYS)
+    }
+
+    fn on_key(&mut self, key: KeyEvent, lab: &mut Shared) -> Vec<Action> {
+        let last_row = lab.runs.len().saturating_sub(1);
+        match keys::find(KEYS, &key) {
+            Some(Does::PreviousRun) => self.row = self.row.saturating_sub(1),
+            Some(Does::NextRun) => self.row = (self.row + 1).min(last_row),
+            Some(Does::PreviousColumn) => self.sort_column = self.sort_column.saturating_sub(1),
+            Some(Does::NextColumn) => {
+                self.sort_column = (self.sort_column + 1).min(METRIC_COLUMNS.len() - 1)
+            }
+            Some(Does::Reverse) => self.sort_descending = !self.sort_descending,
+            Some(Does::Mark) => {
+                let chosen = self.sorted_runs(&lab.runs).get(self.row).map(|r| r.name.clone());
+                if let Some(name) = chosen {
+                    match self.compare.iter().position(|c| *c == name) {
+                        Some(i) => {
+                            self.compare.remove(i);
+                        }
+                        None => self.compare.push(name),
+                    }
+                }
+            }
+            None => {}
+        }
+        Vec::new()
+    }
+
+    fn on_click(&mut self, row: usize, lab: &mut Shared) -> Vec<Action> {
+        self.row = row.min(lab.runs.len().saturating_sub(1));
+        Vec::new()
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, lab: &Shared, _: &mut dyn Collages) {
+        draw(frame, self, lab, area)
+    }
+}
+
+impl MetricsTab {
+    /// Runs in the table's order.
+    pub fn sorted_runs<'a>(&self, runs: &'a [RunView]) -> Vec<&'a RunView> {
+        let mut runs: Vec<&RunView> = runs.iter().collect();
+        let key = |r: &RunView| -> f64 {
+            let m = r.results.as_ref();
+            match self.sort_column {
+                1 => r.lambda,
+                2 => m.map_or(f64::NAN, |m| m.avg_l0),
+                3 => m.map_or(f64::NAN, |m| m.mse),
+                4 => m.map_or(f64::NAN, |m| m.l1),
+                5 => m.map_or(f64::NAN, |m| m.r2),
+                6 => m.map_or(f64::NAN, |m| m.fvu),
+                7 => m.map_or(f64::NAN, |m| m.dead_frac),
+                8 => m.map_or(f64::NAN, |m| m.dense_frac),
+                9 => m.and_then(|m| m.gt_recovery).unwrap_or(f64::NAN),
+                _ => 0.0,
+            }
+        };
+        if self.sort_column == 0 {
+            runs.sort_by(|a, b| a.name.cmp(&b.name));
+        } else {
+            runs.sort_by(|a, b| key(a).total_cmp(&key(b)));
+        }
+        if self.sort_descending {
+            runs.reverse();
+        }
+        runs
+    }
+}
 
 fn cells(r: &RunView) -> Vec<String> {
     let m = r.results.as_ref();
@@ -42,12 +165,12 @@ fn cells(r: &RunView) -> Vec<String> {
     ]
 }
 
-pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+fn draw(frame: &mut Frame, tab: &MetricsTab, app: &Shared, area: Rect) {
     let [table, plot] =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
-    let runs = app.sorted_runs();
+    let runs = tab.sorted_runs(&app.runs);
     let header = Row::new(METRIC_COLUMNS.iter().enumerate().map(|(i, c)| {
-        let arrow = match (i == app.sort_column, app.sort_descending) {
+        let arrow = match (i == tab.sort_column, tab.sort_descending) {
             (true, false) => "↑",
             (true, true) => "↓",
             _ => "",
@@ -56,14 +179,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     }));
     let rows = runs.iter().enumerate().map(|(i, r)| {
         let colour = app.runs.iter().position(|x| x.name == r.name).unwrap_or(0);
-        let marked = if app.compare.contains(&r.name) {
+        let marked = if tab.compare.contains(&r.name) {
             "● "
         } else {
             ""
         };
         let mut cells = cells(r);
         cells[0] = format!("{marked}{}", cells[0]);
-        let style = if i == app.metrics_row {
+        let style = if i == tab.row {
             app.theme.selected()
         } else {
             Style::default()
@@ -96,15 +219,15 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             .block(panel(" runs ")),
         table,
     );
-    frontier(frame, app, plot);
+    frontier(frame, tab, app, plot);
 }
 
 /// log10 of FVU against log10 of L0, a series per family; lower and further left is better.
-fn frontier(frame: &mut Frame, app: &App, area: Rect) {
+fn frontier(frame: &mut Frame, tab: &MetricsTab, app: &Shared, area: Rect) {
     let shown = app
         .runs
         .iter()
-        .filter(|r| app.compare.is_empty() || app.compare.contains(&r.name));
+        .filter(|r| tab.compare.is_empty() || tab.compare.contains(&r.name));
     let mut series: Vec<(Arch, Vec<(f64, f64)>)> = Vec::new();
     for r in shown {
         let Some(m) = &r.results else { continue };

@@ -9,33 +9,227 @@ use ratatui::widgets::{Block, Borders, Gauge, Paragraph};
 use ratatui::Frame;
 
 use crate::engine::kandinsky::triptych::PANELS;
-use crate::engine::steer::{ImageRef, Method};
-use crate::tui::app::{App, GenerationView, STRENGTH_STEP};
-use crate::tui::view::{panel, Collages};
+use crossterm::event::{KeyCode, KeyEvent};
 
-pub const KEYS: &[(&str, &str)] = &[
-    (
-        "←/→ h/l",
-        "strength down / up (units of typical activation)",
-    ),
-    ("↑/↓ j/k", "previous / next image of the set"),
-    ("i", "type an image id or a picture path"),
-    ("t", "choose the latent on the Latents tab"),
-    ("Enter", "stack this latent and choose another"),
-    ("m", "method: edit (error kept) or add direction"),
-    ("r", "reset strength and stack"),
-    (
-        "g",
-        "generate the Kandinsky 2.2 triptych: orig, +strength, −strength",
-    ),
+use super::TabComponent;
+use crate::cli::args::DEFAULT_STRENGTH;
+use crate::engine::steer::{ImageRef, Method};
+use crate::tui::action::{Action, Notice, TabId};
+use crate::tui::data::{GenerateRequest, GenerationView, SteerRequest, SteerView};
+use crate::tui::keys::{self, Binding, HelpLine};
+use crate::tui::shared::Shared;
+use crate::tui::widgets::{panel, Collages, Picture};
+
+pub const ID: TabId = "steer";
+
+/// Strength change per ←/→ press, in units of the latent's typical activation.
+pub const STRENGTH_STEP: f32 = 0.5;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Does {
+    Weaker,
+    Stronger,
+    PreviousImage,
+    NextImage,
+    TypeImage,
+    ChooseLatent,
+    Stack,
+    Method,
+    Reset,
+    Generate,
+}
+
+const KEYS: &[Binding<Does>] = &[
+    Binding { keys: &[KeyCode::Left, KeyCode::Char('h')], does: Does::Weaker, help: "strength down (units of typical activation)" },
+    Binding { keys: &[KeyCode::Right, KeyCode::Char('l')], does: Does::Stronger, help: "strength up" },
+    Binding { keys: &[KeyCode::Up, KeyCode::Char('k')], does: Does::PreviousImage, help: "previous image of the set" },
+    Binding { keys: &[KeyCode::Down, KeyCode::Char('j')], does: Does::NextImage, help: "next image of the set" },
+    Binding { keys: &[KeyCode::Char('i')], does: Does::TypeImage, help: "type an image id or a picture path" },
+    Binding { keys: &[KeyCode::Char('t')], does: Does::ChooseLatent, help: "choose the latent on the Latents tab" },
+    Binding { keys: &[KeyCode::Enter], does: Does::Stack, help: "stack this latent and choose another" },
+    Binding { keys: &[KeyCode::Char('m')], does: Does::Method, help: "method: edit (error kept) or add direction" },
+    Binding { keys: &[KeyCode::Char('r')], does: Does::Reset, help: "reset strength and stack" },
+    Binding { keys: &[KeyCode::Char('g')], does: Does::Generate, help: "generate the Kandinsky 2.2 triptych: orig, +strength, −strength" },
 ];
+
+/// The Steer tab: one image, one or more latents, a strength moved with ←/→, and what the
+/// steered embedding now resembles; with Kandinsky 2.2 set up, a generated triptych.
+#[derive(Debug, Clone)]
+pub struct SteerTab {
+    pub image: ImageRef,
+    /// The latent being adjusted.
+    pub latent: Option<usize>,
+    pub strength: f32,
+    pub method: Method,
+    /// Latents stacked before this one, with their strengths.
+    pub stack: Vec<(usize, f32)>,
+    /// The last preview.
+    pub view: Option<SteerView>,
+}
+
+impl Default for SteerTab {
+    fn default() -> Self {
+        SteerTab {
+            image: ImageRef::Row(0),
+            latent: None,
+            strength: 0.0,
+            method: Method::Edit,
+            stack: Vec::new(),
+            view: None,
+        }
+    }
+}
+
+impl TabComponent for SteerTab {
+    fn id(&self) -> TabId {
+        ID
+    }
+
+    fn title(&self) -> &'static str {
+        "Steer"
+    }
+
+    fn help(&self) -> Vec<HelpLine> {
+        keys::help(KEYS)
+    }
+
+    fn on_key(&mut self, key: KeyEvent, lab: &mut Shared) -> Vec<Action> {
+        match keys::find(KEYS, &key) {
+            Some(Does::Weaker) => self.strength -= STRENGTH_STEP,
+            Some(Does::Stronger) => self.strength += STRENGTH_STEP,
+            Some(Does::PreviousImage) => self.image = self.next_image(-1),
+            Some(Does::NextImage) => self.image = self.next_image(1),
+            Some(Does::TypeImage) => {
+                lab.ask("image id or picture path: ", String::new(), false);
+                return Vec::new();
+            }
+            Some(Does::Method) => {
+                self.method = match self.method {
+                    Method::Edit => Method::Add,
+                    Method::Add => Method::Edit,
+                }
+            }
+            Some(Does::Reset) => {
+                self.strength = 0.0;
+                self.stack.clear();
+            }
+            Some(Does::Stack) => {
+                if let Some(j) = self.latent.take() {
+                    self.stack.push((j, self.strength));
+                    self.strength = 0.0;
+                    lab.message = Some(format!("latent {j} stacked; choose another in Latents (t)"));
+                }
+            }
+            Some(Does::ChooseLatent) => return vec![Action::Focus(super::latents::ID)],
+            Some(Does::Generate) => return self.generate(lab),
+            None => return Vec::new(),
+        }
+        self.preview(lab)
+    }
+
+    fn on_typed(&mut self, text: &str, done: bool, lab: &mut Shared) -> Vec<Action> {
+        if !done || text.trim().is_empty() {
+            return Vec::new();
+        }
+        self.image = ImageRef::parse(text);
+        self.preview(lab)
+    }
+
+    fn on_focus(&mut self, lab: &mut Shared) -> Vec<Action> {
+        lab.ensure_latents().into_iter().collect()
+    }
+
+    fn on_action(&mut self, action: &Action, lab: &mut Shared) -> Vec<Action> {
+        let Action::SteerWith(j) = action else {
+            return Vec::new();
+        };
+        self.latent = Some(*j);
+        self.strength = DEFAULT_STRENGTH;
+        let mut actions = vec![Action::Focus(ID)];
+        actions.extend(self.preview(lab));
+        actions
+    }
+
+    fn on_notice(&mut self, notice: &Notice, lab: &mut Shared) -> Vec<Action> {
+        let Notice::Steered(result) = notice;
+        match result {
+            Ok(view) => self.view = Some(view.clone()),
+            Err(why) => {
+                self.view = None;
+                lab.message = Some(why.clone());
+            }
+        }
+        Vec::new()
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, lab: &Shared, pictures: &mut dyn Collages) {
+        draw(frame, self, lab, area, pictures)
+    }
+}
+
+impl SteerTab {
+    /// The steering edits now in force: the stack plus the latent being adjusted.
+    pub fn edits(&self) -> Vec<(usize, f32)> {
+        let mut edits = self.stack.clone();
+        if let Some(j) = self.latent {
+            edits.push((j, self.strength));
+        }
+        edits
+    }
+
+    /// The row after (or before) the steered one; from a picture file, the set's first row.
+    fn next_image(&self, step: isize) -> ImageRef {
+        match self.image {
+            ImageRef::Row(r) => ImageRef::Row(r.saturating_add_signed(step)),
+            ImageRef::File(_) => ImageRef::Row(0),
+        }
+    }
+
+    fn preview(&self, lab: &Shared) -> Vec<Action> {
+        match lab.explored_run() {
+            Some(run) => vec![Action::Steer(SteerRequest {
+                run: run.name.clone(),
+                image: self.image.clone(),
+                edits: self.edits(),
+                method: self.method,
+            })],
+            None => Vec::new(),
+        }
+    }
+
+    /// A Kandinsky triptych of the steered image, or a message saying what is missing.
+    fn generate(&self, lab: &mut Shared) -> Vec<Action> {
+        let Some(run) = lab.explored_run().map(|r| r.name.clone()) else {
+            return Vec::new();
+        };
+        let Some(latent) = self.latent else {
+            lab.message = Some("choose a latent to steer first (t)".into());
+            return Vec::new();
+        };
+        if lab.kandinsky.is_none() {
+            lab.message = Some("Kandinsky 2.2 is not set up in this workspace: run `saelab steer RUN --latent J --generate` once, or write kandinsky.toml (see docs/kandinsky.md)".into());
+            return Vec::new();
+        }
+        let strength = match self.strength.abs() {
+            s if s > 0.0 => s,
+            _ => DEFAULT_STRENGTH,
+        };
+        vec![Action::Generate(GenerateRequest {
+            run,
+            image: self.image.clone(),
+            latent,
+            strength,
+            method: self.method,
+        })]
+    }
+}
 
 /// The strength gauge spans ±this many units.
 const GAUGE_SPAN: f32 = 10.0;
 
-pub fn draw(frame: &mut Frame, app: &App, area: Rect, pictures: &mut dyn Collages) {
+fn draw(frame: &mut Frame, tab: &SteerTab, app: &Shared, area: Rect, pictures: &mut dyn Collages) {
     let [head, body] = Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(area);
-    draw_head(frame, app, head);
+    draw_head(frame, tab, app, head);
     let shown = app.explored_run().map(|r| r.name.as_str());
     let body = match app
         .generation
@@ -51,8 +245,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, pictures: &mut dyn Collage
         }
         None => body,
     };
-    let Some(view) = app.steer_view.as_ref() else {
-        let text = match app.steer_latent {
+    let Some(view) = tab.view.as_ref() else {
+        let text = match tab.latent {
             None => "Choose a latent on the Latents tab and press t.",
             Some(_) => "Computing the preview…",
         };
@@ -140,7 +334,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, pictures: &mut dyn Collage
 /// The triptych: a gauge while the job denoises, then the three pictures side by side.
 fn draw_generation(
     frame: &mut Frame,
-    app: &App,
+    app: &Shared,
     g: &GenerationView,
     area: Rect,
     pictures: &mut dyn Collages,
@@ -156,9 +350,9 @@ fn draw_generation(
     if !g.ready {
         let [line, _] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
         let (ratio, label) = match &g.step {
-            Some((done, total, picture)) => (
-                *done as f64 / (*total).max(1) as f64,
-                format!("generating {picture}: step {done}/{total}"),
+            Some(s) => (
+                s.done as f64 / s.total.max(1) as f64,
+                format!("generating {}: step {}/{}", s.panel, s.done, s.total),
             ),
             None => (0.0, "loading Kandinsky 2.2…".to_string()),
         };
@@ -184,42 +378,47 @@ fn draw_generation(
             Paragraph::new(Span::styled(*name, app.theme.dimmed())),
             title,
         );
-        if !pictures.collage(frame, picture, &key, i) {
-            frame.render_widget(Paragraph::new(format!("{name}.png")), picture);
+        let placeholder = match pictures.collage(frame, picture, &key, i) {
+            Picture::Drawn => None,
+            Picture::Pending => Some(format!("{name}.png")),
+            Picture::Failed(why) => Some(format!("{name}.png: {why}")),
+        };
+        if let Some(text) = placeholder {
+            frame.render_widget(Paragraph::new(text), picture);
         }
     }
 }
 
-fn draw_head(frame: &mut Frame, app: &App, area: Rect) {
+fn draw_head(frame: &mut Frame, tab: &SteerTab, app: &Shared, area: Rect) {
     let block = panel(" steer ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let [line1, line2, line3] = Layout::vertical([Constraint::Length(1); 3]).areas(inner);
-    let caption = app
-        .steer_view
+    let caption = tab
+        .view
         .as_ref()
         .map(|v| v.image_caption.clone())
         .unwrap_or_default();
-    let latent = app
-        .steer_latent
+    let latent = tab
+        .latent
         .map_or("none".to_string(), |j| j.to_string());
-    let method = match app.steer_method {
+    let method = match tab.method {
         Method::Edit => "edit (error kept)",
         Method::Add => "add direction",
     };
-    let stack: Vec<String> = app
-        .steer_stack
+    let stack: Vec<String> = tab
+        .stack
         .iter()
         .map(|(j, s)| format!("{j}:{s:+.1}"))
         .collect();
-    let millis = app
-        .steer_view
+    let millis = tab
+        .view
         .as_ref()
         .map_or(String::new(), |v| format!(" · preview {:.1} ms", v.millis));
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled("image ", app.theme.dimmed()),
-            Span::raw(match &app.steer_image {
+            Span::raw(match &tab.image {
                 ImageRef::Row(r) => format!("{r} {caption}"),
                 file => file.to_string(),
             }),
@@ -242,13 +441,13 @@ fn draw_head(frame: &mut Frame, app: &App, area: Rect) {
         ])),
         line2,
     );
-    let ratio = ((app.steer_strength / GAUGE_SPAN + 1.0) / 2.0).clamp(0.0, 1.0);
+    let ratio = ((tab.strength / GAUGE_SPAN + 1.0) / 2.0).clamp(0.0, 1.0);
     frame.render_widget(
         Gauge::default()
             .ratio(ratio as f64)
             .label(format!(
                 "strength {:+.1} (±{STRENGTH_STEP} per ←/→)",
-                app.steer_strength
+                tab.strength
             ))
             .gauge_style(
                 Style::default()

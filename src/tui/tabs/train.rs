@@ -6,24 +6,20 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, Gauge, GraphType, Paragraph};
 use ratatui::Frame;
+use clap::ValueEnum;
 
-use crate::engine::run::MetricsRow;
-use crate::tui::app::{App, SweepForm};
+use crossterm::event::{KeyCode, KeyEvent};
+
+use crate::cli::args::{ArchArg, SweepArgs, TrainOpts, DEFAULT_LAMBDAS};
+use crate::engine::run::{MetricsRow, Status};
+use crate::engine::sae::Arch;
+use crate::protocol::JobKind;
+use crate::tui::action::{Action, TabId};
 use crate::tui::data::RunView;
-use crate::tui::view::{panel, x_axis_from_zero};
-
-pub const KEYS: &[(&str, &str)] = &[
-    ("↑/↓ j/k", "choose a sweep field"),
-    ("e Enter", "edit the field"),
-    ("s", "start the sweep (runs headless; survives quitting)"),
-    ("[/] ←/→", "choose a run"),
-    ("p x", "stop the chosen run (a checkpoint is kept)"),
-    ("r", "resume the chosen run"),
-];
-
-pub fn field_name(app: &App) -> &'static str {
-    SweepForm::FIELDS[app.field]
-}
+use crate::tui::keys::{self, Binding, HelpLine};
+use crate::tui::shared::Shared;
+use crate::tui::tabs::TabComponent;
+use crate::tui::widgets::{panel, x_axis_from_zero, Collages};
 
 /// Reads one measure from a log row (NaN where the row lacks it).
 type Read = fn(&MetricsRow) -> f64;
@@ -47,12 +43,251 @@ const DEAD: (&str, Read, Label) = (
     |v| format!("{v:.1}%"),
 );
 
-pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+
+pub const ID: TabId = "train";
+
+/// The sweep form: what the user typed, checked when the sweep starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepForm {
+    pub set: String,
+    pub lambdas: String,
+    pub epochs: String,
+    pub dict: String,
+    pub batch: String,
+    /// `auto`: the family's default learning rate.
+    pub lr: String,
+    /// The SAE family: relu (λ list) or topk, batchtopk, matryoshka (k list), jumprelu (λ).
+    pub arch: String,
+    pub ks: String,
+}
+
+impl Default for SweepForm {
+    fn default() -> Self {
+        let opts = TrainOpts::default();
+        SweepForm {
+            set: crate::engine::demo::SET_NAME.into(),
+            lambdas: DEFAULT_LAMBDAS.into(),
+            epochs: opts.epochs.to_string(),
+            dict: opts.dict.to_string(),
+            batch: opts.batch.to_string(),
+            lr: AUTO_LR.into(),
+            arch: Arch::Relu.name().into(),
+            ks: DEFAULT_KS.into(),
+        }
+    }
+}
+
+/// The form's learning rate when the family's default is meant.
+const AUTO_LR: &str = "auto";
+/// The k list a sweep of a TopK family starts from.
+const DEFAULT_KS: &str = "16,32,64";
+
+impl SweepForm {
+    pub const FIELDS: [&'static str; 8] = [
+        "set", "λ list", "epochs", "dict", "batch", "lr", "arch", "k list",
+    ];
+
+    pub fn field(&self, i: usize) -> &str {
+        [
+            &self.set,
+            &self.lambdas,
+            &self.epochs,
+            &self.dict,
+            &self.batch,
+            &self.lr,
+            &self.arch,
+            &self.ks,
+        ][i]
+    }
+
+    fn field_mut(&mut self, i: usize) -> &mut String {
+        match i {
+            0 => &mut self.set,
+            1 => &mut self.lambdas,
+            2 => &mut self.epochs,
+            3 => &mut self.dict,
+            4 => &mut self.batch,
+            5 => &mut self.lr,
+            6 => &mut self.arch,
+            _ => &mut self.ks,
+        }
+    }
+
+    /// Whether the sweep runs over k (the TopK family) rather than λ.
+    pub fn sweeps_k(&self) -> bool {
+        Arch::parse(&self.arch).is_ok_and(|a| a.uses_k())
+    }
+
+    /// What the sweep varies, for messages: `λ 1e-3,1e-2` or `topk k 16,32`.
+    pub fn swept(&self) -> String {
+        match (self.sweeps_k(), self.arch.as_str()) {
+            (true, arch) => format!("{arch} k {}", self.ks),
+            (false, "relu") => format!("λ {}", self.lambdas),
+            (false, arch) => format!("{arch} λ {}", self.lambdas),
+        }
+    }
+
+    /// The `saelab sweep` arguments the form asks for, or what is wrong with it.
+    pub fn to_args(&self) -> Result<SweepArgs, String> {
+        let arch = ArchArg::from_str(self.arch.trim(), true)
+            .map_err(|_| format!("arch: '{}' is none of relu, topk, batchtopk, jumprelu, matryoshka", self.arch))?;
+        let number = |name: &str, v: &str| -> Result<usize, String> {
+            v.trim()
+                .parse()
+                .map_err(|_| format!("{name}: '{v}' is not a whole number"))
+        };
+        let lr = match self.lr.trim() {
+            AUTO_LR => None,
+            v => Some(v.parse().map_err(|_| format!("lr: '{v}' is not a number (or auto)"))?),
+        };
+        let (lambdas, ks) = if self.sweeps_k() {
+            let ks = list(&self.ks).map_err(|v| format!("k list: '{v}' is not a whole number"))?;
+            (list(DEFAULT_LAMBDAS).unwrap_or_default(), ks)
+        } else {
+            let lambdas = list(&self.lambdas).map_err(|v| format!("λ list: '{v}' is not a number"))?;
+            (lambdas, Vec::new())
+        };
+        Ok(SweepArgs {
+            data: self.set.trim().to_string(),
+            lambdas,
+            ks,
+            prefix: None,
+            opts: TrainOpts {
+                arch,
+                dict: number("dict", &self.dict)?,
+                epochs: number("epochs", &self.epochs)?,
+                batch: number("batch", &self.batch)?,
+                lr,
+                ..TrainOpts::default()
+            },
+        })
+    }
+}
+
+/// A comma-separated list, or the item that does not parse.
+fn list<T: std::str::FromStr>(text: &str) -> Result<Vec<T>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse().map_err(|_| v.to_string()))
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Does {
+    PreviousField,
+    NextField,
+    Edit,
+    Start,
+    PreviousRun,
+    NextRun,
+    Stop,
+    Resume,
+}
+
+const KEYS: &[Binding<Does>] = &[
+    Binding { keys: &[KeyCode::Up, KeyCode::Char('k')], does: Does::PreviousField, help: "previous sweep field" },
+    Binding { keys: &[KeyCode::Down, KeyCode::Char('j')], does: Does::NextField, help: "next sweep field" },
+    Binding { keys: &[KeyCode::Char('e'), KeyCode::Enter], does: Does::Edit, help: "edit the field" },
+    Binding { keys: &[KeyCode::Char('s')], does: Does::Start, help: "start the sweep (runs headless; survives quitting)" },
+    Binding { keys: &[KeyCode::Char('['), KeyCode::Left, KeyCode::Char('h')], does: Does::PreviousRun, help: "previous run" },
+    Binding { keys: &[KeyCode::Char(']'), KeyCode::Right, KeyCode::Char('l')], does: Does::NextRun, help: "next run" },
+    Binding { keys: &[KeyCode::Char('p'), KeyCode::Char('x')], does: Does::Stop, help: "stop the chosen run (a checkpoint is kept)" },
+    Binding { keys: &[KeyCode::Char('r')], does: Does::Resume, help: "resume the chosen run" },
+];
+
+/// The Train tab: the sweep form, each run's progress, live charts of the metrics logs.
+#[derive(Debug, Clone, Default)]
+pub struct TrainTab {
+    pub form: SweepForm,
+    /// The form field chosen.
+    pub field: usize,
+    /// The run chosen in the runs list.
+    pub run: usize,
+}
+
+impl TabComponent for TrainTab {
+    fn id(&self) -> TabId {
+        ID
+    }
+
+    fn title(&self) -> &'static str {
+        "Train"
+    }
+
+    fn help(&self) -> Vec<HelpLine> {
+        keys::help(KEYS)
+    }
+
+    fn on_key(&mut self, key: KeyEvent, lab: &mut Shared) -> Vec<Action> {
+        let selected = lab.runs.get(self.run).map(|r| (r.name.clone(), r.status));
+        match keys::find(KEYS, &key) {
+            Some(Does::PreviousField) => self.field = self.field.saturating_sub(1),
+            Some(Does::NextField) => self.field = (self.field + 1).min(SweepForm::FIELDS.len() - 1),
+            Some(Does::Edit) => {
+                let name = SweepForm::FIELDS[self.field];
+                lab.ask(format!("{name}: "), self.form.field(self.field).to_string(), true);
+            }
+            Some(Does::PreviousRun) => self.run = self.run.saturating_sub(1),
+            Some(Does::NextRun) => self.run = (self.run + 1).min(lab.runs.len().saturating_sub(1)),
+            Some(Does::Start) => return self.start(lab),
+            Some(Does::Stop) => match selected {
+                Some((run, Status::Running)) => {
+                    lab.message = Some(format!("stopping {run} (it saves a checkpoint; `r` resumes)"));
+                    return vec![Action::Stop(run)];
+                }
+                _ => lab.message = Some("the selected run is not training".into()),
+            },
+            Some(Does::Resume) => match selected {
+                Some((run, Status::Interrupted | Status::Diverged)) => {
+                    let args = crate::cli::args::ResumeArgs { runs: vec![run], epochs: None };
+                    return vec![Action::StartJob(JobKind::Resume(args))];
+                }
+                _ => lab.message = Some("only an interrupted run can be resumed".into()),
+            },
+            None => {}
+        }
+        Vec::new()
+    }
+
+    fn on_typed(&mut self, text: &str, done: bool, lab: &mut Shared) -> Vec<Action> {
+        if done {
+            *self.form.field_mut(self.field) = text.to_string();
+            lab.set = self.form.set.clone();
+        }
+        Vec::new()
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, lab: &Shared, _: &mut dyn Collages) {
+        draw(frame, self, lab, area)
+    }
+}
+
+impl TrainTab {
+    fn start(&self, lab: &mut Shared) -> Vec<Action> {
+        match self.form.to_args() {
+            Ok(args) => {
+                lab.message = Some(format!(
+                    "starting a sweep on '{}' ({})",
+                    self.form.set,
+                    self.form.swept()
+                ));
+                vec![Action::StartJob(JobKind::Sweep(args))]
+            }
+            Err(why) => {
+                lab.message = Some(format!("the sweep form: {why}"));
+                Vec::new()
+            }
+        }
+    }
+}
+
+fn draw(frame: &mut Frame, tab: &TrainTab, app: &Shared, area: Rect) {
     let [left, right] =
         Layout::horizontal([Constraint::Length(38), Constraint::Min(0)]).areas(area);
     let [form, runs] = Layout::vertical([Constraint::Length(11), Constraint::Min(0)]).areas(left);
-    draw_form(frame, app, form);
-    draw_runs(frame, app, runs);
+    draw_form(frame, tab, app, form);
+    draw_runs(frame, tab, app, runs);
     let [top, bottom] = Layout::vertical([Constraint::Percentage(50); 2]).areas(right);
     let [a, b] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(top);
     let [c, d] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(bottom);
@@ -69,19 +304,19 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     }
 }
 
-fn draw_form(frame: &mut Frame, app: &App, area: Rect) {
+fn draw_form(frame: &mut Frame, tab: &TrainTab, app: &Shared, area: Rect) {
     let lines: Vec<Line> = SweepForm::FIELDS
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let style = if i == app.field {
+            let style = if i == tab.field {
                 app.theme.selected()
             } else {
                 Style::default()
             };
             Line::from(vec![
                 Span::styled(format!("{name:>7} "), app.theme.dimmed()),
-                Span::styled(app.form.field(i).to_string(), style),
+                Span::styled(tab.form.field(i).to_string(), style),
             ])
         })
         .chain([Line::from(Span::styled(
@@ -92,7 +327,7 @@ fn draw_form(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(lines).block(panel(" sweep ")), area);
 }
 
-fn draw_runs(frame: &mut Frame, app: &App, area: Rect) {
+fn draw_runs(frame: &mut Frame, tab: &TrainTab, app: &Shared, area: Rect) {
     let block = panel(" runs ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -105,7 +340,7 @@ fn draw_runs(frame: &mut Frame, app: &App, area: Rect) {
     }
     let per = 2u16;
     let shown = (inner.height / per) as usize;
-    let first = app.train_run.saturating_sub(shown.saturating_sub(1));
+    let first = tab.run.saturating_sub(shown.saturating_sub(1));
     for (slot, (i, run)) in app
         .runs
         .iter()
@@ -115,7 +350,7 @@ fn draw_runs(frame: &mut Frame, app: &App, area: Rect) {
         .enumerate()
     {
         let y = inner.y + slot as u16 * per;
-        let name_style = if i == app.train_run {
+        let name_style = if i == tab.run {
             app.theme.selected()
         } else {
             Style::default()
@@ -162,7 +397,7 @@ fn clock(secs: f64) -> String {
     }
 }
 
-fn chart(frame: &mut Frame, app: &App, area: Rect, (name, read, label): (&str, Read, Label)) {
+fn chart(frame: &mut Frame, app: &Shared, area: Rect, (name, read, label): (&str, Read, Label)) {
     let series: Vec<(usize, Vec<(f64, f64)>)> = app
         .runs
         .iter()

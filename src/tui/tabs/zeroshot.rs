@@ -6,21 +6,111 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
-use super::lambda;
-use crate::tui::app::App;
-use crate::tui::view::panel;
+use crossterm::event::{KeyCode, KeyEvent};
 
-pub const KEYS: &[(&str, &str)] = &[
-    ("←/→ h/l", "choose a task"),
-    ("↑/↓ j/k", "choose a run (its biggest losses show below)"),
-    ("e", "score the task again for every finished run"),
-    ("d / D", "score demo10 / demo100"),
+use super::{lambda, TabComponent};
+use crate::cli::args::ZeroshotArgs;
+use crate::protocol::JobKind;
+use crate::tui::action::{Action, TabId};
+use crate::tui::keys::{self, Binding, HelpLine};
+use crate::tui::shared::Shared;
+use crate::tui::widgets::{panel, Collages};
+
+pub const ID: TabId = "zeroshot";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Does {
+    PreviousTask,
+    NextTask,
+    PreviousRun,
+    NextRun,
+    Rescore,
+    Demo10,
+    Demo100,
+}
+
+const KEYS: &[Binding<Does>] = &[
+    Binding { keys: &[KeyCode::Left, KeyCode::Char('h')], does: Does::PreviousTask, help: "previous task" },
+    Binding { keys: &[KeyCode::Right, KeyCode::Char('l')], does: Does::NextTask, help: "next task" },
+    Binding { keys: &[KeyCode::Up, KeyCode::Char('k')], does: Does::PreviousRun, help: "previous run (its biggest losses show below)" },
+    Binding { keys: &[KeyCode::Down, KeyCode::Char('j')], does: Does::NextRun, help: "next run" },
+    Binding { keys: &[KeyCode::Char('e')], does: Does::Rescore, help: "score the task again for every finished run" },
+    Binding { keys: &[KeyCode::Char('d')], does: Does::Demo10, help: "score demo10" },
+    Binding { keys: &[KeyCode::Char('D')], does: Does::Demo100, help: "score demo100" },
 ];
 
-pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+/// The Zero-shot tab: CLIP alone against each run's SAE, per task, and the classes that lost.
+#[derive(Debug, Clone, Default)]
+pub struct ZeroshotTab {
+    /// The task shown.
+    pub task: usize,
+    /// The run whose losses are listed.
+    pub run: usize,
+}
+
+impl TabComponent for ZeroshotTab {
+    fn id(&self) -> TabId {
+        ID
+    }
+
+    fn title(&self) -> &'static str {
+        "Zero-shot"
+    }
+
+    fn help(&self) -> Vec<HelpLine> {
+        keys::help(KEYS)
+    }
+
+    fn on_key(&mut self, key: KeyEvent, lab: &mut Shared) -> Vec<Action> {
+        let runs = lab.tasks.get(self.task).map_or(0, |t| t.runs.len());
+        let score = match keys::find(KEYS, &key) {
+            Some(Does::PreviousTask) => {
+                self.task = self.task.saturating_sub(1);
+                None
+            }
+            Some(Does::NextTask) => {
+                self.task = (self.task + 1).min(lab.tasks.len().saturating_sub(1));
+                None
+            }
+            Some(Does::PreviousRun) => {
+                self.run = self.run.saturating_sub(1);
+                None
+            }
+            Some(Does::NextRun) => {
+                self.run = (self.run + 1).min(runs.saturating_sub(1));
+                None
+            }
+            Some(Does::Rescore) => Some(
+                lab.tasks
+                    .get(self.task)
+                    .map_or(DEMO10.to_string(), |t| t.task.clone()),
+            ),
+            Some(Does::Demo10) => Some(DEMO10.to_string()),
+            Some(Does::Demo100) => Some(DEMO100.to_string()),
+            None => None,
+        };
+        match score {
+            Some(task) => {
+                lab.message = Some(format!("scoring {task}…"));
+                vec![Action::StartJob(JobKind::Zeroshot(ZeroshotArgs::task(&task)))]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, lab: &Shared, _: &mut dyn Collages) {
+        draw(frame, self, lab, area)
+    }
+}
+
+/// The demo world's tasks, scored with one key each.
+const DEMO10: &str = "demo10";
+const DEMO100: &str = "demo100";
+
+fn draw(frame: &mut Frame, tab: &ZeroshotTab, app: &Shared, area: Rect) {
     let Some(task) = app
         .tasks
-        .get(app.task.min(app.tasks.len().saturating_sub(1)))
+        .get(tab.task.min(app.tasks.len().saturating_sub(1)))
     else {
         let text = "No zero-shot results yet. Press d to score demo10 (or D for demo100) for every finished run.";
         frame.render_widget(Paragraph::new(text).block(panel(" zero-shot ")), area);
@@ -56,7 +146,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     ])];
     for (i, r) in task.runs.iter().enumerate() {
         let colour = app.runs.iter().position(|x| x.name == r.run).unwrap_or(i);
-        let style = if i == app.task_run {
+        let style = if i == tab.run {
             app.theme.selected()
         } else {
             Style::default()
@@ -112,7 +202,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             .max(1000),
         bars,
     );
-    let losses: Vec<Line> = match task.runs.get(app.task_run) {
+    let losses: Vec<Line> = match task.runs.get(tab.run) {
         Some(r) if !r.losses.is_empty() => r
             .losses
             .iter()
@@ -134,7 +224,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     };
     let title = task
         .runs
-        .get(app.task_run)
+        .get(tab.run)
         .map_or(" classes ".to_string(), |r| {
             format!(" classes {} lost most ", r.run)
         });
