@@ -1,6 +1,6 @@
 //! CLIP ViT-B/32 with random weights on the CPU: image embeddings per second at batch 1 and 16,
 //! and 100 CIFAR-100 prompts through the tokenizer and the text tower. Compare with
-//! `shared/bench/ref_clip_embed.py` (open_clip, PyTorch, 2 threads: about 17.6 images/s at
+//! `tools/bench/ref_clip_embed.py` (open_clip, PyTorch, 2 threads: about 17.6 images/s at
 //! batch 16 here); run both with the same thread count:
 //!
 //!     RAYON_NUM_THREADS=2 cargo bench --bench clip_embed

@@ -1,5 +1,5 @@
 //! JPEG decode + open_clip preprocessing of 500×375 pictures, images per second on one
-//! thread and on all. Compare with `shared/bench/ref_clip_embed.py` (about 152 images/s
+//! thread and on all. Compare with `tools/bench/ref_clip_embed.py` (about 152 images/s
 //! here for open_clip's transform).
 //!
 //!     cargo bench --bench preprocess

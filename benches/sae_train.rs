@@ -1,5 +1,5 @@
 //! Training throughput at the study's shapes (512 → 4096, batch 256, Adam, λ 1e-3, L1 mean),
-//! or of another family (k 32). Compare with `shared/bench/ref_sae.py --threads 2` run in the
+//! or of another family (k 32). Compare with `tools/bench/ref_sae.py --threads 2` run in the
 //! same quiet window.
 //!
 //!     cargo bench --bench sae_train [-- STEPS] [ARCH]

@@ -85,9 +85,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::cli::args::{
-        ArchArg, Cli, Command, GenerateArgs, MethodArg, TrainOpts, UnitsArg,
-    };
+    use crate::cli::args::{ArchArg, Cli, Command, GenerateArgs, MethodArg, TrainOpts, UnitsArg};
 
     fn parse(kind: &JobKind) -> Command {
         let argv = std::iter::once("saelab".to_string()).chain(kind.argv());
@@ -186,7 +184,12 @@ mod tests {
         };
         assert_eq!(line.to_string(), "step 12/153 (plus)");
         assert_eq!(StepLine::parse(&line.to_string()), Some(line));
-        for other in ["step 3 of 4", "on the CPU: 2.0 s a step", "step x/4 (orig)", ""] {
+        for other in [
+            "step 3 of 4",
+            "on the CPU: 2.0 s a step",
+            "step x/4 (orig)",
+            "",
+        ] {
             assert_eq!(StepLine::parse(other), None, "{other}");
         }
     }

@@ -2,6 +2,8 @@
 //! collages on it; the model from a local folder, the Hugging Face cache (offline) and a hub
 //! endpoint served by the test; truncated downloads named.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,6 +1,8 @@
 //! Bad input gets a clear message naming the thing, exit status 1 (2 for usage), no panic and
 //! no half-written file.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::HashMap;

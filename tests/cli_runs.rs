@@ -1,5 +1,7 @@
 //! The binary end to end: train, sweep, runs, metrics, Ctrl-C and kill -9 with resume.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{signal, wait_for, Lab};

@@ -1,6 +1,8 @@
 //! The report, built from a small workspace: its tables match the run files, every link in it
 //! exists, every picture decodes, and a workspace with missing parts still gets a report.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 

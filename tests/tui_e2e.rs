@@ -2,6 +2,8 @@
 //! started from the Train tab grows its charts, tabs switch, a latent's collage renders as
 //! halfblocks, and `q` leaves the terminal as it was.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::process::Command;

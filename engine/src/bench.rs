@@ -1,5 +1,5 @@
 //! Training-throughput benchmark at the study's shapes, on the same synthetic data design as
-//! `shared/bench/ref_sae.py` (or on its exact rows, from its `--save-data` file), so our engine
+//! `tools/bench/ref_sae.py` (or on its exact rows, from its `--save-data` file), so our engine
 //! and PyTorch can be compared side by side.
 
 use std::path::Path;
@@ -11,13 +11,13 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1, StandardNormal};
 use serde::Serialize;
 
-use super::demo::encoder::normalize;
 use super::error::Result;
 use super::sae::evaluate::{evaluate, EvalMetrics, Truth};
 use super::sae::linalg::Threads;
 use super::sae::{Init, TrainConfig, Trainer};
 use super::set::{BatchPlan, DataStats, GroundTruth};
 use super::tensorfile::TensorFile;
+use super::unit::normalise;
 
 /// ref_sae.py's data design: sparse non-negative mixtures of unit ground-truth directions.
 #[derive(Debug, Clone, Copy)]
@@ -51,7 +51,7 @@ pub fn synthetic(spec: SyntheticSpec) -> (Vec<f32>, GroundTruth) {
     let mut dirs = Vec::with_capacity(k * d);
     for _ in 0..k {
         let mut g: Vec<f32> = (0..d).map(|_| StandardNormal.sample(&mut rng)).collect();
-        normalize(&mut g);
+        normalise(&mut g);
         dirs.extend(g);
     }
     let p = spec.active / k as f64;
@@ -73,7 +73,7 @@ pub fn synthetic(spec: SyntheticSpec) -> (Vec<f32>, GroundTruth) {
                 .zip(&dirs[f * d..(f + 1) * d])
                 .for_each(|(v, g)| *v += c * g);
         }
-        normalize(&mut x);
+        normalise(&mut x);
         data.extend(x);
     }
     let names = (0..k).map(|i| format!("gt{i}")).collect();

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod caption;
 pub mod clip;
+pub mod clock;
 pub mod dataset;
 pub mod demo;
 pub mod device;
@@ -18,6 +19,8 @@ pub mod sae;
 pub mod set;
 pub mod steer;
 pub mod tensorfile;
+pub mod text_encoder;
+pub mod unit;
 pub mod workspace;
 pub mod zeroshot;
 

@@ -5,26 +5,23 @@
 //! triptych.png, triptych.json).
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde_json::json;
-
-use super::progress::Counter;
 use super::args::SteerArgs;
+use super::progress::Counter;
 use super::tables::print_json;
 use super::Ctx;
-use crate::protocol::StepLine;
 use crate::engine::error::{Error, Result};
-use crate::engine::fsutil;
 use crate::engine::hub::{ModelSource, KANDINSKY_DECODER, KANDINSKY_PRIOR};
+use crate::engine::kandinsky::record::{self, start_length, TriptychRecord};
 use crate::engine::kandinsky::settings::{self, KandinskySettings};
 use crate::engine::kandinsky::triptych::{
-    prompt_embedding, side_by_side, triptych, Kandinsky, TriptychOptions, PANELS,
+    prompt_embedding, triptych, Kandinsky, TriptychOptions, PANELS,
 };
 use crate::engine::kandinsky::{DecodeOptions, PriorOptions};
 use crate::engine::run::RunDir;
 use crate::engine::steer::{Change, Edit, ImageRef, Steerer};
+use crate::protocol::StepLine;
 
 /// Width of the triptych drawn in the terminal, in cells.
 const SHOW_WIDTH: u32 = 96;
@@ -100,12 +97,11 @@ pub fn run(ctx: &Ctx, a: &SteerArgs, steerer: &mut Steerer) -> anyhow::Result<()
         Some(dir) => dir.clone(),
         None => RunDir::new(&ctx.ws, &a.run).path("generated").join(name(a)),
     };
-    let summary = save(
+    let summary = record::write(
         &dir,
-        a,
+        &record(a, k.decoder.picture_size(&opts.decode)),
         &made.pictures,
         &made.embeddings,
-        k.decoder.picture_size(&opts.decode),
     )?;
     settings::save(
         &ctx.ws,
@@ -146,20 +142,19 @@ fn start_embedding(
         return prompt_embedding(k, prompt, opts, &mut |p, d, t| progress.step(p, d, t));
     }
     let Some(image) = a.image_ref() else {
-        return Err(Error::invalid("--image", "name a row id or a picture file to steer, or give --prompt"));
+        return Err(Error::invalid(
+            "--image",
+            "name a row id or a picture file to steer, or give --prompt",
+        ));
     };
     match &image {
         ImageRef::File(path) => Ok(k.prior.embed_picture(path)?.flatten_all()?.to_vec1()?),
         row => {
             let unit = steerer.embedding(row)?;
-            let length = match steerer.analysis.set.meta.mean_norm {
-                Some(n) => n,
-                None => {
-                    ctx.note("the set does not record its embeddings' length; taking the row at the length of the image encoder's embedding of a blank picture");
-                    let zero: Vec<f32> = k.prior.zero_embed()?.flatten_all()?.to_vec1()?;
-                    zero.iter().map(|v| v * v).sum::<f32>().sqrt()
-                }
-            };
+            let (length, guessed) = start_length(k, steerer.analysis.set.meta.mean_norm)?;
+            if guessed {
+                ctx.note("the set does not record its embeddings' length; taking the row at the length of the image encoder's embedding of a blank picture");
+            }
             Ok(unit.iter().map(|v| v * length).collect())
         }
     }
@@ -201,48 +196,29 @@ fn name(a: &SteerArgs) -> String {
     )
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    dot / (norm(a) * norm(b))
-}
-
-fn save(
-    dir: &Path,
-    a: &SteerArgs,
-    pictures: &[image::RgbImage],
-    embeddings: &[Vec<f32>; 3],
-    (height, width): (usize, usize),
-) -> Result<serde_json::Value> {
-    fsutil::create_dir(dir)?;
-    let mut files: Vec<PathBuf> = Vec::new();
-    for (panel, picture) in PANELS.iter().zip(pictures) {
-        let path = dir.join(format!("{panel}.png"));
-        fsutil::write_png(&path, picture)?;
-        files.push(path);
-    }
-    fsutil::write_png(&dir.join("triptych.png"), &side_by_side(pictures))?;
+/// How the triptych was made, for `triptych.json`.
+fn record(a: &SteerArgs, (height, width): (usize, usize)) -> TriptychRecord {
     let g = &a.generate;
-    let summary = json!({
-        "run": a.run,
-        "latent": &a.latent,
-        "strength": a.strength,
-        "method": a.method().name(),
-        "prompt": g.prompt,
-        "image": if g.prompt.is_none() { json!(a.image_ref()) } else { json!(null) },
-        "seed": g.seed,
-        "steps": g.steps,
-        "prior_steps": g.prior_steps,
-        "guidance": g.guidance,
-        "width": width,
-        "height": height,
-        "decoder": g.decoder,
-        "prior": g.prior,
-        "files": files.iter().zip(PANELS).map(|(f, p)| (p.to_string(), json!(f))).collect::<serde_json::Map<_, _>>(),
-        "cosine_to_orig": {"plus": cosine(&embeddings[0], &embeddings[1]), "minus": cosine(&embeddings[0], &embeddings[2])},
-    });
-    fsutil::write_json(&dir.join("triptych.json"), &summary)?;
-    Ok(summary)
+    TriptychRecord {
+        run: a.run.clone(),
+        latent: a.latent.clone(),
+        strength: a.strength,
+        method: a.method().name(),
+        prompt: g.prompt.clone(),
+        image: if g.prompt.is_none() {
+            a.image_ref()
+        } else {
+            None
+        },
+        seed: g.seed,
+        steps: g.steps,
+        prior_steps: g.prior_steps,
+        guidance: g.guidance,
+        width,
+        height,
+        decoder: g.decoder.clone(),
+        prior: g.prior.clone(),
+    }
 }
 
 /// Progress over all denoising steps: a bar on a terminal, else one line a step

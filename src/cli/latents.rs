@@ -111,11 +111,7 @@ fn range(an: &Analysis, a: &LatentsArgs) -> anyhow::Result<Vec<usize>> {
 
 /// `--label caption`: captions the top pictures of latents FROM..FROM+COUNT with BLIP,
 /// summarises them, lists the clearest and writes the CSV.
-fn caption_labels(
-    ctx: &Ctx,
-    an: &Analysis,
-    a: &LatentsArgs,
-) -> anyhow::Result<()> {
+fn caption_labels(ctx: &Ctx, an: &Analysis, a: &LatentsArgs) -> anyhow::Result<()> {
     let latents = range(an, a)?;
     let device = ctx.device.open()?;
     ctx.note(&format!(

@@ -34,7 +34,11 @@ pub fn run(ctx: &Ctx, a: &SteerArgs) -> anyhow::Result<()> {
         return super::generate::run(ctx, a, &mut steerer);
     }
     let Some(image) = a.image_ref() else {
-        return Err(Error::invalid("--image", "name the image to steer: a row id or a picture file").into());
+        return Err(Error::invalid(
+            "--image",
+            "name the image to steer: a row id or a picture file",
+        )
+        .into());
     };
     let m = steerer.analysis.labels.len();
     if let Some(&bad) = a.latent.iter().find(|&&j| j >= m) {
@@ -61,11 +65,11 @@ pub fn run(ctx: &Ctx, a: &SteerArgs) -> anyhow::Result<()> {
     let after = steerer.preview(&steered);
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     let run_dir = crate::engine::run::RunDir::new(&ctx.ws, &a.run);
-    examples::save(&run_dir, &example(&steerer, &a, &image, &before, &after))?;
+    examples::save(&run_dir, &example(&steerer, a, &image, &before, &after))?;
     if ctx.json {
-        return print_json(&steer_json(&steerer, &a, &image, &before, &after));
+        return print_json(&steer_json(&steerer, a, &image, &before, &after));
     }
-    print_preview(&steerer, &a, &image, &before, &after);
+    print_preview(&steerer, a, &image, &before, &after);
     ctx.note(&format!("steered and previewed in {ms:.1} ms"));
     Ok(())
 }

@@ -5,8 +5,6 @@
 use std::path::PathBuf;
 
 use crate::engine::error::Result;
-use crate::engine::steer::{ImageRef, Method};
-use crate::protocol::StepLine;
 use crate::engine::latents::analysis::Analysis;
 use crate::engine::latents::captioned::saved_caption_labels;
 use crate::engine::latents::label::Category;
@@ -14,8 +12,10 @@ use crate::engine::run::{self, list_runs, MetricsRow, RunDir, Status};
 use crate::engine::sae::evaluate::EvalMetrics;
 use crate::engine::sae::Arch;
 use crate::engine::set;
+use crate::engine::steer::{ImageRef, Method};
 use crate::engine::workspace::Workspace;
 use crate::engine::zeroshot;
+use crate::protocol::StepLine;
 
 /// One run as the Train and Metrics tabs show it.
 #[derive(Debug, Clone, PartialEq)]

@@ -70,7 +70,10 @@ fn steerer<'a>(
     }
     match current {
         Some((_, s)) => Ok(s),
-        None => Err(Error::invalid("run", format!("'{run}' could not be opened"))),
+        None => Err(Error::invalid(
+            "run",
+            format!("'{run}' could not be opened"),
+        )),
     }
 }
 

@@ -179,7 +179,10 @@ mod tests {
     fn generation_progress_is_read_from_step_lines() {
         let (_d, j) = job("step 1/9 (prior)\nstep 2/9 (prior)\n");
         let step = j.step().expect("a step line");
-        assert_eq!((step.done, step.total, step.panel.as_str()), (2, 9, "prior"));
+        assert_eq!(
+            (step.done, step.total, step.panel.as_str()),
+            (2, 9, "prior")
+        );
         let (_d, j) = job("step 2/9 (prior)\non the CPU: 2.0 s a step\n");
         assert_eq!(j.step(), None);
     }
@@ -192,9 +195,15 @@ mod tests {
             j.outcome(Some(1)),
             Outcome::Failed("error: no run named 'r2'".into())
         );
-        assert_eq!(j.outcome(None), Outcome::Failed("error: no run named 'r2'".into()));
+        assert_eq!(
+            j.outcome(None),
+            Outcome::Failed("error: no run named 'r2'".into())
+        );
         let (_d, stopped) = job("interrupted: saving checkpoints\n");
-        assert_eq!(stopped.outcome(Some(i32::from(EXIT_INTERRUPTED))), Outcome::Done);
+        assert_eq!(
+            stopped.outcome(Some(i32::from(EXIT_INTERRUPTED))),
+            Outcome::Done
+        );
         assert_eq!(stopped.outcome(Some(0)), Outcome::Done);
         let (_d, quiet) = job("");
         assert_eq!(quiet.status(), "zeroshot demo100");

@@ -74,9 +74,15 @@ mod tests {
 
     #[test]
     fn a_key_finds_its_binding_and_the_help_names_every_key() {
-        assert_eq!(find(TABLE, &KeyEvent::from(KeyCode::Char('k'))), Some(Does::Up));
+        assert_eq!(
+            find(TABLE, &KeyEvent::from(KeyCode::Char('k'))),
+            Some(Does::Up)
+        );
         assert_eq!(find(TABLE, &KeyEvent::from(KeyCode::Esc)), Some(Does::Quit));
         assert_eq!(find(TABLE, &KeyEvent::from(KeyCode::Char('x'))), None);
-        assert_eq!(help(TABLE), [("↑ k".to_string(), "up"), ("q Esc".to_string(), "quit")]);
+        assert_eq!(
+            help(TABLE),
+            [("↑ k".to_string(), "up"), ("q Esc".to_string(), "quit")]
+        );
     }
 }

@@ -101,7 +101,11 @@ fn status_bar(frame: &mut Frame, app: &Shared, area: Rect) {
             "{}{}▏{}",
             t.prompt,
             t.text,
-            if t.hint { " (Enter keeps, Esc cancels)" } else { "" }
+            if t.hint {
+                " (Enter keeps, Esc cancels)"
+            } else {
+                ""
+            }
         ),
         (Some(m), None) => m.clone(),
         (None, None) => format!(

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::clip::model::{Activation, TowerConfig};
+use crate::clip::config::{Activation, TowerConfig};
 use crate::error::{Error, Result};
 
 /// transformers' `BlipTextConfig` defaults.

@@ -9,7 +9,8 @@ use candle_core::{Module, Tensor};
 use candle_nn::{embedding, layer_norm, linear, Embedding, LayerNorm, Linear, VarBuilder};
 
 use super::config::TextConfig;
-use crate::clip::model::{causal_mask, dense, Activation};
+use crate::clip::config::Activation;
+use crate::clip::layers::{causal_mask, dense};
 use crate::error::Result;
 
 /// The LM head's weights are tied to the word embeddings; transformers' safetensors files

@@ -13,7 +13,7 @@ use super::generate::{greedy, MAX_LEN};
 use super::preprocess::pixels;
 use super::vision::VisionTower;
 use super::vocab::Vocab;
-use crate::clip::model::pixel_batch;
+use crate::clip::layers::pixel_batch;
 use crate::error::Result;
 use crate::hub::{self, ModelSource, BLIP};
 

@@ -4,7 +4,7 @@
 
 use image::{DynamicImage, RgbImage};
 
-use crate::clip::preprocess::{normalise, resize_bicubic};
+use crate::clip::preprocess::{resize_bicubic, standardise};
 
 /// The picture as RGB, transparent parts shown over white as `convert_to_rgb` does.
 fn on_white(img: &DynamicImage) -> RgbImage {
@@ -23,5 +23,5 @@ fn on_white(img: &DynamicImage) -> RgbImage {
 
 /// The model input: CHW, (x / 255 − mean) / std. shape: [3, side, side]
 pub fn pixels(img: &DynamicImage, side: u32) -> Vec<f32> {
-    normalise(&resize_bicubic(&on_white(img), side, side))
+    standardise(&resize_bicubic(&on_white(img), side, side))
 }

@@ -1,12 +1,12 @@
 //! BLIP's vision tower: a ViT whose patch embedding has a bias, with no norm before the
 //! layers and one after them over every token; the text decoder attends to all of them.
-//! Its layers are CLIP's (`clip::model::Layer`) with BLIP's fused `qkv` projection.
+//! Its layers are CLIP's (`clip::layers::Layer`) with BLIP's fused `qkv` projection.
 
 use candle_core::{Module, Tensor};
 use candle_nn::{conv2d, layer_norm, Conv2d, Conv2dConfig, LayerNorm, VarBuilder};
 
 use super::config::VisionConfig;
-use crate::clip::model::{class_and_patches, Layer};
+use crate::clip::layers::{class_and_patches, Layer};
 use crate::error::Result;
 
 pub struct VisionTower {

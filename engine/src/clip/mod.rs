@@ -1,13 +1,18 @@
-//! OpenCLIP in candle: where the weights come from, the towers, the tokenizer, decoding and
-//! preprocessing exactly as open_clip does them, and the text tower as a prompt encoder.
+//! OpenCLIP in candle: the config, the shared transformer layers, the vision and text towers, the
+//! tokenizer, decoding and preprocessing exactly as open_clip does them, and the text tower as a
+//! prompt encoder. Weights are read by `hub` (a hub repo or a local folder).
 
+pub mod config;
 pub mod decode;
 pub mod image;
+pub(crate) mod layers;
 pub mod model;
 pub(crate) mod ops;
 pub mod preprocess;
 pub mod random;
 pub mod text;
+mod text_tower;
 pub mod tokenizer;
+mod vision_tower;
 
 pub use tokenizer::{ClipTokenizer, CONTEXT_LENGTH};

@@ -236,11 +236,11 @@ pub fn resize_and_crop(img: &Decoded, size: u32) -> RgbImage {
 
 /// The model input: CHW, scaled to [0, 1], then (x − mean) / std. shape: [3, size, size]
 pub fn preprocess(img: &Decoded, size: u32) -> Vec<f32> {
-    normalise(&resize_and_crop(img, size))
+    standardise(&resize_and_crop(img, size))
 }
 
 /// A picture as CHW floats, scaled to [0, 1], then (x − mean) / std. shape: [3, h, w]
-pub fn normalise(pic: &RgbImage) -> Vec<f32> {
+pub fn standardise(pic: &RgbImage) -> Vec<f32> {
     let plane = (pic.width() * pic.height()) as usize;
     let mut out = vec![0.0f32; 3 * plane];
     for (i, p) in pic.pixels().enumerate() {

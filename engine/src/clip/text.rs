@@ -2,11 +2,12 @@
 
 use candle_core::Device;
 
-use super::model::{unit_rows, Clip, ClipConfig};
+use super::model::{Clip, ClipConfig};
 use super::tokenizer::ClipTokenizer;
 use crate::error::Result;
 use crate::hub::ModelSource;
-use crate::zeroshot::TextEncoder;
+use crate::text_encoder::TextEncoder;
+use crate::unit::unit_rows;
 
 /// Prompts embedded at a time.
 const BATCH: usize = 64;

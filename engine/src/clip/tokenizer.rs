@@ -86,16 +86,6 @@ impl ClipTokenizer {
         }
         ids
     }
-
-    /// Prompts as rows of exactly the context length, zero-padded. shape: [texts, 77]
-    pub fn encode_batch(&self, texts: &[String]) -> Vec<u32> {
-        let mut out = vec![0u32; texts.len() * self.context];
-        for (row, text) in out.chunks_mut(self.context).zip(texts) {
-            let ids = self.encode(text);
-            row[..ids.len()].copy_from_slice(&ids);
-        }
-        out
-    }
 }
 
 #[cfg(test)]
@@ -130,18 +120,5 @@ mod tests {
                 clean(&case.prompt)
             );
         }
-    }
-
-    #[test]
-    fn batches_are_padded_to_the_context_length() {
-        let tok = ClipTokenizer::new();
-        let rows = tok.encode_batch(&["a cat".into(), "".into()]);
-        assert_eq!(rows.len(), 2 * CONTEXT_LENGTH);
-        assert_eq!(&rows[..4], &[49406, 320, 2368, 49407]);
-        assert_eq!(rows[4], 0);
-        assert_eq!(
-            &rows[CONTEXT_LENGTH..CONTEXT_LENGTH + 3],
-            &[49406, 49407, 0]
-        );
     }
 }

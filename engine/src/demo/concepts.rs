@@ -117,11 +117,6 @@ pub fn all_concepts() -> Vec<(usize, &'static str)> {
         .collect()
 }
 
-/// The global index of a concept value (its row in the ground-truth directions).
-pub fn concept_index(value: &str) -> Option<usize> {
-    all_concepts().iter().position(|(_, v)| *v == value)
-}
-
 /// A picture's concepts: for each attribute, the chosen value's index (None when absent).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scene {

@@ -9,6 +9,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use super::concepts::{all_concepts, Scene, ATTRIBUTES};
 use crate::set::GroundTruth;
+use crate::unit::normalise;
 
 /// How much each concept direction shares with its attribute's common direction, so concepts
 /// of one attribute overlap (superposition) as related CLIP features do.
@@ -41,13 +42,6 @@ fn gaussian(rng: &mut ChaCha8Rng, dim: usize) -> Vec<f32> {
         .collect()
 }
 
-pub fn normalize(v: &mut [f32]) {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        v.iter_mut().for_each(|x| *x /= norm);
-    }
-}
-
 fn add_scaled(acc: &mut [f32], v: &[f32], s: f32) {
     acc.iter_mut().zip(v).for_each(|(a, b)| *a += s * b);
 }
@@ -60,13 +54,13 @@ impl ConceptEncoder {
         for (a, _) in all_concepts() {
             let mut u = gaussian(&mut rng, dim);
             add_scaled(&mut u, &shared[a], ATTRIBUTE_SHARE);
-            normalize(&mut u);
+            normalise(&mut u);
             directions.extend(u);
         }
         let mut image_offset = gaussian(&mut rng, dim);
         let mut text_offset = gaussian(&mut rng, dim);
-        normalize(&mut image_offset);
-        normalize(&mut text_offset);
+        normalise(&mut image_offset);
+        normalise(&mut text_offset);
         ConceptEncoder {
             dim,
             directions,
@@ -112,7 +106,7 @@ impl ConceptEncoder {
             let e: f32 = StandardNormal.sample(rng);
             *v += IMAGE_NOISE * e;
         }
-        normalize(&mut x);
+        normalise(&mut x);
         x
     }
 
@@ -137,7 +131,7 @@ impl ConceptEncoder {
         }
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ stable_hash(prompt));
         add_scaled(&mut x, &gaussian(&mut rng, self.dim), PROMPT_NOISE);
-        normalize(&mut x);
+        normalise(&mut x);
         x
     }
 

@@ -147,8 +147,9 @@ pub fn scene_numbering(set: &EmbeddingSet) -> (u64, usize) {
     (set.meta.seed.unwrap_or(DEFAULT_SEED), first)
 }
 
-/// Renders row `id` of a demo set.
-pub fn render_item(set: &EmbeddingSet, id: usize) -> image::RgbImage {
+/// Renders row `id` of a demo set (the tests' way to draw the picture a row stands for).
+#[cfg(test)]
+pub(crate) fn render_item(set: &EmbeddingSet, id: usize) -> image::RgbImage {
     render::render(&scene_of_row(set, id))
 }
 

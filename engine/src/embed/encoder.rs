@@ -1,12 +1,13 @@
 //! What turns an example into an embedding: CLIP's image tower on its picture, or Kandinsky
 //! 2.2's prior on its caption (the study's 1280-d "prior embeddings").
 
-use crate::clip::model::{unit_rows_and_norms, Clip};
+use crate::clip::model::Clip;
 use crate::clip::preprocess::preprocess;
 use crate::dataset::Example;
 use crate::error::{Error, Result};
 use crate::kandinsky::scheduler::SeededNoise;
 use crate::kandinsky::{KandinskyPrior, PriorOptions};
+use crate::unit::unit_rows_and_norms;
 
 /// The prior's prompts and their noise.
 pub struct PriorEncoder {

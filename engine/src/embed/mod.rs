@@ -152,8 +152,7 @@ fn load_encoder(opts: &EmbedOptions, device: &Device) -> Result<(Encoder, String
     } else {
         candle_core::DType::F16
     };
-    let prior =
-        crate::kandinsky::KandinskyPrior::load(&p.source.resolve()?, dtype, device)?;
+    let prior = crate::kandinsky::KandinskyPrior::load(&p.source.resolve()?, dtype, device)?;
     let name = format!("{}/image_encoder", p.source.name().trim_end_matches('/'));
     let encoder = PriorEncoder {
         prior,

@@ -10,10 +10,10 @@ use super::*;
 use candle_core::Tensor;
 
 use crate::clip::decode;
-use crate::clip::model::normalize_rows;
 use crate::clip::preprocess::preprocess;
 use crate::clip::random;
 use crate::set::{EmbeddingSet, REPORT_FILE};
+use crate::unit::normalise_rows;
 
 const PARQUET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/parquet");
 
@@ -103,7 +103,7 @@ fn rows_are_the_models_unit_embeddings_and_corrupt_pictures_are_reported() {
     let clip = Clip::load(&w.model, &Device::Cpu).unwrap();
     let pic = decode::open(Path::new(items[2].path.as_deref().unwrap())).unwrap();
     let x = Tensor::from_vec(preprocess(&pic, 32), (1, 3, 32, 32), &Device::Cpu).unwrap();
-    let want = normalize_rows(&clip.embed_images(&x).unwrap())
+    let want = normalise_rows(&clip.embed_images(&x).unwrap())
         .unwrap()
         .flatten_all()
         .unwrap()

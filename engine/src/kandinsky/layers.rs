@@ -286,5 +286,5 @@ pub fn to_map(x: &Tensor, h: usize, w: usize) -> Result<Tensor> {
 
 /// A linear layer over a token sequence. [b, n, i] → [b, n, o]
 pub fn tokens_linear(layer: &Linear, x: &Tensor) -> Result<Tensor> {
-    crate::clip::model::dense(layer, x)
+    crate::clip::layers::dense(layer, x)
 }

@@ -12,12 +12,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::index::LatentIndex;
-use crate::demo::encoder::normalize;
 use crate::error::Result;
 use crate::sae::evaluate::concept_cosines;
 use crate::sae::linalg::{matmul, MatRef, Threads};
 use crate::sae::SaeParams;
 use crate::set::EmbeddingSet;
+use crate::unit::normalise;
 use crate::workspace::Workspace;
 use crate::zeroshot::{self, Source, TaskSpec, TextEncoder};
 
@@ -103,7 +103,7 @@ fn centre_rows(rows: &mut [f32], d: usize) {
     }
     for r in rows.chunks_mut(d) {
         r.iter_mut().zip(&mean).for_each(|(v, m)| *v -= m);
-        normalize(r);
+        normalise(r);
     }
 }
 
@@ -117,7 +117,7 @@ pub fn label_all(
 ) -> Vec<Label> {
     let (d, m, w) = (p.d, p.m, words.len());
     let mut unit = p.clone();
-    unit.normalize_decoder();
+    unit.normalise_decoder();
     let set_mean: Vec<f32> = set.stats().mean.iter().map(|&v| v as f32).collect();
     // Mean of each latent's top rows, less the set's mean: what its images share.
     let mut tops = vec![0.0f32; m * d];
@@ -130,7 +130,7 @@ pub fn label_all(
         }
         if !l.top.is_empty() {
             out.iter_mut().zip(&set_mean).for_each(|(o, mu)| *o -= mu);
-            normalize(out);
+            normalise(out);
         }
     }
     let mut by_decoder = vec![0.0f32; m * w];

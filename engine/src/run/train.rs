@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::log::{self, MetricsRow};
 use super::state::{self, RunState, Status};
 use super::{RunConfig, RunDir, CHECKPOINT_FILE, METRICS_FILE, RESULTS_FILE, WEIGHTS_FILE};
+use crate::clock::{now_unix, unix_seconds};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::sae::checkpoint::{self, Position};
@@ -18,7 +19,7 @@ use crate::sae::evaluate::{evaluate, EvalMetrics, Truth};
 use crate::sae::gt_match::presence;
 use crate::sae::linalg::Threads;
 use crate::sae::{Init, Trainer};
-use crate::set::{now_unix, BatchPlan, EmbeddingSet};
+use crate::set::{BatchPlan, EmbeddingSet};
 use candle_core::Device;
 
 /// `results.json`: the final SAE's metrics over the whole set, and how fast it trained.
@@ -310,11 +311,4 @@ impl Loop {
 fn examples_after(done: u64, per_epoch: u64, batch: usize, rows: usize) -> u64 {
     let (epochs, within) = (done / per_epoch, done % per_epoch);
     epochs * rows as u64 + within * batch as u64
-}
-
-fn unix_seconds() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }

@@ -68,11 +68,6 @@ impl Arch {
     pub fn uses_lambda(self) -> bool {
         matches!(self, Arch::Relu | Arch::JumpRelu)
     }
-
-    /// The families whose batch selection becomes a threshold at inference.
-    pub fn batch_selects(self) -> bool {
-        matches!(self, Arch::BatchTopK | Arch::Matryoshka)
-    }
 }
 
 /// What a trained SAE applies after `pre` at inference; saved with its weights.

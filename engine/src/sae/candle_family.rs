@@ -7,7 +7,8 @@ use candle_core::{DType, Device, Tensor, D};
 
 use super::family_state::FamilyState;
 use super::family_step::{Select, Spec};
-use super::step::StepStats;
+use super::loss::{self, BatchSums, StepStats};
+use super::model;
 use crate::error::{Error, Result};
 
 /// Halvings of the bisection interval [0, max]: the cut separates the k-th from the (k+1)-th
@@ -156,8 +157,7 @@ impl DeviceFamily {
         let [w_enc, b_enc, w_dec, b_dec] = params;
         let (rows, d) = x.dims2()?;
         let scale = 2.0 / (rows * d) as f64;
-        let centred = x.broadcast_sub(b_dec)?;
-        let pre = centred.matmul(w_enc)?.broadcast_add(b_enc)?;
+        let (centred, pre) = model::pre_activation(x, w_enc, b_enc, b_dec)?;
         let pos = pre.relu()?;
         let (mask, cut) = self.select(&pre, &pos)?;
         let z = (&pos * &mask)?;
@@ -172,10 +172,7 @@ impl DeviceFamily {
         let mut sse_full = sse_prefixes.clone();
         let mut full_recon = None;
         for mask_s in &self.prefix_masks {
-            let recon = z
-                .broadcast_mul(mask_s)?
-                .matmul(w_dec)?
-                .broadcast_add(b_dec)?;
+            let recon = model::decode(&z.broadcast_mul(mask_s)?, w_dec, b_dec)?;
             let diff = (&recon - x)?;
             sse_full = diff.sqr()?.sum_all()?;
             sse_prefixes = (sse_prefixes + &sse_full)?;
@@ -242,18 +239,18 @@ impl DeviceFamily {
         )?
         .to_dtype(DType::F64)?
         .to_vec1::<f64>()?;
-        let elements = (rows * d) as f64;
-        let (m, active) = (w_dec.dim(0)?, sums[4]);
-        let penalty = match self.spec.select {
-            Select::Jump { l0_weight, .. } => l0_weight * active / rows as f64,
-            _ => 0.0,
+        let m = w_dec.dim(0)?;
+        let batch = BatchSums {
+            rows,
+            sse: sums[0],
+            sse_prefixes: sums[1],
+            aux_sse: sums[2],
+            l1: sums[3],
+            active: sums[4] as u64,
         };
         let stats = StepStats {
-            loss: sums[1] / elements + penalty + self.spec.aux_coef * sums[2] / elements,
-            mse: sums[0] / elements,
-            l1: sums[3] / (self.spec.l1_per_row * rows as f64),
-            avg_l0: active / rows as f64,
             dead_frac: Some(sums[5] / m as f64),
+            ..loss::stats(&batch, &self.spec.loss_terms(d))
         };
         let finite = stats.loss.is_finite();
         Ok(FamilyStep {

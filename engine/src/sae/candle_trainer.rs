@@ -9,9 +9,10 @@ use super::candle_family::{DeviceFamily, FamilyStep};
 use super::config::{TrainConfig, ADAM_BETA1, ADAM_BETA2, ADAM_EPS};
 use super::family_state::{followed, FamilyState};
 use super::family_trainer::{inference_activation, spec_of, THRESHOLD_RATE};
+use super::loss::{BatchSums, StepStats};
 use super::params::SaeParams;
-use super::step::StepStats;
 use super::trainer::Snapshot;
+use super::{model, step};
 use crate::error::Result;
 
 /// Weights (or moments) as tensors, in `TENSOR_NAMES` order: W_enc [d, m], b_enc [m],
@@ -162,9 +163,9 @@ impl CandleTrainer {
     fn step_relu(&mut self, x: &Tensor, rows: usize, lr: f64) -> Result<StepStats> {
         let (d, m) = (self.d, self.m);
         let [w_enc, b_enc, w_dec, b_dec] = &self.params;
-        let centred = x.broadcast_sub(b_dec)?;
-        let z = centred.matmul(w_enc)?.broadcast_add(b_enc)?.relu()?;
-        let diff = (z.matmul(w_dec)?.broadcast_add(b_dec)? - x)?;
+        let (centred, pre) = model::pre_activation(x, w_enc, b_enc, b_dec)?;
+        let z = pre.relu()?;
+        let diff = (model::decode(&z, w_dec, b_dec)? - x)?;
         let active = z.gt(0f32)?.to_dtype(DType::F32)?;
         let sums = Tensor::stack(
             &[diff.sqr()?.sum_all()?, z.sum_all()?, active.sum_all()?],
@@ -173,15 +174,13 @@ impl CandleTrainer {
         .to_dtype(DType::F64)?
         .to_vec1::<f64>()?;
         let l1_div = self.config.l1.divisor(rows, m);
-        let mse = sums[0] / (rows * d) as f64;
-        let l1 = sums[1] / l1_div;
-        let stats = StepStats {
-            loss: mse + self.config.lambda * l1,
-            mse,
-            l1,
-            avg_l0: sums[2] / rows as f64,
-            dead_frac: None,
-        };
+        let stats = step::stats(
+            &BatchSums::plain(rows, sums[0], sums[1], sums[2] as u64),
+            d,
+            m,
+            self.config.lambda,
+            self.config.l1,
+        );
         if !stats.loss.is_finite() {
             return Ok(stats);
         }

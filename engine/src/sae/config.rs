@@ -269,7 +269,7 @@ impl TrainConfig {
 
     /// Steps in one epoch over `rows` rows (the last, partial batch is kept).
     pub fn steps_per_epoch(&self, rows: usize) -> u64 {
-        rows.div_ceil(self.batch) as u64
+        crate::set::steps_per_epoch(rows, self.batch)
     }
 
     pub fn total_steps(&self, rows: usize) -> u64 {

@@ -159,7 +159,7 @@ pub fn gt_recovery(cos: &[f32], k: usize, m: usize) -> (f64, f64) {
 pub fn concept_cosines(p: &SaeParams, gt: &GroundTruth) -> Vec<f32> {
     let (d, m, k) = (p.d, p.m, gt.names.len());
     let mut unit = p.clone();
-    unit.normalize_decoder();
+    unit.normalise_decoder();
     let mut cos = vec![0.0f32; k * m];
     matmul(
         &mut cos,

@@ -28,8 +28,8 @@ use rayon::prelude::*;
 
 use super::arch::jump_keeps;
 use super::linalg::{matmul, MatRef, Threads};
+use super::loss::{self, BatchSums, LossTerms, Sparsity, StepStats};
 use super::rows::{axpy, dot, RowParams};
-use super::step::StepStats;
 
 /// How a family chooses its nonzero latents during training.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,6 +58,21 @@ pub struct Spec {
     pub aux_coef: f64,
     /// The L1 convention's divisor per row count, for the logged L1 term: c / B.
     pub l1_per_row: f64,
+}
+
+impl Spec {
+    /// The family's loss terms (`loss.rs`).
+    pub fn loss_terms(&self, d: usize) -> LossTerms {
+        LossTerms {
+            d,
+            l1_per_row: self.l1_per_row,
+            sparsity: match self.select {
+                Select::Jump { l0_weight, .. } => Sparsity::L0(l0_weight),
+                _ => Sparsity::Fixed,
+            },
+            aux_coef: self.aux_coef,
+        }
+    }
 }
 
 /// One row's nonzero latents and what the backward pass found for them.
@@ -294,22 +309,15 @@ struct RowSums {
 
 fn batch_stats(per_row: &[RowSums], spec: &Spec, rows: usize, d: usize) -> StepStats {
     let sum = |f: fn(&RowSums) -> f64| per_row.iter().map(f).sum::<f64>();
-    let elements = (rows * d) as f64;
-    let active = per_row.iter().map(|r| r.active).sum::<u64>() as f64;
-    let mse = sum(|r| r.sse) / elements;
-    let penalty = match spec.select {
-        Select::Jump { l0_weight, .. } => l0_weight * active / rows as f64,
-        _ => 0.0,
+    let sums = BatchSums {
+        rows,
+        sse: sum(|r| r.sse),
+        sse_prefixes: sum(|r| r.sse_prefixes),
+        aux_sse: sum(|r| r.aux_sse),
+        l1: sum(|r| r.l1),
+        active: per_row.iter().map(|r| r.active).sum(),
     };
-    StepStats {
-        loss: sum(|r| r.sse_prefixes) / elements
-            + penalty
-            + spec.aux_coef * sum(|r| r.aux_sse) / elements,
-        mse,
-        l1: sum(|r| r.l1) / (spec.l1_per_row * rows as f64),
-        avg_l0: active / rows as f64,
-        dead_frac: None,
-    }
+    loss::stats(&sums, &spec.loss_terms(d))
 }
 
 /// One row's share of the backward pass.

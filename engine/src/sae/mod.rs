@@ -14,6 +14,7 @@ pub mod family_trainer;
 pub mod gt_match;
 pub mod init;
 pub mod linalg;
+pub mod loss;
 pub mod model;
 pub mod params;
 pub mod rows;

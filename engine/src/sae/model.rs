@@ -1,10 +1,13 @@
-//! The trained SAE as candle tensors, for inference on any device (CPU, CUDA, Metal):
+//! The SAE's forward pass, defined once in candle tensor ops:
 //!
 //! ```text
-//!   z = σ((x − b_dec) W_enc + b_enc)       x: [n, d] → z: [n, m]
-//!   x̂ = z W_dec + b_dec                    z: [n, m] → x̂: [n, d]
+//!   pre = (x − b_dec) W_enc + b_enc        x: [n, d] → pre: [n, m]
+//!   z   = σ(pre)                           σ: ReLU, TopK or JumpReLU (`arch.rs`)
+//!   x̂   = z W_dec + b_dec                  z: [n, m] → x̂: [n, d]
 //! ```
-//! σ is the SAE's activation: ReLU, TopK or JumpReLU (`arch.rs`).
+//! The candle trainers build their steps from [`pre_activation`] and [`decode`]; the CPU
+//! kernels (`step.rs`, `family_step.rs`), which inference on the CPU uses, are checked against
+//! [`Sae::forward`] in the tests; the loss is `loss.rs`'s.
 
 use candle_core::{DType, Device, Tensor};
 
@@ -51,10 +54,7 @@ impl Sae {
 
     /// x: [n, d] → z: [n, m]
     pub fn encode(&self, x: &Tensor) -> Result<Tensor> {
-        let pre = x
-            .broadcast_sub(&self.b_dec)?
-            .matmul(&self.w_enc)?
-            .broadcast_add(&self.b_enc)?;
+        let (_, pre) = pre_activation(x, &self.w_enc, &self.b_enc, &self.b_dec)?;
         let pos = pre.relu()?;
         let keep = match &self.act {
             DeviceActivation::Relu => return Ok(pos),
@@ -66,7 +66,7 @@ impl Sae {
 
     /// z: [n, m] → x̂: [n, d]
     pub fn decode(&self, z: &Tensor) -> Result<Tensor> {
-        Ok(z.matmul(&self.w_dec)?.broadcast_add(&self.b_dec)?)
+        decode(z, &self.w_dec, &self.b_dec)
     }
 
     /// x: [n, d] → (z, x̂)
@@ -75,4 +75,22 @@ impl Sae {
         let recon = self.decode(&z)?;
         Ok((z, recon))
     }
+}
+
+/// The encoder before its activation: x: [n, d] → (x − b_dec: [n, d], pre: [n, m]).
+/// w_enc: [d, m], b_enc: [m], b_dec: [d]
+pub fn pre_activation(
+    x: &Tensor,
+    w_enc: &Tensor,
+    b_enc: &Tensor,
+    b_dec: &Tensor,
+) -> Result<(Tensor, Tensor)> {
+    let centred = x.broadcast_sub(b_dec)?;
+    let pre = centred.matmul(w_enc)?.broadcast_add(b_enc)?;
+    Ok((centred, pre))
+}
+
+/// The decoder: z: [n, m] → x̂: [n, d]. w_dec: [m, d], b_dec: [d]
+pub fn decode(z: &Tensor, w_dec: &Tensor, b_dec: &Tensor) -> Result<Tensor> {
+    Ok(z.matmul(w_dec)?.broadcast_add(b_dec)?)
 }

@@ -51,7 +51,7 @@ impl SaeParams {
         for v in p.w_dec.iter_mut() {
             *v = StandardNormal.sample(&mut rng);
         }
-        p.normalize_decoder();
+        p.normalise_decoder();
         for j in 0..m {
             for i in 0..d {
                 p.w_enc[i * m + j] = p.w_dec[j * d + i];
@@ -107,7 +107,7 @@ impl SaeParams {
     }
 
     /// Scales every decoder row to unit L2 norm (rows of norm 0 are left alone).
-    pub fn normalize_decoder(&mut self) {
+    pub fn normalise_decoder(&mut self) {
         for row in self.w_dec.chunks_mut(self.d) {
             let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
             if norm > 0.0 {

@@ -20,31 +20,10 @@ use rayon::prelude::*;
 
 use super::config::L1Convention;
 use super::linalg::{matmul, MatRef, Threads};
+use super::loss::{LossTerms, Sparsity};
 use super::params::SaeParams;
 
-/// Sums over one batch's forward pass, in f64.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct BatchSums {
-    pub rows: usize,
-    /// Σ (x̂ − x)² over all elements.
-    pub sse: f64,
-    /// Σ |z| over all latents.
-    pub l1: f64,
-    /// Number of active (z > 0) latents.
-    pub active: u64,
-}
-
-/// What one training step reports: the batch's loss and its terms.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StepStats {
-    pub loss: f64,
-    pub mse: f64,
-    /// The L1 term before λ, in the run's convention.
-    pub l1: f64,
-    pub avg_l0: f64,
-    /// Share of latents dead (not fired for the run's `dead_after` steps), where tracked.
-    pub dead_frac: Option<f64>,
-}
+pub use super::loss::{BatchSums, StepStats};
 
 /// Scratch buffers for a batch of up to `capacity` rows, reused across steps.
 pub struct Scratch {
@@ -175,24 +154,26 @@ pub fn forward(
             .map(|(v, t)| ((v - t) as f64).powi(2))
             .sum::<f64>()
     });
-    BatchSums {
+    BatchSums::plain(
         rows,
-        sse: sse.iter().sum(),
-        l1: latent_sums.iter().map(|s| s.1 as f64).sum(),
-        active: latent_sums.iter().map(|s| s.0 as u64).sum(),
-    }
+        sse.iter().sum(),
+        latent_sums.iter().map(|s| s.1 as f64).sum(),
+        latent_sums.iter().map(|s| s.0 as u64).sum(),
+    )
 }
 
-/// The loss terms of one batch's sums.
+/// The loss terms of one batch's sums, as ReLU + L1 trains.
 pub fn stats(sums: &BatchSums, d: usize, m: usize, lambda: f64, l1: L1Convention) -> StepStats {
-    let mse = sums.sse / (sums.rows * d) as f64;
-    let l1_term = sums.l1 / l1.divisor(sums.rows, m);
-    StepStats {
-        loss: mse + lambda * l1_term,
-        mse,
-        l1: l1_term,
-        avg_l0: sums.active as f64 / sums.rows as f64,
-        dead_frac: None,
+    super::loss::stats(sums, &relu_terms(d, m, lambda, l1))
+}
+
+/// ReLU + L1's loss terms.
+pub fn relu_terms(d: usize, m: usize, lambda: f64, l1: L1Convention) -> LossTerms {
+    LossTerms {
+        d,
+        l1_per_row: l1.divisor(1, m),
+        sparsity: Sparsity::L1(lambda),
+        aux_coef: 0.0,
     }
 }
 

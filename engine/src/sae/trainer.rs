@@ -203,7 +203,7 @@ impl CpuTrainer {
         }
         adam.update(params, &self.scratch.grads, lr, self.threads);
         if c.unit_norm_decoder {
-            params.normalize_decoder();
+            params.normalise_decoder();
         }
         stats
     }

@@ -25,7 +25,7 @@ impl BatchPlan {
     }
 
     pub fn steps_per_epoch(&self) -> u64 {
-        self.rows.div_ceil(self.batch) as u64
+        steps_per_epoch(self.rows, self.batch)
     }
 
     /// The row indices of global step `step` (0-based); the last batch of an epoch may be short.
@@ -48,6 +48,11 @@ pub fn epoch_order(rows: usize, seed: u64, epoch: u64) -> Vec<u32> {
     let mut order: Vec<u32> = (0..rows as u32).collect();
     order.shuffle(&mut rng);
     order
+}
+
+/// Steps in one epoch of `rows` rows at `batch` rows a step (the last, partial batch is kept).
+pub fn steps_per_epoch(rows: usize, batch: usize) -> u64 {
+    rows.div_ceil(batch) as u64
 }
 
 #[cfg(test)]

@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 use safetensors::SafeTensors;
 
-pub use batches::{epoch_order, BatchPlan};
-pub use meta::{now_unix, Item, SetMeta};
+pub use crate::clock::now_unix;
+pub use batches::{epoch_order, steps_per_epoch, BatchPlan};
+pub use meta::{Item, SetMeta};
 pub use write::{write_set, GroundTruth, SetFiles};
 
 use super::error::{Error, Result};

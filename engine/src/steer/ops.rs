@@ -11,11 +11,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::demo::encoder::normalize;
 use crate::latents::{LatentStats, HIST_BINS};
 use crate::sae::linalg::Threads;
 use crate::sae::step::{encode, Scratch};
 use crate::sae::SaeParams;
+use crate::unit::normalise;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -131,7 +131,7 @@ pub fn steer(
         Method::Add => {
             for e in edits {
                 let mut dir = p.w_dec[e.latent * d..(e.latent + 1) * d].to_vec();
-                normalize(&mut dir);
+                normalise(&mut dir);
                 let alpha = match e.change {
                     Change::Add(s) | Change::Set(s) => s * units[e.latent],
                     Change::Ablate => 0.0,
@@ -140,6 +140,6 @@ pub fn steer(
             }
         }
     }
-    normalize(&mut out);
+    normalise(&mut out);
     (out, z)
 }

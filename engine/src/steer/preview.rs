@@ -11,12 +11,12 @@ use super::input::ImageRef;
 use super::ops::{steer, unit_of, Edit, Method, Units};
 use crate::clip::image::ClipImage;
 use crate::demo;
-use crate::demo::encoder::normalize;
 use crate::error::{Error, Result};
 use crate::latents::Analysis;
 use crate::sae::linalg::{matmul, MatRef, Threads};
 use crate::sae::step::Scratch;
 use crate::set::{EmbeddingSet, GroundTruth};
+use crate::unit::normalise;
 use crate::workspace::Workspace;
 use crate::zeroshot::{classifier, text_encoder_for, Classifier, TaskSpec};
 
@@ -103,7 +103,7 @@ impl Steerer {
         let set = &analysis.set;
         let d = set.dim();
         let mut rows = set.data().to_vec();
-        rows.chunks_mut(d).for_each(normalize);
+        rows.chunks_mut(d).for_each(normalise);
         // The text tower is only needed for a task's classifier (Kandinsky's is 700M
         // parameters; generation shows no classes).
         let task = match task {
@@ -254,7 +254,7 @@ impl Steerer {
             None => (Vec::new(), Vec::new()),
         };
         let mut centred: Vec<f32> = x.iter().zip(&self.set_mean).map(|(v, m)| v - m).collect();
-        normalize(&mut centred);
+        normalise(&mut centred);
         let words = &self.analysis.words;
         let labels = top_k(
             &self.scores(&self.analysis.vocab, words.len(), &centred),

@@ -1,14 +1,14 @@
 use super::ops::{code, steer, unit_of, Change, Edit, Method, Units};
-use crate::demo::encoder::normalize;
 use crate::latents::LatentIndex;
 use crate::sae::step::Scratch;
 use crate::sae::SaeParams;
+use crate::unit::normalise;
 
 fn sae_and_x() -> (SaeParams, Vec<f32>) {
     let mut p = SaeParams::init(32, 96, 3);
     p.b_enc.iter_mut().for_each(|b| *b = 0.02);
     let mut x: Vec<f32> = (0..32).map(|i| ((i * 7 % 11) as f32 - 4.0) * 0.1).collect();
-    normalize(&mut x);
+    normalise(&mut x);
     (p, x)
 }
 
@@ -86,7 +86,7 @@ fn ablation_zeroes_the_latent_and_subtracts_its_contribution() {
         .zip(p.decoder_row(j))
         .map(|(v, w)| v - z[j] * w)
         .collect();
-    normalize(&mut want);
+    normalise(&mut want);
     for (a, b) in out.iter().zip(&want) {
         assert!((a - b).abs() < 1e-5);
     }

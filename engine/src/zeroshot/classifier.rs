@@ -2,18 +2,10 @@
 //! L2-normalised mean of its L2-normalised template embeddings.
 
 use super::task::TaskSpec;
-use crate::demo::encoder::normalize;
 use crate::demo::ConceptEncoder;
 use crate::error::Result;
-
-/// Anything that embeds prompts into the image embedding space.
-pub trait TextEncoder {
-    /// The model's name, which must match the image set's `model`.
-    fn model(&self) -> String;
-    fn dim(&self) -> usize;
-    /// Unit embeddings of the prompts. shape: [prompts.len(), dim]
-    fn embed(&self, prompts: &[String]) -> Result<Vec<f32>>;
-}
+use crate::text_encoder::TextEncoder;
+use crate::unit::normalise;
 
 /// The demo world's prompt encoder.
 pub struct DemoText(pub ConceptEncoder);
@@ -50,12 +42,12 @@ impl Classifier {
             let mut mean = vec![0.0f32; dim];
             for row in embedded.chunks(dim) {
                 let mut unit = row.to_vec();
-                normalize(&mut unit);
+                normalise(&mut unit);
                 mean.iter_mut()
                     .zip(&unit)
                     .for_each(|(m, u)| *m += u / prompts.len() as f32);
             }
-            normalize(&mut mean);
+            normalise(&mut mean);
             weights.extend(mean);
         }
         Ok(Classifier {

@@ -14,14 +14,14 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use classifier::{Classifier, DemoText, TextEncoder};
+pub use crate::text_encoder::TextEncoder;
+pub use classifier::{Classifier, DemoText};
 pub use score::{score, Scores};
 pub use task::{Source, TaskSpec};
 
 use candle_core::Device;
 
 use super::clip::text::ClipText;
-use super::demo::encoder::{normalize, stable_hash};
 use super::demo::{self, ConceptEncoder};
 use super::error::{Error, Result};
 use super::fsutil;
@@ -33,6 +33,7 @@ use super::sae::SaeParams;
 use super::set::{now_unix, EmbeddingSet};
 use super::tensorfile::{self, Named, TensorFile};
 use super::workspace::Workspace;
+use super::{demo::encoder::stable_hash, unit::normalise};
 
 /// Held-out demo images scored by `demo10` and `demo100`.
 pub const DEMO_TEST_IMAGES: usize = 10_000;
@@ -167,7 +168,7 @@ fn labelled_rows(task: &TaskSpec, set: &EmbeddingSet) -> Result<(Vec<f32>, Vec<u
     for item in set.items()? {
         if let Some(label) = task.label_of(&item) {
             let mut row = set.row(item.id).to_vec();
-            normalize(&mut row);
+            normalise(&mut row);
             x.extend(row);
             labels.push(label);
         }
@@ -195,10 +196,10 @@ fn through_sae(p: &SaeParams, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
         forward(p, chunk, rows, &mut scratch, Threads::All);
         for (r, orig) in scratch.recon[..rows * d].chunks(d).zip(chunk.chunks(d)) {
             let mut unit = r.to_vec();
-            normalize(&mut unit);
+            normalise(&mut unit);
             recon.extend(unit);
             let mut kept: Vec<f32> = r.iter().zip(orig).map(|(rv, xv)| rv + (xv - rv)).collect();
-            normalize(&mut kept);
+            normalise(&mut kept);
             control.extend(kept);
         }
     }

@@ -1,5 +1,5 @@
 //! The command line, as clap reads it: the global options here, each subcommand's arguments in
-//! a file of its own. Names follow `shared/design/contract.md`.
+//! a file of its own. Names are the contract users and scripts rely on (docs/user-guide.md).
 
 mod argv;
 mod bench;
@@ -89,7 +89,7 @@ pub enum Command {
     Steer(SteerArgs),
     /// Writes a markdown report (tables, plots, collages, labels) from the workspace.
     Report(ReportArgs),
-    /// Times SAE training at the study's shapes (compare with shared/bench/ref_sae.py).
+    /// Times SAE training at the study's shapes (compare with tools/bench/ref_sae.py).
     Bench(BenchArgs),
 }
 
@@ -111,4 +111,3 @@ impl From<DeviceArg> for DeviceChoice {
         }
     }
 }
-

@@ -21,7 +21,10 @@ pub struct MetricsArgs {
 
 impl super::ToArgv for ResumeArgs {
     fn to_argv(&self) -> Vec<String> {
-        let a = self.runs.iter().fold(super::argv::Argv::new("resume"), |a, r| a.arg(r));
+        let a = self
+            .runs
+            .iter()
+            .fold(super::argv::Argv::new("resume"), |a, r| a.arg(r));
         a.opt_some("--epochs", self.epochs).done()
     }
 }

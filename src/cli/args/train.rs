@@ -184,7 +184,6 @@ impl TrainOpts {
     }
 }
 
-
 impl Default for TrainOpts {
     /// The options as the parser gives them when none is typed: clap's defaults are their one
     /// definition.

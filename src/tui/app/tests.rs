@@ -165,7 +165,11 @@ fn latents_search_sort_jump_and_steer() {
         }]
     );
     press(&mut app, "/star");
-    assert_eq!(latents_tab(&app).rows(&app.lab).len(), 14, "labels naming star");
+    assert_eq!(
+        latents_tab(&app).rows(&app.lab).len(),
+        14,
+        "labels naming star"
+    );
     code(&mut app, KeyCode::Enter);
     assert_eq!(latents_tab(&app).query, "star");
     code(&mut app, KeyCode::Esc);
@@ -186,7 +190,10 @@ fn latents_search_sort_jump_and_steer() {
     code(&mut app, KeyCode::Enter);
     let actions = press(&mut app, "t");
     assert_eq!(app.tab().id(), steer::ID);
-    assert!(matches!(&actions[..], [Action::Steer(r)] if r.edits == [(17, 2.0)]), "{actions:?}");
+    assert!(
+        matches!(&actions[..], [Action::Steer(r)] if r.edits == [(17, 2.0)]),
+        "{actions:?}"
+    );
 }
 
 #[test]
@@ -198,9 +205,7 @@ fn steering_keys_move_strength_stack_and_reset() {
     tab.strength = 0.0;
     code(&mut app, KeyCode::Right);
     let actions = code(&mut app, KeyCode::Right);
-    assert!(
-        matches!(&actions[..], [Action::Steer(r)] if r.edits == [(4, 2.0 * STRENGTH_STEP)])
-    );
+    assert!(matches!(&actions[..], [Action::Steer(r)] if r.edits == [(4, 2.0 * STRENGTH_STEP)]));
     code(&mut app, KeyCode::Enter);
     assert_eq!(steer_tab(&app).stack, [(4, 1.0)]);
     let actions = press(&mut app, "m");
@@ -246,7 +251,12 @@ fn g_asks_for_a_triptych_once_kandinsky_is_set_up() {
     let mut app = sample_app();
     press(&mut app, "5");
     assert!(press(&mut app, "g").is_empty());
-    assert!(app.lab.message.as_deref().unwrap().contains("kandinsky.toml"));
+    assert!(app
+        .lab
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("kandinsky.toml"));
     app.lab.kandinsky = Some(KandinskySettings {
         decoder: "kandinsky-community/kandinsky-2-2-decoder".into(),
         prior: "kandinsky-community/kandinsky-2-2-prior".into(),

@@ -76,19 +76,71 @@ enum Does {
 }
 
 const KEYS: &[Binding<Does>] = &[
-    Binding { keys: &[KeyCode::Up, KeyCode::Char('k')], does: Does::Up, help: "previous latent" },
-    Binding { keys: &[KeyCode::Down, KeyCode::Char('j')], does: Does::Down, help: "next latent" },
-    Binding { keys: &[KeyCode::PageUp], does: Does::PageUp, help: "ten latents up" },
-    Binding { keys: &[KeyCode::PageDown], does: Does::PageDown, help: "ten latents down" },
-    Binding { keys: &[KeyCode::Home, KeyCode::Char('g')], does: Does::First, help: "first latent" },
-    Binding { keys: &[KeyCode::End, KeyCode::Char('G')], does: Does::Last, help: "last latent" },
-    Binding { keys: &[KeyCode::Char('o')], does: Does::Sort, help: "sort by frequency, max activation, confidence or id" },
-    Binding { keys: &[KeyCode::Char('/')], does: Does::Search, help: "search the labels" },
-    Binding { keys: &[KeyCode::Char('#'), KeyCode::Char(':')], does: Does::Jump, help: "jump to a latent id" },
-    Binding { keys: &[KeyCode::Char('[')], does: Does::PreviousRun, help: "explore the previous finished run" },
-    Binding { keys: &[KeyCode::Char(']')], does: Does::NextRun, help: "explore the next finished run" },
-    Binding { keys: &[KeyCode::Char('t'), KeyCode::Enter], does: Does::Steer, help: "steer with this latent" },
-    Binding { keys: &[KeyCode::Esc], does: Does::ClearSearch, help: "clear the search" },
+    Binding {
+        keys: &[KeyCode::Up, KeyCode::Char('k')],
+        does: Does::Up,
+        help: "previous latent",
+    },
+    Binding {
+        keys: &[KeyCode::Down, KeyCode::Char('j')],
+        does: Does::Down,
+        help: "next latent",
+    },
+    Binding {
+        keys: &[KeyCode::PageUp],
+        does: Does::PageUp,
+        help: "ten latents up",
+    },
+    Binding {
+        keys: &[KeyCode::PageDown],
+        does: Does::PageDown,
+        help: "ten latents down",
+    },
+    Binding {
+        keys: &[KeyCode::Home, KeyCode::Char('g')],
+        does: Does::First,
+        help: "first latent",
+    },
+    Binding {
+        keys: &[KeyCode::End, KeyCode::Char('G')],
+        does: Does::Last,
+        help: "last latent",
+    },
+    Binding {
+        keys: &[KeyCode::Char('o')],
+        does: Does::Sort,
+        help: "sort by frequency, max activation, confidence or id",
+    },
+    Binding {
+        keys: &[KeyCode::Char('/')],
+        does: Does::Search,
+        help: "search the labels",
+    },
+    Binding {
+        keys: &[KeyCode::Char('#'), KeyCode::Char(':')],
+        does: Does::Jump,
+        help: "jump to a latent id",
+    },
+    Binding {
+        keys: &[KeyCode::Char('[')],
+        does: Does::PreviousRun,
+        help: "explore the previous finished run",
+    },
+    Binding {
+        keys: &[KeyCode::Char(']')],
+        does: Does::NextRun,
+        help: "explore the next finished run",
+    },
+    Binding {
+        keys: &[KeyCode::Char('t'), KeyCode::Enter],
+        does: Does::Steer,
+        help: "steer with this latent",
+    },
+    Binding {
+        keys: &[KeyCode::Esc],
+        does: Does::ClearSearch,
+        help: "clear the search",
+    },
 ];
 
 /// The Latents tab: the explored run's latents (sortable, searchable) and the chosen one's
@@ -164,7 +216,11 @@ impl TabComponent for LatentsTab {
                 return self.on_focus(lab);
             }
             Some(Does::Steer) => {
-                return self.selected(lab).map(Action::SteerWith).into_iter().collect();
+                return self
+                    .selected(lab)
+                    .map(Action::SteerWith)
+                    .into_iter()
+                    .collect();
             }
             Some(Does::ClearSearch) => self.query.clear(),
             None => return Vec::new(),
@@ -263,7 +319,13 @@ impl LatentsTab {
     }
 }
 
-fn draw(frame: &mut Frame, tab: &LatentsTab, app: &Shared, area: Rect, pictures: &mut dyn Collages) {
+fn draw(
+    frame: &mut Frame,
+    tab: &LatentsTab,
+    app: &Shared,
+    area: Rect,
+    pictures: &mut dyn Collages,
+) {
     let run = app.explored_run().map(|r| r.name.clone());
     let Some(view) = app.latents.as_ref() else {
         let text = match run {

@@ -36,12 +36,36 @@ enum Does {
 }
 
 const KEYS: &[Binding<Does>] = &[
-    Binding { keys: &[KeyCode::Up, KeyCode::Char('k')], does: Does::PreviousRun, help: "previous run" },
-    Binding { keys: &[KeyCode::Down, KeyCode::Char('j')], does: Does::NextRun, help: "next run" },
-    Binding { keys: &[KeyCode::Left, KeyCode::Char('h')], does: Does::PreviousColumn, help: "sort by the column to the left" },
-    Binding { keys: &[KeyCode::Right, KeyCode::Char('l')], does: Does::NextColumn, help: "sort by the column to the right" },
-    Binding { keys: &[KeyCode::Char('s')], does: Does::Reverse, help: "reverse the sort" },
-    Binding { keys: &[KeyCode::Char(' ')], does: Does::Mark, help: "mark the run for the frontier plot (none marked: all)" },
+    Binding {
+        keys: &[KeyCode::Up, KeyCode::Char('k')],
+        does: Does::PreviousRun,
+        help: "previous run",
+    },
+    Binding {
+        keys: &[KeyCode::Down, KeyCode::Char('j')],
+        does: Does::NextRun,
+        help: "next run",
+    },
+    Binding {
+        keys: &[KeyCode::Left, KeyCode::Char('h')],
+        does: Does::PreviousColumn,
+        help: "sort by the column to the left",
+    },
+    Binding {
+        keys: &[KeyCode::Right, KeyCode::Char('l')],
+        does: Does::NextColumn,
+        help: "sort by the column to the right",
+    },
+    Binding {
+        keys: &[KeyCode::Char('s')],
+        does: Does::Reverse,
+        help: "reverse the sort",
+    },
+    Binding {
+        keys: &[KeyCode::Char(' ')],
+        does: Does::Mark,
+        help: "mark the run for the frontier plot (none marked: all)",
+    },
 ];
 
 /// The Metrics tab: the study's table for every run, sortable, and the L0–FVU frontier.
@@ -91,7 +115,10 @@ impl TabComponent for MetricsTab {
             }
             Some(Does::Reverse) => self.sort_descending = !self.sort_descending,
             Some(Does::Mark) => {
-                let chosen = self.sorted_runs(&lab.runs).get(self.row).map(|r| r.name.clone());
+                let chosen = self
+                    .sorted_runs(&lab.runs)
+                    .get(self.row)
+                    .map(|r| r.name.clone());
                 if let Some(name) = chosen {
                     match self.compare.iter().position(|c| *c == name) {
                         Some(i) => {

@@ -65,4 +65,3 @@ pub fn registry() -> Vec<Box<dyn TabComponent>> {
 pub fn lambda(l: f64) -> String {
     crate::engine::run::format_lambda(l)
 }
-

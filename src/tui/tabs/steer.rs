@@ -40,16 +40,56 @@ enum Does {
 }
 
 const KEYS: &[Binding<Does>] = &[
-    Binding { keys: &[KeyCode::Left, KeyCode::Char('h')], does: Does::Weaker, help: "strength down (units of typical activation)" },
-    Binding { keys: &[KeyCode::Right, KeyCode::Char('l')], does: Does::Stronger, help: "strength up" },
-    Binding { keys: &[KeyCode::Up, KeyCode::Char('k')], does: Does::PreviousImage, help: "previous image of the set" },
-    Binding { keys: &[KeyCode::Down, KeyCode::Char('j')], does: Does::NextImage, help: "next image of the set" },
-    Binding { keys: &[KeyCode::Char('i')], does: Does::TypeImage, help: "type an image id or a picture path" },
-    Binding { keys: &[KeyCode::Char('t')], does: Does::ChooseLatent, help: "choose the latent on the Latents tab" },
-    Binding { keys: &[KeyCode::Enter], does: Does::Stack, help: "stack this latent and choose another" },
-    Binding { keys: &[KeyCode::Char('m')], does: Does::Method, help: "method: edit (error kept) or add direction" },
-    Binding { keys: &[KeyCode::Char('r')], does: Does::Reset, help: "reset strength and stack" },
-    Binding { keys: &[KeyCode::Char('g')], does: Does::Generate, help: "generate the Kandinsky 2.2 triptych: orig, +strength, −strength" },
+    Binding {
+        keys: &[KeyCode::Left, KeyCode::Char('h')],
+        does: Does::Weaker,
+        help: "strength down (units of typical activation)",
+    },
+    Binding {
+        keys: &[KeyCode::Right, KeyCode::Char('l')],
+        does: Does::Stronger,
+        help: "strength up",
+    },
+    Binding {
+        keys: &[KeyCode::Up, KeyCode::Char('k')],
+        does: Does::PreviousImage,
+        help: "previous image of the set",
+    },
+    Binding {
+        keys: &[KeyCode::Down, KeyCode::Char('j')],
+        does: Does::NextImage,
+        help: "next image of the set",
+    },
+    Binding {
+        keys: &[KeyCode::Char('i')],
+        does: Does::TypeImage,
+        help: "type an image id or a picture path",
+    },
+    Binding {
+        keys: &[KeyCode::Char('t')],
+        does: Does::ChooseLatent,
+        help: "choose the latent on the Latents tab",
+    },
+    Binding {
+        keys: &[KeyCode::Enter],
+        does: Does::Stack,
+        help: "stack this latent and choose another",
+    },
+    Binding {
+        keys: &[KeyCode::Char('m')],
+        does: Does::Method,
+        help: "method: edit (error kept) or add direction",
+    },
+    Binding {
+        keys: &[KeyCode::Char('r')],
+        does: Does::Reset,
+        help: "reset strength and stack",
+    },
+    Binding {
+        keys: &[KeyCode::Char('g')],
+        does: Does::Generate,
+        help: "generate the Kandinsky 2.2 triptych: orig, +strength, −strength",
+    },
 ];
 
 /// The Steer tab: one image, one or more latents, a strength moved with ←/→, and what the
@@ -117,7 +157,8 @@ impl TabComponent for SteerTab {
                 if let Some(j) = self.latent.take() {
                     self.stack.push((j, self.strength));
                     self.strength = 0.0;
-                    lab.message = Some(format!("latent {j} stacked; choose another in Latents (t)"));
+                    lab.message =
+                        Some(format!("latent {j} stacked; choose another in Latents (t)"));
                 }
             }
             Some(Does::ChooseLatent) => return vec![Action::Focus(super::latents::ID)],
@@ -399,9 +440,7 @@ fn draw_head(frame: &mut Frame, tab: &SteerTab, app: &Shared, area: Rect) {
         .as_ref()
         .map(|v| v.image_caption.clone())
         .unwrap_or_default();
-    let latent = tab
-        .latent
-        .map_or("none".to_string(), |j| j.to_string());
+    let latent = tab.latent.map_or("none".to_string(), |j| j.to_string());
     let method = match tab.method {
         Method::Edit => "edit (error kept)",
         Method::Add => "add direction",

@@ -1,12 +1,12 @@
 //! Train: the sweep form, each run's progress, and live charts of its metrics log.
 
+use clap::ValueEnum;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, Gauge, GraphType, Paragraph};
 use ratatui::Frame;
-use clap::ValueEnum;
 
 use crossterm::event::{KeyCode, KeyEvent};
 
@@ -42,7 +42,6 @@ const DEAD: (&str, Read, Label) = (
     |r| r.dead_frac.map_or(f64::NAN, |f| 100.0 * f),
     |v| format!("{v:.1}%"),
 );
-
 
 pub const ID: TabId = "train";
 
@@ -129,8 +128,12 @@ impl SweepForm {
 
     /// The `saelab sweep` arguments the form asks for, or what is wrong with it.
     pub fn to_args(&self) -> Result<SweepArgs, String> {
-        let arch = ArchArg::from_str(self.arch.trim(), true)
-            .map_err(|_| format!("arch: '{}' is none of relu, topk, batchtopk, jumprelu, matryoshka", self.arch))?;
+        let arch = ArchArg::from_str(self.arch.trim(), true).map_err(|_| {
+            format!(
+                "arch: '{}' is none of relu, topk, batchtopk, jumprelu, matryoshka",
+                self.arch
+            )
+        })?;
         let number = |name: &str, v: &str| -> Result<usize, String> {
             v.trim()
                 .parse()
@@ -138,13 +141,17 @@ impl SweepForm {
         };
         let lr = match self.lr.trim() {
             AUTO_LR => None,
-            v => Some(v.parse().map_err(|_| format!("lr: '{v}' is not a number (or auto)"))?),
+            v => Some(
+                v.parse()
+                    .map_err(|_| format!("lr: '{v}' is not a number (or auto)"))?,
+            ),
         };
         let (lambdas, ks) = if self.sweeps_k() {
             let ks = list(&self.ks).map_err(|v| format!("k list: '{v}' is not a whole number"))?;
             (list(DEFAULT_LAMBDAS).unwrap_or_default(), ks)
         } else {
-            let lambdas = list(&self.lambdas).map_err(|v| format!("λ list: '{v}' is not a number"))?;
+            let lambdas =
+                list(&self.lambdas).map_err(|v| format!("λ list: '{v}' is not a number"))?;
             (lambdas, Vec::new())
         };
         Ok(SweepArgs {
@@ -186,14 +193,46 @@ enum Does {
 }
 
 const KEYS: &[Binding<Does>] = &[
-    Binding { keys: &[KeyCode::Up, KeyCode::Char('k')], does: Does::PreviousField, help: "previous sweep field" },
-    Binding { keys: &[KeyCode::Down, KeyCode::Char('j')], does: Does::NextField, help: "next sweep field" },
-    Binding { keys: &[KeyCode::Char('e'), KeyCode::Enter], does: Does::Edit, help: "edit the field" },
-    Binding { keys: &[KeyCode::Char('s')], does: Does::Start, help: "start the sweep (runs headless; survives quitting)" },
-    Binding { keys: &[KeyCode::Char('['), KeyCode::Left, KeyCode::Char('h')], does: Does::PreviousRun, help: "previous run" },
-    Binding { keys: &[KeyCode::Char(']'), KeyCode::Right, KeyCode::Char('l')], does: Does::NextRun, help: "next run" },
-    Binding { keys: &[KeyCode::Char('p'), KeyCode::Char('x')], does: Does::Stop, help: "stop the chosen run (a checkpoint is kept)" },
-    Binding { keys: &[KeyCode::Char('r')], does: Does::Resume, help: "resume the chosen run" },
+    Binding {
+        keys: &[KeyCode::Up, KeyCode::Char('k')],
+        does: Does::PreviousField,
+        help: "previous sweep field",
+    },
+    Binding {
+        keys: &[KeyCode::Down, KeyCode::Char('j')],
+        does: Does::NextField,
+        help: "next sweep field",
+    },
+    Binding {
+        keys: &[KeyCode::Char('e'), KeyCode::Enter],
+        does: Does::Edit,
+        help: "edit the field",
+    },
+    Binding {
+        keys: &[KeyCode::Char('s')],
+        does: Does::Start,
+        help: "start the sweep (runs headless; survives quitting)",
+    },
+    Binding {
+        keys: &[KeyCode::Char('['), KeyCode::Left, KeyCode::Char('h')],
+        does: Does::PreviousRun,
+        help: "previous run",
+    },
+    Binding {
+        keys: &[KeyCode::Char(']'), KeyCode::Right, KeyCode::Char('l')],
+        does: Does::NextRun,
+        help: "next run",
+    },
+    Binding {
+        keys: &[KeyCode::Char('p'), KeyCode::Char('x')],
+        does: Does::Stop,
+        help: "stop the chosen run (a checkpoint is kept)",
+    },
+    Binding {
+        keys: &[KeyCode::Char('r')],
+        does: Does::Resume,
+        help: "resume the chosen run",
+    },
 ];
 
 /// The Train tab: the sweep form, each run's progress, live charts of the metrics logs.
@@ -226,21 +265,30 @@ impl TabComponent for TrainTab {
             Some(Does::NextField) => self.field = (self.field + 1).min(SweepForm::FIELDS.len() - 1),
             Some(Does::Edit) => {
                 let name = SweepForm::FIELDS[self.field];
-                lab.ask(format!("{name}: "), self.form.field(self.field).to_string(), true);
+                lab.ask(
+                    format!("{name}: "),
+                    self.form.field(self.field).to_string(),
+                    true,
+                );
             }
             Some(Does::PreviousRun) => self.run = self.run.saturating_sub(1),
             Some(Does::NextRun) => self.run = (self.run + 1).min(lab.runs.len().saturating_sub(1)),
             Some(Does::Start) => return self.start(lab),
             Some(Does::Stop) => match selected {
                 Some((run, Status::Running)) => {
-                    lab.message = Some(format!("stopping {run} (it saves a checkpoint; `r` resumes)"));
+                    lab.message = Some(format!(
+                        "stopping {run} (it saves a checkpoint; `r` resumes)"
+                    ));
                     return vec![Action::Stop(run)];
                 }
                 _ => lab.message = Some("the selected run is not training".into()),
             },
             Some(Does::Resume) => match selected {
                 Some((run, Status::Interrupted | Status::Diverged)) => {
-                    let args = crate::cli::args::ResumeArgs { runs: vec![run], epochs: None };
+                    let args = crate::cli::args::ResumeArgs {
+                        runs: vec![run],
+                        epochs: None,
+                    };
                     return vec![Action::StartJob(JobKind::Resume(args))];
                 }
                 _ => lab.message = Some("only an interrupted run can be resumed".into()),

@@ -30,13 +30,41 @@ enum Does {
 }
 
 const KEYS: &[Binding<Does>] = &[
-    Binding { keys: &[KeyCode::Left, KeyCode::Char('h')], does: Does::PreviousTask, help: "previous task" },
-    Binding { keys: &[KeyCode::Right, KeyCode::Char('l')], does: Does::NextTask, help: "next task" },
-    Binding { keys: &[KeyCode::Up, KeyCode::Char('k')], does: Does::PreviousRun, help: "previous run (its biggest losses show below)" },
-    Binding { keys: &[KeyCode::Down, KeyCode::Char('j')], does: Does::NextRun, help: "next run" },
-    Binding { keys: &[KeyCode::Char('e')], does: Does::Rescore, help: "score the task again for every finished run" },
-    Binding { keys: &[KeyCode::Char('d')], does: Does::Demo10, help: "score demo10" },
-    Binding { keys: &[KeyCode::Char('D')], does: Does::Demo100, help: "score demo100" },
+    Binding {
+        keys: &[KeyCode::Left, KeyCode::Char('h')],
+        does: Does::PreviousTask,
+        help: "previous task",
+    },
+    Binding {
+        keys: &[KeyCode::Right, KeyCode::Char('l')],
+        does: Does::NextTask,
+        help: "next task",
+    },
+    Binding {
+        keys: &[KeyCode::Up, KeyCode::Char('k')],
+        does: Does::PreviousRun,
+        help: "previous run (its biggest losses show below)",
+    },
+    Binding {
+        keys: &[KeyCode::Down, KeyCode::Char('j')],
+        does: Does::NextRun,
+        help: "next run",
+    },
+    Binding {
+        keys: &[KeyCode::Char('e')],
+        does: Does::Rescore,
+        help: "score the task again for every finished run",
+    },
+    Binding {
+        keys: &[KeyCode::Char('d')],
+        does: Does::Demo10,
+        help: "score demo10",
+    },
+    Binding {
+        keys: &[KeyCode::Char('D')],
+        does: Does::Demo100,
+        help: "score demo100",
+    },
 ];
 
 /// The Zero-shot tab: CLIP alone against each run's SAE, per task, and the classes that lost.
@@ -92,7 +120,9 @@ impl TabComponent for ZeroshotTab {
         match score {
             Some(task) => {
                 lab.message = Some(format!("scoring {task}…"));
-                vec![Action::StartJob(JobKind::Zeroshot(ZeroshotArgs::task(&task)))]
+                vec![Action::StartJob(JobKind::Zeroshot(ZeroshotArgs::task(
+                    &task,
+                )))]
             }
             None => Vec::new(),
         }
@@ -222,11 +252,8 @@ fn draw(frame: &mut Frame, tab: &ZeroshotTab, app: &Shared, area: Rect) {
             app.theme.dimmed(),
         ))],
     };
-    let title = task
-        .runs
-        .get(tab.run)
-        .map_or(" classes ".to_string(), |r| {
-            format!(" classes {} lost most ", r.run)
-        });
+    let title = task.runs.get(tab.run).map_or(" classes ".to_string(), |r| {
+        format!(" classes {} lost most ", r.run)
+    });
     frame.render_widget(Paragraph::new(losses).block(panel(title)), bottom);
 }
