@@ -3,18 +3,13 @@
 //! bisection on counts (a GPU sort works within one block only), so no sort is needed.
 //! Checked against the CPU kernels in `tests.rs`.
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{DType, Device, Tensor};
 
 use super::family_state::FamilyState;
 use super::family_step::{Select, Spec};
 use super::loss::{self, BatchSums, StepStats};
-use super::model;
+use super::model::{self, top_k_cut};
 use crate::error::{Error, Result};
-
-/// Halvings of the bisection interval [0, max]: the cut separates the k-th from the (k+1)-th
-/// value unless they lie within max·2⁻⁴⁸ of each other. Exact ties are all kept, where the CPU
-/// keeps the lower latent.
-const BISECTION_STEPS: usize = 48;
 
 /// Weights as tensors: W_enc [d, m], b_enc [m], W_dec [m, d], b_dec [d].
 pub type Four = [Tensor; 4];
@@ -48,24 +43,6 @@ fn range_mask(start: usize, end: usize, m: usize, device: &Device) -> Result<Ten
         .map(|j| (start <= j && j < end) as u8 as f32)
         .collect();
     Ok(Tensor::from_vec(v, (1, m), device)?)
-}
-
-/// Per row of v [n, w] (values ≥ 0), a cut-off c [n, 1] such that the row's values above c are
-/// its k largest positive ones (all positive ones when fewer).
-pub fn top_k_cut(v: &Tensor, k: usize) -> Result<Tensor> {
-    let mut lo = v.zeros_like()?.max_keepdim(D::Minus1)?;
-    let mut hi = v.max_keepdim(D::Minus1)?;
-    for _ in 0..BISECTION_STEPS {
-        let mid = ((&lo + &hi)? * 0.5)?;
-        let count = v
-            .broadcast_gt(&mid)?
-            .to_dtype(DType::F32)?
-            .sum_keepdim(D::Minus1)?;
-        let enough = count.ge(k as f64)?;
-        lo = enough.where_cond(&mid, &lo)?;
-        hi = enough.where_cond(&hi, &mid)?;
-    }
-    Ok(lo)
 }
 
 impl DeviceFamily {

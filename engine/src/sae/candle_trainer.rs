@@ -11,7 +11,7 @@ use super::family_state::{followed, FamilyState};
 use super::family_trainer::{inference_activation, spec_of, THRESHOLD_RATE};
 use super::loss::{BatchSums, StepStats};
 use super::params::SaeParams;
-use super::trainer::Snapshot;
+use super::snapshot::Snapshot;
 use super::{model, step};
 use crate::error::Result;
 

@@ -9,7 +9,7 @@ use super::adam::Adam;
 use super::arch::Activation;
 use super::family_state::FamilyState;
 use super::params::{SaeParams, TENSOR_NAMES};
-use super::trainer::Snapshot;
+use super::snapshot::Snapshot;
 use crate::error::{Error, Result};
 use crate::tensorfile::{self, Named, TensorFile};
 

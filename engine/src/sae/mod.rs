@@ -18,6 +18,7 @@ pub mod loss;
 pub mod model;
 pub mod params;
 pub mod rows;
+pub mod snapshot;
 pub mod step;
 pub mod trainer;
 

@@ -9,10 +9,9 @@
 //! kernels (`step.rs`, `family_step.rs`), which inference on the CPU uses, are checked against
 //! [`Sae::forward`] in the tests; the loss is `loss.rs`'s.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor, D};
 
 use super::arch::Activation;
-use super::candle_family::top_k_cut;
 use super::params::SaeParams;
 use crate::error::Result;
 
@@ -93,4 +92,27 @@ pub fn pre_activation(
 /// The decoder: z: [n, m] → x̂: [n, d]. w_dec: [m, d], b_dec: [d]
 pub fn decode(z: &Tensor, w_dec: &Tensor, b_dec: &Tensor) -> Result<Tensor> {
     Ok(z.matmul(w_dec)?.broadcast_add(b_dec)?)
+}
+
+/// Halvings of the bisection interval [0, max]: the cut separates the k-th from the (k+1)-th
+/// value unless they lie within max·2⁻⁴⁸ of each other. Exact ties are all kept, where the CPU
+/// keeps the lower latent.
+const BISECTION_STEPS: usize = 48;
+
+/// Per row of v [n, w] (values ≥ 0), a cut-off c [n, 1] such that the row's values above c are
+/// its k largest positive ones (all positive ones when fewer).
+pub fn top_k_cut(v: &Tensor, k: usize) -> Result<Tensor> {
+    let mut lo = v.zeros_like()?.max_keepdim(D::Minus1)?;
+    let mut hi = v.max_keepdim(D::Minus1)?;
+    for _ in 0..BISECTION_STEPS {
+        let mid = ((&lo + &hi)? * 0.5)?;
+        let count = v
+            .broadcast_gt(&mid)?
+            .to_dtype(DType::F32)?
+            .sum_keepdim(D::Minus1)?;
+        let enough = count.ge(k as f64)?;
+        lo = enough.where_cond(&mid, &lo)?;
+        hi = enough.where_cond(&hi, &mid)?;
+    }
+    Ok(lo)
 }

@@ -18,14 +18,7 @@ use super::params::SaeParams;
 use super::step::{forward_backward, Scratch, StepStats};
 use crate::error::{Error, Result};
 
-/// A trainer's whole state, on the host: what a checkpoint holds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Snapshot {
-    pub params: SaeParams,
-    pub adam: Adam,
-    /// The family's state (None for ReLU).
-    pub family: Option<FamilyState>,
-}
+pub use super::snapshot::Snapshot;
 
 pub struct Trainer {
     backend: Backend,
