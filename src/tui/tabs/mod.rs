@@ -1,12 +1,6 @@
 //! The lab's tabs, each a component in a file of its own: its state, its keys (a table the
 //! help is written from), what it asks for, and how it draws. Adding a tab is its file and a
-//! line in [`registry`].
-
-pub mod latents;
-pub mod metrics;
-pub mod steer;
-pub mod train;
-pub mod zeroshot;
+//! line in the `tabs!` list below.
 
 use std::any::Any;
 
@@ -50,15 +44,24 @@ pub trait TabComponent: Any {
     fn draw(&self, frame: &mut Frame, area: Rect, lab: &Shared, pictures: &mut dyn Collages);
 }
 
-/// The tabs in their order on the tab bar.
-pub fn registry() -> Vec<Box<dyn TabComponent>> {
-    vec![
-        Box::new(train::TrainTab::default()),
-        Box::new(metrics::MetricsTab::default()),
-        Box::new(zeroshot::ZeroshotTab::default()),
-        Box::new(latents::LatentsTab::default()),
-        Box::new(steer::SteerTab::default()),
-    ]
+/// Declares each tab's module and lists its component in [`registry`]: one line a tab.
+macro_rules! tabs {
+    ($($module:ident :: $tab:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// The tabs in their order on the tab bar (and of their number keys).
+        pub fn registry() -> Vec<Box<dyn TabComponent>> {
+            vec![$(Box::new($module::$tab::default())),*]
+        }
+    };
+}
+
+tabs! {
+    train::TrainTab,
+    metrics::MetricsTab,
+    zeroshot::ZeroshotTab,
+    latents::LatentsTab,
+    steer::SteerTab,
 }
 
 /// λ as the tables print it.
