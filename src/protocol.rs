@@ -107,7 +107,7 @@ mod tests {
                 dict: 64,
                 prefixes: vec![2, 8, 64],
                 untied_init: true,
-                ..TrainOpts::default()
+                ..TrainOpts::parsed_defaults().unwrap()
             },
         }
     }
@@ -171,7 +171,7 @@ mod tests {
         else {
             panic!("sweep --data demo does not parse");
         };
-        assert_eq!(parsed.opts, TrainOpts::default());
+        assert_eq!(parsed.opts, TrainOpts::parsed_defaults().unwrap());
         assert_eq!(parsed.opts.dict, 4096);
     }
 

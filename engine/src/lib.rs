@@ -9,6 +9,7 @@ pub mod demo;
 pub mod device;
 pub mod embed;
 pub mod error;
+pub mod explain;
 pub mod fsutil;
 pub mod hub;
 pub mod kandinsky;

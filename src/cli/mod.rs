@@ -5,6 +5,7 @@ pub mod args;
 mod bench;
 mod demo;
 mod embed;
+mod explain;
 mod generate;
 mod latents;
 mod picture;
@@ -109,6 +110,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Explain(a) => explain::run(&ctx, &a),
         Command::Bench(a) => bench::run(&ctx, a.steps, a.from.as_deref(), a.config()),
     }
 }

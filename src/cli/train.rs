@@ -2,7 +2,7 @@
 
 use candle_core::Device;
 
-use super::args::TrainOpts;
+use super::args::{TrainOpts, DEFAULT_KS};
 use super::progress::Progress;
 use super::tables::print_json;
 use super::{Ctx, CANCEL};
@@ -88,9 +88,6 @@ fn train_runs(
     out
 }
 
-/// The k values a sweep takes when none are given.
-const DEFAULT_SWEEP_K: [usize; 3] = [16, 32, 64];
-
 pub fn sweep_cmd(
     ctx: &Ctx,
     data: &str,
@@ -101,11 +98,11 @@ pub fn sweep_cmd(
 ) -> anyhow::Result<()> {
     let arch: Arch = opts.arch.into();
     let configs: Vec<_> = if arch.uses_k() {
-        let ks = if ks.is_empty() {
-            &DEFAULT_SWEEP_K[..]
-        } else {
-            ks
-        };
+        let defaults: Vec<usize> = DEFAULT_KS
+            .split(',')
+            .filter_map(|k| k.parse().ok())
+            .collect();
+        let ks = if ks.is_empty() { &defaults[..] } else { ks };
         ks.iter().map(|&k| opts.config(None, Some(k))).collect()
     } else {
         if !ks.is_empty() {

@@ -2,7 +2,7 @@
 //! routes those between tabs (a jump from Latents to Steer) and hands the rest to the runtime
 //! (start a job, ask the explorer). Results come back to the tabs as [`Notice`]s.
 
-use super::data::{GenerateRequest, SteerRequest, SteerView};
+use super::data::{ExplainRequest, ExplainView, GenerateRequest, SteerRequest, SteerView};
 use crate::protocol::JobKind;
 
 /// Names a tab for jumps between tabs.
@@ -13,8 +13,10 @@ pub enum Action {
     Quit,
     /// Show this tab.
     Focus(TabId),
-    /// Latents → Steer: steer the shown image with this latent.
+    /// Steer the shown image with this latent (from Latents or Explain).
     SteerWith(usize),
+    /// Show this latent on the Latents tab.
+    ShowLatent(usize),
     StartJob(JobKind),
     /// Ask the process training this run to save and stop.
     Stop(String),
@@ -24,6 +26,7 @@ pub enum Action {
         latent: usize,
     },
     Steer(SteerRequest),
+    Explain(ExplainRequest),
     Generate(GenerateRequest),
 }
 
@@ -32,4 +35,6 @@ pub enum Action {
 pub enum Notice {
     /// A steering preview, or why there is none.
     Steered(Result<SteerView, String>),
+    /// An explanation, or why there is none.
+    Explained(Result<ExplainView, String>),
 }

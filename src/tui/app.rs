@@ -27,12 +27,12 @@ const GLOBAL_KEYS: &[Binding<Global>] = &[
     Binding {
         keys: &[KeyCode::Tab],
         does: Global::NextTab,
-        help: "next tab (or click a tab)",
+        help: "next / previous tab (or click a tab)",
     },
     Binding {
         keys: &[KeyCode::BackTab],
         does: Global::PreviousTab,
-        help: "previous tab",
+        help: "",
     },
     Binding {
         keys: &[KeyCode::Char('?')],
@@ -185,7 +185,7 @@ impl App {
         for action in actions {
             match action {
                 Action::Focus(id) => out.extend(self.focus(id)),
-                Action::SteerWith(_) => {
+                Action::SteerWith(_) | Action::ShowLatent(_) => {
                     let mut offered = Vec::new();
                     for tab in &mut self.tabs {
                         offered.extend(tab.on_action(&action, &mut self.lab));
@@ -233,6 +233,10 @@ impl App {
         tab_spans: &[(u16, u16)],
         list_top: u16,
     ) -> Vec<Action> {
+        // A line being typed belongs to the tab that asked for it: finish it first.
+        if self.lab.typing.is_some() {
+            return Vec::new();
+        }
         if m.kind != MouseEventKind::Down(MouseButton::Left) {
             return match m.kind {
                 MouseEventKind::ScrollDown => self.on_key(KeyEvent::from(KeyCode::Down)),

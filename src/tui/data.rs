@@ -252,3 +252,41 @@ pub struct GenerationView {
     /// The three pictures are written and loaded.
     pub ready: bool,
 }
+
+/// What to explain in terms of latents.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExplainQuery {
+    Image(ImageRef),
+    Text(String),
+    /// A class of the set's zero-shot task, by its place in the task.
+    Class(usize),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExplainRequest {
+    pub run: String,
+    pub query: ExplainQuery,
+}
+
+/// One latent of an explanation, as the Explain tab lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExplainRow {
+    pub latent: usize,
+    pub label: String,
+    pub score: f64,
+    /// Its part of the class margin, or how often it is among a class's top three.
+    pub extra: String,
+}
+
+/// An explanation, in words.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExplainView {
+    /// What was explained ("image 12: three red stars on sand").
+    pub title: String,
+    /// What the score is, and the explanation's totals.
+    pub lines: Vec<String>,
+    pub rows: Vec<ExplainRow>,
+    /// The task's classes, for choosing one.
+    pub classes: Vec<String>,
+    pub millis: f64,
+}

@@ -8,8 +8,12 @@ use std::time::Instant;
 use image::DynamicImage;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::data::{load_latents, LatentsView, SteerRequest, SteerView};
+use super::data::{
+    load_latents, ExplainQuery, ExplainRequest, ExplainRow, ExplainView, LatentsView, SteerRequest,
+    SteerView,
+};
 use crate::engine::error::{Error, Result};
+use crate::engine::explain::{Explainer, LatentScore};
 use crate::engine::latents::{analyse, DEFAULT_TOP};
 use crate::engine::steer::{Change, Edit, ImageRef, Steerer, Units};
 use crate::engine::workspace::Workspace;
@@ -19,6 +23,7 @@ pub enum Request {
     Latents(String),
     Collage { run: String, latent: usize },
     Steer(SteerRequest),
+    Explain(ExplainRequest),
 }
 
 pub enum Reply {
@@ -29,6 +34,7 @@ pub enum Reply {
         image: Result<DynamicImage>,
     },
     Steer(Result<SteerView>),
+    Explain(Result<ExplainView>),
 }
 
 /// Rows shown per preview list.
@@ -37,14 +43,20 @@ const SHOWN: usize = 8;
 /// Starts the explorer; its replies arrive on `replies`, which the lab's loop selects on.
 pub fn spawn(ws: Workspace, requests: Receiver<Request>, replies: UnboundedSender<Reply>) {
     std::thread::spawn(move || {
-        let mut current: Option<(String, Steerer)> = None;
+        let mut current: Option<(String, Explainer)> = None;
         while let Ok(first) = requests.recv() {
-            // Keep only the newest steering request of those waiting.
+            // Keep only the newest steering and explaining requests of those waiting.
             let mut batch = vec![first];
             batch.extend(requests.try_iter());
             let newest_steer = batch.iter().rposition(|r| matches!(r, Request::Steer(_)));
+            let newest_explain = batch.iter().rposition(|r| matches!(r, Request::Explain(_)));
             for (i, req) in batch.into_iter().enumerate() {
-                if matches!(req, Request::Steer(_)) && Some(i) != newest_steer {
+                let stale = match req {
+                    Request::Steer(_) => Some(i) != newest_steer,
+                    Request::Explain(_) => Some(i) != newest_explain,
+                    _ => false,
+                };
+                if stale {
                     continue;
                 }
                 if replies.send(handle(&ws, &mut current, req)).is_err() {
@@ -55,21 +67,20 @@ pub fn spawn(ws: Workspace, requests: Receiver<Request>, replies: UnboundedSende
     });
 }
 
-fn steerer<'a>(
+/// The explored run's explainer (and steerer), opened when the run changes.
+fn explainer<'a>(
     ws: &Workspace,
-    current: &'a mut Option<(String, Steerer)>,
+    current: &'a mut Option<(String, Explainer)>,
     run: &str,
-) -> Result<&'a mut Steerer> {
+) -> Result<&'a mut Explainer> {
     if current.as_ref().is_none_or(|(r, _)| r != run) {
         let analysis = analyse(ws, run, DEFAULT_TOP)?;
         let task = TaskSpec::for_set(&analysis.set)?;
-        *current = Some((
-            run.to_string(),
-            Steerer::new(ws, analysis, Units::Typical, task.as_ref())?,
-        ));
+        let steerer = Steerer::new(ws, analysis, Units::Typical, task.as_ref())?;
+        *current = Some((run.to_string(), Explainer::from_steerer(steerer)));
     }
     match current {
-        Some((_, s)) => Ok(s),
+        Some((_, ex)) => Ok(ex),
         None => Err(Error::invalid(
             "run",
             format!("'{run}' could not be opened"),
@@ -77,21 +88,24 @@ fn steerer<'a>(
     }
 }
 
-fn handle(ws: &Workspace, current: &mut Option<(String, Steerer)>, req: Request) -> Reply {
+fn handle(ws: &Workspace, current: &mut Option<(String, Explainer)>, req: Request) -> Reply {
     match req {
         Request::Latents(run) => {
-            Reply::Latents(steerer(ws, current, &run).map(|s| load_latents(&s.analysis)))
+            Reply::Latents(explainer(ws, current, &run).map(|e| load_latents(e.analysis())))
         }
         Request::Collage { run, latent } => {
-            let image = steerer(ws, current, &run)
-                .and_then(|s| s.analysis.collage(latent))
+            let image = explainer(ws, current, &run)
+                .and_then(|e| e.analysis().collage(latent))
                 .and_then(|path| {
                     image::open(&path).map_err(|e| Error::bad_file(&path, e.to_string()))
                 });
             Reply::Collage { run, latent, image }
         }
-        Request::Steer(req) => {
-            Reply::Steer(steerer(ws, current, &req.run).and_then(|s| preview(s, &req)))
+        Request::Steer(req) => Reply::Steer(
+            explainer(ws, current, &req.run).and_then(|e| preview(&mut e.steerer, &req)),
+        ),
+        Request::Explain(req) => {
+            Reply::Explain(explainer(ws, current, &req.run).and_then(|e| explain(e, &req.query)))
         }
     }
 }
@@ -143,4 +157,88 @@ fn preview(s: &mut Steerer, req: &SteerRequest) -> Result<SteerView> {
             .collect(),
         millis: start.elapsed().as_secs_f64() * 1e3,
     })
+}
+
+/// Latents listed by the Explain tab.
+const EXPLAINED: usize = 20;
+
+fn explain(ex: &mut Explainer, query: &ExplainQuery) -> Result<ExplainView> {
+    let start = Instant::now();
+    let classes = ex.classes();
+    let mut view = match query {
+        ExplainQuery::Image(image) => {
+            let e = ex.image(image, EXPLAINED)?;
+            let mut lines = vec![format!(
+                "score: share of the reconstruction · {} active · cosine {:.3} · listed {:.0}%",
+                e.active,
+                e.reconstruction_cosine,
+                100.0 * e.explained
+            )];
+            if let Some(m) = &e.prediction {
+                lines.push(format!(
+                    "{}: {} over {} by {:.2} = latents {:.2} + bias {:.2} + error {:.2}",
+                    m.task, m.class, m.runner_up, m.margin, m.latents, m.bias, m.error
+                ));
+            }
+            ExplainView {
+                title: format!("image {}: {}", e.image, e.description),
+                lines,
+                rows: rows(&e.latents, |l| {
+                    l.margin.map_or(String::new(), |m| format!("{m:+.2}"))
+                }),
+                ..ExplainView::default()
+            }
+        }
+        ExplainQuery::Text(text) => {
+            let e = ex.text(text, EXPLAINED)?;
+            ExplainView {
+                title: format!("text \"{}\"", e.text),
+                lines: vec![format!(
+                    "moved across the text–image gap, then encoded · {} active · score: activation × decoder length",
+                    e.active
+                )],
+                rows: rows(&e.latents, |_| String::new()),
+                ..ExplainView::default()
+            }
+        }
+        ExplainQuery::Class(i) => {
+            let Some(name) = classes.get(*i) else {
+                return Err(Error::invalid("class", "this set has no zero-shot task"));
+            };
+            let e = ex.class(name, EXPLAINED)?;
+            ExplainView {
+                title: format!("class {} of {}", e.class, e.task),
+                lines: vec![format!(
+                    "{} pictures predicted as it · score: mean part of the margin over the runner-up",
+                    e.pictures
+                )],
+                rows: e
+                    .latents
+                    .iter()
+                    .map(|l| ExplainRow {
+                        latent: l.latent.latent,
+                        label: l.latent.label.clone(),
+                        score: l.latent.score,
+                        extra: format!("top-3 in {:.0}%", 100.0 * l.top3),
+                    })
+                    .collect(),
+                ..ExplainView::default()
+            }
+        }
+    };
+    view.classes = classes;
+    view.millis = start.elapsed().as_secs_f64() * 1e3;
+    Ok(view)
+}
+
+fn rows(latents: &[LatentScore], extra: impl Fn(&LatentScore) -> String) -> Vec<ExplainRow> {
+    latents
+        .iter()
+        .map(|l| ExplainRow {
+            latent: l.latent,
+            label: l.label.clone(),
+            score: l.score,
+            extra: extra(l),
+        })
+        .collect()
 }

@@ -1,4 +1,4 @@
-//! Jobs the lab starts: `saelab` child processes (sweep, resume, zeroshot) in their own process
+//! Jobs the lab starts: `saelab` child processes (sweep, resume, zeroshot, generation) in their own process
 //! group, logging to the workspace, so they keep running when the lab quits or the SSH session
 //! drops; the lab attaches to them again through the runs' files. Stop sends SIGINT, on which
 //! training saves a checkpoint and exits.

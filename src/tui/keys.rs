@@ -4,7 +4,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-/// Keys that do one thing, and the words the help gives it.
+/// Keys that do one thing, and the words the help gives it. An empty `help` joins the keys to
+/// the line above (a pair such as up and down, described once).
 pub struct Binding<C: 'static> {
     pub keys: &'static [KeyCode],
     pub does: C,
@@ -24,13 +25,15 @@ pub fn find<C: Copy>(table: &[Binding<C>], key: &KeyEvent) -> Option<C> {
 
 /// The help lines of a table.
 pub fn help<C>(table: &[Binding<C>]) -> Vec<HelpLine> {
-    table
-        .iter()
-        .map(|b| {
-            let keys: Vec<String> = b.keys.iter().map(name).collect();
-            (keys.join(" "), b.help)
-        })
-        .collect()
+    let mut lines: Vec<HelpLine> = Vec::new();
+    for b in table {
+        let keys = b.keys.iter().map(name).collect::<Vec<_>>().join(" ");
+        match lines.last_mut() {
+            Some(last) if b.help.is_empty() => last.0 = format!("{} / {keys}", last.0),
+            _ => lines.push((keys, b.help)),
+        }
+    }
+    lines
 }
 
 /// How the help writes a key.
@@ -70,6 +73,11 @@ mod tests {
             does: Does::Quit,
             help: "quit",
         },
+        Binding {
+            keys: &[KeyCode::Char('x')],
+            does: Does::Quit,
+            help: "",
+        },
     ];
 
     #[test]
@@ -79,10 +87,10 @@ mod tests {
             Some(Does::Up)
         );
         assert_eq!(find(TABLE, &KeyEvent::from(KeyCode::Esc)), Some(Does::Quit));
-        assert_eq!(find(TABLE, &KeyEvent::from(KeyCode::Char('x'))), None);
+        assert_eq!(find(TABLE, &KeyEvent::from(KeyCode::Char('z'))), None);
         assert_eq!(
             help(TABLE),
-            [("↑ k".to_string(), "up"), ("q Esc".to_string(), "quit")]
+            [("↑ k".to_string(), "up"), ("q Esc / x".to_string(), "quit")]
         );
     }
 }

@@ -164,9 +164,13 @@ fn carry_out(app: &mut App, rt: &mut Runtime, action: Action) {
             let _ = rt.explorer.send(Request::Steer(req));
             Ok(None)
         }
+        Action::Explain(req) => {
+            let _ = rt.explorer.send(Request::Explain(req));
+            Ok(None)
+        }
         Action::Generate(req) => start_generation(app, rt, req),
         // Routed between tabs by the app before they get here.
-        Action::Quit | Action::Focus(_) | Action::SteerWith(_) => Ok(None),
+        Action::Quit | Action::Focus(_) | Action::SteerWith(_) | Action::ShowLatent(_) => Ok(None),
     };
     match started {
         Ok(Some(job)) => rt.jobs.push(job),
@@ -193,6 +197,10 @@ fn on_reply(app: &mut App, rt: &mut Runtime, reply: Reply) {
         },
         Reply::Steer(result) => {
             let actions = app.on_notice(&Notice::Steered(result.map_err(|e| e.to_string())));
+            carry_out_all(app, rt, actions);
+        }
+        Reply::Explain(result) => {
+            let actions = app.on_notice(&Notice::Explained(result.map_err(|e| e.to_string())));
             carry_out_all(app, rt, actions);
         }
     }

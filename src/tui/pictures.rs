@@ -42,10 +42,9 @@ impl InlinePictures {
         }
     }
 
-    /// True when the collage is neither cached nor known to fail.
+    /// True when the collage is not cached (one that failed is asked for again).
     pub fn wants(&self, run: &str, latent: usize) -> bool {
-        let key = (run.to_string(), latent);
-        !self.cache.contains_key(&key) && !self.failed.contains_key(&key)
+        !self.cache.contains_key(&(run.to_string(), latent))
     }
 
     /// Remembers why a picture could not be made, to show in its place.
@@ -58,6 +57,7 @@ impl InlinePictures {
             self.cache.clear();
         }
         let protocol = self.picker.new_resize_protocol(image);
+        self.failed.remove(&(run.to_string(), latent));
         self.cache.insert((run.to_string(), latent), protocol);
     }
 

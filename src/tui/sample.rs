@@ -5,7 +5,10 @@
 use std::path::PathBuf;
 
 use super::app::App;
-use super::data::{LatentRow, LatentsView, RunView, SteerView, TaskRun, TaskView};
+use super::data::{
+    ExplainRow, ExplainView, LatentRow, LatentsView, RunView, SteerView, TaskRun, TaskView,
+};
+use super::tabs::explain::ExplainTab;
 use super::tabs::steer::SteerTab;
 use super::theme::Theme;
 use crate::engine::latents::Category;
@@ -127,6 +130,29 @@ fn steer_view() -> SteerView {
     }
 }
 
+/// An explained picture of red stars on sand.
+pub fn explain_view() -> ExplainView {
+    let words = ["red", "star", "sand", "four", "outlined", "small"];
+    ExplainView {
+        title: "image 1808: four small outlined red stars on sand, gold frame".into(),
+        lines: vec![
+            "score: share of the reconstruction · 16 active · cosine 0.972 · listed 88%".into(),
+            "demo100: red star over orange star by 12.41 = latents 11.90 + bias 0.37 + error 0.14"
+                .into(),
+        ],
+        rows: (0..12)
+            .map(|i| ExplainRow {
+                latent: [19, 12, 40, 7, 33, 21, 2, 5, 9, 11, 13, 17][i],
+                label: format!("{}, {}", words[i % 6], words[(i + 1) % 6]),
+                score: 0.31 / (1.0 + i as f64),
+                extra: format!("{:+.2}", 8.0 / (1.0 + i as f64 * i as f64)),
+            })
+            .collect(),
+        classes: vec!["red star".into(), "red heart".into()],
+        millis: 0.8,
+    }
+}
+
 /// The sample state on the given tab's defaults.
 pub fn sample_app() -> App {
     let mut app = App::new(
@@ -159,6 +185,10 @@ pub fn sample_app() -> App {
         steer.latent = Some(3);
         steer.strength = 2.0;
         steer.view = Some(steer_view());
+    }
+    if let Some(explain) = app.get_mut::<ExplainTab>() {
+        explain.image = crate::engine::steer::ImageRef::Row(1808);
+        explain.view = Some(explain_view());
     }
     app
 }

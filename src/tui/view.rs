@@ -14,6 +14,8 @@ use super::widgets::{centred, panel, Collages};
 /// The smallest terminal the layout fits.
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
+/// The frame's keys, on the tab bar where it has room.
+const KEYS_HINT: &str = "  ? help  q quit";
 /// Rows above a tab's first list row (tab bar, panel border, table header).
 pub const LIST_TOP: u16 = 3;
 
@@ -80,8 +82,13 @@ fn tab_bar(frame: &mut Frame, app: &App, area: Rect) {
         spans.push(Span::styled(label, style));
         spans.push(Span::raw(" "));
     }
-    spans.push(Span::styled("  ? help  q quit", app.lab.theme.dimmed()));
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    let mut line = Line::from(spans);
+    // The hint goes where it fits whole (not beside six tabs at 80 columns).
+    let hint = Span::styled(KEYS_HINT, app.lab.theme.dimmed());
+    if line.width() + hint.width() <= area.width as usize {
+        line.push_span(hint);
+    }
+    frame.render_widget(Paragraph::new(line), area);
 }
 
 fn status_bar(frame: &mut Frame, app: &Shared, area: Rect) {
@@ -131,7 +138,7 @@ fn help(frame: &mut Frame, app: &App, area: Rect) {
     for (k, what) in app.help_lines() {
         lines.push(Line::from(vec![
             Span::styled(
-                format!("{k:>12}  "),
+                format!("{k:>14}  "),
                 Style::default()
                     .fg(app.lab.theme.accent)
                     .add_modifier(Modifier::BOLD),

@@ -1,7 +1,7 @@
 //! CLIP text labels: each latent is scored against a vocabulary of visual words embedded with
 //! the set's text encoder, using both its decoder direction and the mean of its top images.
 //!
-//! Rules for the category, measured on the set (documented in the README):
+//! Rules for the category, measured on the set (documented in docs/user-guide.md):
 //! - `dead`: never fires;
 //! - `too_specific`: fires on fewer rows than a collage holds (K);
 //! - `no_clear`: its best word stands fewer than [`MIN_CONFIDENCE`] standard deviations above

@@ -20,7 +20,7 @@ pub const COLLAGES_DIR: &str = "collages";
 const NO_ROW: u32 = u32::MAX;
 
 /// Identifies the weights and set an index was built from.
-fn fingerprint(weights: &Path, set: &EmbeddingSet, k: usize) -> String {
+pub(crate) fn fingerprint(weights: &Path, set: &EmbeddingSet, k: usize) -> String {
     let modified = std::fs::metadata(weights)
         .ok()
         .and_then(|m| m.modified().ok())

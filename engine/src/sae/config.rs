@@ -97,7 +97,7 @@ pub const DEFAULT_AUX_K: usize = 512;
 pub const DEFAULT_AUX_COEF: f64 = 1.0 / 32.0;
 pub const DEFAULT_DEAD_AFTER: u64 = 1000;
 /// The TopK family's learning rate when none is given: on ground-truth data its 625-step
-/// runs recover more of the true features than at the study's 1e-3 (README: SAE families).
+/// runs recover more of the true features than at the study's 1e-3 (docs/sae.md, SAE families).
 pub const TOPK_LR: f64 = 2e-3;
 /// The k of the TopK family when none is given (OpenAI's and saev's).
 pub const DEFAULT_K: usize = 32;

@@ -1,5 +1,5 @@
-//! The SAE's loss, defined once: every trainer (CPU or candle, ReLU or the other families) and
-//! the evaluation sum a batch into [`BatchSums`] and read the loss and its terms here.
+//! The SAE's loss, defined once: every trainer (CPU or candle, ReLU or the other families) sums
+//! a batch into [`BatchSums`] and reads the loss and its terms here.
 //!
 //! ```text
 //!   mse  = Σ (x̂ − x)² / (B d)
@@ -8,8 +8,9 @@
 //!   loss = Σ_s Σ (x̂_s − x)² / (B d)  +  sparsity  +  α_aux Σ (ê − e)² / (B d)
 //! ```
 //! where s runs over Matryoshka's nested prefixes (the whole dictionary alone otherwise), the
-//! sparsity term is λ·L1 (ReLU), λ·L0 (JumpReLU) or nothing (TopK: k sets it), and the last
-//! term is AuxK's reconstruction of the residual e by dead latents.
+//! sparsity term is λ·L1 (ReLU), w·L0 with w = λ·B/c (JumpReLU: λ in the `--l1` convention) or
+//! nothing (TopK: k sets it), and the last term is AuxK's reconstruction of the residual e by
+//! dead latents.
 
 /// Sums over one batch's forward pass, in f64.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -46,7 +47,7 @@ impl BatchSums {
 pub enum Sparsity {
     /// λ on the L1 term (ReLU).
     L1(f64),
-    /// λ on the L0 term (JumpReLU).
+    /// w on the L0 term (JumpReLU: w = λ·B/c, λ in the run's L1 convention).
     L0(f64),
     /// None: the activation keeps k latents (TopK, BatchTopK, Matryoshka).
     Fixed,

@@ -21,7 +21,7 @@ use crate::workspace::Workspace;
 use crate::zeroshot::{classifier, text_encoder_for, Classifier, TaskSpec};
 
 /// CLIP's logit scale: class probabilities are softmax(100 · cosine).
-const LOGIT_SCALE: f32 = 100.0;
+pub const LOGIT_SCALE: f32 = 100.0;
 pub const NEIGHBOURS: usize = 12;
 const SHOWN: usize = 5;
 
@@ -138,6 +138,16 @@ impl Steerer {
 
     pub fn task_name(&self) -> Option<&str> {
         self.task.as_ref().map(|t| t.0.as_str())
+    }
+
+    /// The task's name and classifier, when previews show a class distribution.
+    pub fn classifier(&self) -> Option<(&str, &Classifier)> {
+        self.task.as_ref().map(|(n, c)| (n.as_str(), c))
+    }
+
+    /// Every row of the set, unit length. shape: [N, d]
+    pub fn rows(&self) -> &[f32] {
+        &self.rows
     }
 
     /// Row `i` of the set, unit length.

@@ -5,6 +5,7 @@ mod argv;
 mod bench;
 mod demo;
 mod embed;
+mod explain;
 mod latents;
 mod report;
 mod runs;
@@ -21,11 +22,12 @@ pub use argv::ToArgv;
 pub use bench::BenchArgs;
 pub use demo::{DemoArgs, ImageArgs};
 pub use embed::EmbedArgs;
+pub use explain::ExplainArgs;
 pub use latents::{LabelArg, LatentsArgs, ShowArgs};
 pub use report::ReportArgs;
 pub use runs::{MetricsArgs, ResumeArgs};
 pub use steer::{GenerateArgs, MethodArg, SteerArgs, UnitsArg, DEFAULT_STRENGTH};
-pub use sweep::{SweepArgs, DEFAULT_LAMBDAS};
+pub use sweep::{SweepArgs, DEFAULT_KS, DEFAULT_LAMBDAS};
 pub use train::{default_lr, ArchArg, BiasArg, L1Arg, TrainArgs, TrainOpts};
 pub use zeroshot::ZeroshotArgs;
 
@@ -89,6 +91,8 @@ pub enum Command {
     Steer(SteerArgs),
     /// Writes a markdown report (tables, plots, collages, labels) from the workspace.
     Report(ReportArgs),
+    /// Explains an image, a text or a class in terms of a run's SAE latents.
+    Explain(ExplainArgs),
     /// Times SAE training at the study's shapes (compare with tools/bench/ref_sae.py).
     Bench(BenchArgs),
 }

@@ -6,6 +6,8 @@ use super::train::TrainOpts;
 
 /// λ values a sweep trains when none are given: the study's.
 pub const DEFAULT_LAMBDAS: &str = "1e-3,1e-2,3e-2";
+/// k values a sweep of the TopK family trains when none are given.
+pub const DEFAULT_KS: &str = "16,32,64";
 
 /// `saelab sweep`: one run per λ (relu, jumprelu) or per k (topk, batchtopk, matryoshka).
 #[derive(Debug, Clone, PartialEq, Args)]

@@ -82,11 +82,13 @@ pub struct TrainOpts {
     #[arg(long, value_enum, default_value = "relu")]
     pub arch: ArchArg,
     /// Number of latents.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = TrainConfig::default().dict)]
     pub dict: usize,
-    #[arg(long, default_value_t = 5)]
+    /// Passes over the set.
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
     pub epochs: usize,
-    #[arg(long, default_value_t = 256)]
+    /// Rows per step.
+    #[arg(long, default_value_t = TrainConfig::default().batch)]
     pub batch: usize,
     /// Adam's learning rate (default: 1e-3, the study's, for relu and jumprelu; 2e-3 for
     /// topk, batchtopk and matryoshka, whose short runs learn the ground truth better with it).
@@ -184,20 +186,20 @@ impl TrainOpts {
     }
 }
 
-impl Default for TrainOpts {
+impl TrainOpts {
     /// The options as the parser gives them when none is typed: clap's defaults are their one
     /// definition.
-    fn default() -> Self {
+    pub fn parsed_defaults() -> Result<Self, String> {
         #[derive(clap::Parser)]
         struct OptsOnly {
             #[command(flatten)]
             opts: TrainOpts,
         }
-        <OptsOnly as clap::Parser>::parse_from(["saelab"]).opts
+        <OptsOnly as clap::Parser>::try_parse_from(["saelab"])
+            .map(|o| o.opts)
+            .map_err(|e| e.to_string())
     }
-}
 
-impl TrainOpts {
     /// These options appended to a command line.
     pub fn push_argv(&self, a: super::argv::Argv) -> super::argv::Argv {
         a.choice("--arch", self.arch)

@@ -10,8 +10,9 @@ use crate::cli::args::ArchArg;
 use crate::engine::kandinsky::settings::KandinskySettings;
 use crate::engine::steer::{ImageRef, Method};
 use crate::protocol::{JobKind, StepLine};
-use crate::tui::data::GenerationView;
+use crate::tui::data::{ExplainQuery, GenerationView};
 use crate::tui::sample::sample_app;
+use crate::tui::tabs::explain::{self, ExplainTab, Mode};
 use crate::tui::tabs::latents::{self, LatentsTab};
 use crate::tui::tabs::metrics::{MetricsTab, METRIC_COLUMNS};
 use crate::tui::tabs::steer::{self, SteerTab, STRENGTH_STEP};
@@ -54,7 +55,7 @@ fn number_keys_tab_and_backtab_switch_tabs() {
     code(&mut app, KeyCode::BackTab);
     code(&mut app, KeyCode::BackTab);
     code(&mut app, KeyCode::BackTab);
-    assert_eq!(app.tab().id(), steer::ID, "Shift-Tab wraps around");
+    assert_eq!(app.tab().id(), explain::ID, "Shift-Tab wraps around");
 }
 
 #[test]
@@ -337,6 +338,126 @@ fn clicking_a_scrolled_latents_list_selects_the_row_under_the_pointer() {
     let tab = latents_tab(&app);
     let id = tab.rows(&app.lab)[tab.row].id;
     assert!(line.contains(&format!(" {id} ")), "{line}");
+}
+
+#[test]
+fn typing_finishes_before_a_click_can_switch_tabs() {
+    let mut app = sample_app();
+    press(&mut app, "4/red");
+    let spans = view::tab_spans(&app);
+    let click = MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: spans[0].0 + 1,
+        row: 0,
+        modifiers: KeyModifiers::NONE,
+    };
+    assert!(app.on_mouse(click, &spans, view::LIST_TOP).is_empty());
+    assert_eq!(app.tab().id(), latents::ID);
+    code(&mut app, KeyCode::Enter);
+    assert_eq!(latents_tab(&app).query, "red");
+    assert_eq!(app.get::<TrainTab>().unwrap().form.set, "demo");
+}
+
+#[test]
+fn the_sweep_form_reads_the_family_in_any_case_and_refuses_empty_lists() {
+    let mut app = sample_app();
+    let form = &mut app.get_mut::<TrainTab>().unwrap().form;
+    form.arch = "TopK".into();
+    let args = form.to_args().unwrap();
+    assert_eq!(
+        (args.opts.arch, args.ks.as_slice()),
+        (ArchArg::Topk, &[16, 32, 64][..])
+    );
+    assert_eq!(form.swept(), "topk k 16,32,64");
+    form.ks = " ".into();
+    assert!(form.to_args().unwrap_err().contains("k list"));
+    form.arch = "relu".into();
+    form.lambdas = "1e-3, 1e-2".into();
+    assert_eq!(form.to_args().unwrap().lambdas, [1e-3, 1e-2]);
+    form.lambdas = String::new();
+    assert!(form.to_args().unwrap_err().contains("λ list"));
+}
+
+#[test]
+fn explain_asks_for_each_mode_and_hands_latents_to_steer_and_latents() {
+    let mut app = sample_app();
+    let actions = press(&mut app, "6");
+    assert_eq!(app.tab().id(), explain::ID);
+    let asked = |actions: &[Action]| -> Option<ExplainQuery> {
+        actions.iter().find_map(|a| match a {
+            Action::Explain(r) => Some(r.query.clone()),
+            _ => None,
+        })
+    };
+    assert_eq!(
+        asked(&actions),
+        Some(ExplainQuery::Image(ImageRef::Row(1808)))
+    );
+    assert_eq!(
+        asked(&press(&mut app, "]")),
+        Some(ExplainQuery::Image(ImageRef::Row(1809)))
+    );
+    press(&mut app, "/red star");
+    let actions = code(&mut app, KeyCode::Enter);
+    assert_eq!(asked(&actions), Some(ExplainQuery::Text("red star".into())));
+    assert_eq!(app.get::<ExplainTab>().unwrap().mode, Mode::Text);
+    assert_eq!(asked(&press(&mut app, "m")), Some(ExplainQuery::Class(0)));
+    assert_eq!(asked(&press(&mut app, "l")), Some(ExplainQuery::Class(1)));
+    assert_eq!(
+        asked(&press(&mut app, "l")),
+        Some(ExplainQuery::Class(1)),
+        "the last class stays"
+    );
+    press(&mut app, "j");
+    let actions = press(&mut app, "t");
+    assert_eq!(app.tab().id(), steer::ID);
+    assert!(
+        matches!(&actions[..], [Action::Steer(r)] if r.edits == [(12, 2.0)]),
+        "{actions:?}"
+    );
+    press(&mut app, "6");
+    let actions = code(&mut app, KeyCode::Enter);
+    assert_eq!(app.tab().id(), latents::ID);
+    assert_eq!(latents_tab(&app).selected(&app.lab), Some(12));
+    assert!(actions.contains(&Action::LoadCollage {
+        run: "demo-lam1e-3".into(),
+        latent: 12
+    }));
+}
+
+#[test]
+fn the_explain_tab_in_each_mode_at_two_sizes() {
+    for (w, h) in [(80, 24), (120, 36)] {
+        for (mode, title) in [
+            (
+                Mode::Image,
+                "image 1808: four small outlined red stars on sand, gold frame",
+            ),
+            (Mode::Text, "text \"red star\""),
+            (Mode::Class, "class red star of demo100"),
+        ] {
+            let mut app = sample_app();
+            app.focus(explain::ID);
+            let tab = app.get_mut::<ExplainTab>().unwrap();
+            tab.mode = mode;
+            tab.view.as_mut().unwrap().title = title.into();
+            let shown = screen(&app, w, h);
+            assert!(shown.contains("6 Explain"), "{shown}");
+            insta::assert_snapshot!(format!("explain_{mode:?}_{w}x{h}").to_lowercase(), shown);
+        }
+    }
+}
+
+#[test]
+fn the_help_of_every_tab_fits_the_smallest_window() {
+    let ids: Vec<_> = sample_app().tabs().iter().map(|t| t.id()).collect();
+    for id in ids {
+        let mut app = sample_app();
+        app.focus(id);
+        press(&mut app, "?");
+        let shown = screen(&app, 80, 24);
+        assert!(shown.contains("any key closes this"), "{id}:\n{shown}");
+    }
 }
 
 const SIZES: [(u16, u16); 2] = [(100, 30), (160, 48)];

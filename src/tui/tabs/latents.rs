@@ -79,32 +79,32 @@ const KEYS: &[Binding<Does>] = &[
     Binding {
         keys: &[KeyCode::Up, KeyCode::Char('k')],
         does: Does::Up,
-        help: "previous latent",
+        help: "previous / next latent",
     },
     Binding {
         keys: &[KeyCode::Down, KeyCode::Char('j')],
         does: Does::Down,
-        help: "next latent",
+        help: "",
     },
     Binding {
         keys: &[KeyCode::PageUp],
         does: Does::PageUp,
-        help: "ten latents up",
+        help: "ten latents up / down",
     },
     Binding {
         keys: &[KeyCode::PageDown],
         does: Does::PageDown,
-        help: "ten latents down",
+        help: "",
     },
     Binding {
         keys: &[KeyCode::Home, KeyCode::Char('g')],
         does: Does::First,
-        help: "first latent",
+        help: "first / last latent",
     },
     Binding {
         keys: &[KeyCode::End, KeyCode::Char('G')],
         does: Does::Last,
-        help: "last latent",
+        help: "",
     },
     Binding {
         keys: &[KeyCode::Char('o')],
@@ -124,12 +124,12 @@ const KEYS: &[Binding<Does>] = &[
     Binding {
         keys: &[KeyCode::Char('[')],
         does: Does::PreviousRun,
-        help: "explore the previous finished run",
+        help: "explore the previous / next finished run",
     },
     Binding {
         keys: &[KeyCode::Char(']')],
         does: Does::NextRun,
-        help: "explore the next finished run",
+        help: "",
     },
     Binding {
         keys: &[KeyCode::Char('t'), KeyCode::Enter],
@@ -266,6 +266,19 @@ impl TabComponent for LatentsTab {
             Some(load) => vec![load],
             None => self.collage(lab),
         }
+    }
+
+    fn on_action(&mut self, action: &Action, lab: &mut Shared) -> Vec<Action> {
+        let Action::ShowLatent(j) = action else {
+            return Vec::new();
+        };
+        // Every latent, in id order: latent j is row j.
+        self.query.clear();
+        self.sort = LatentSort::Id;
+        self.row = *j;
+        let mut actions = vec![Action::Focus(ID)];
+        actions.extend(self.collage(lab));
+        actions
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, lab: &Shared, pictures: &mut dyn Collages) {

@@ -39,22 +39,22 @@ const KEYS: &[Binding<Does>] = &[
     Binding {
         keys: &[KeyCode::Up, KeyCode::Char('k')],
         does: Does::PreviousRun,
-        help: "previous run",
+        help: "previous / next run",
     },
     Binding {
         keys: &[KeyCode::Down, KeyCode::Char('j')],
         does: Does::NextRun,
-        help: "next run",
+        help: "",
     },
     Binding {
         keys: &[KeyCode::Left, KeyCode::Char('h')],
         does: Does::PreviousColumn,
-        help: "sort by the column to the left",
+        help: "sort by the column to the left / right",
     },
     Binding {
         keys: &[KeyCode::Right, KeyCode::Char('l')],
         does: Does::NextColumn,
-        help: "sort by the column to the right",
+        help: "",
     },
     Binding {
         keys: &[KeyCode::Char('s')],

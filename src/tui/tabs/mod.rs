@@ -62,6 +62,7 @@ tabs! {
     zeroshot::ZeroshotTab,
     latents::LatentsTab,
     steer::SteerTab,
+    explain::ExplainTab,
 }
 
 /// λ as the tables print it.

@@ -43,22 +43,22 @@ const KEYS: &[Binding<Does>] = &[
     Binding {
         keys: &[KeyCode::Left, KeyCode::Char('h')],
         does: Does::Weaker,
-        help: "strength down (units of typical activation)",
+        help: "strength down / up (units of typical activation)",
     },
     Binding {
         keys: &[KeyCode::Right, KeyCode::Char('l')],
         does: Does::Stronger,
-        help: "strength up",
+        help: "",
     },
     Binding {
         keys: &[KeyCode::Up, KeyCode::Char('k')],
         does: Does::PreviousImage,
-        help: "previous image of the set",
+        help: "previous / next image of the set",
     },
     Binding {
         keys: &[KeyCode::Down, KeyCode::Char('j')],
         does: Does::NextImage,
-        help: "next image of the set",
+        help: "",
     },
     Binding {
         keys: &[KeyCode::Char('i')],
@@ -192,7 +192,9 @@ impl TabComponent for SteerTab {
     }
 
     fn on_notice(&mut self, notice: &Notice, lab: &mut Shared) -> Vec<Action> {
-        let Notice::Steered(result) = notice;
+        let Notice::Steered(result) = notice else {
+            return Vec::new();
+        };
         match result {
             Ok(view) => self.view = Some(view.clone()),
             Err(why) => {

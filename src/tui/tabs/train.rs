@@ -10,9 +10,9 @@ use ratatui::Frame;
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use crate::cli::args::{ArchArg, SweepArgs, TrainOpts, DEFAULT_LAMBDAS};
+use crate::cli::args::{ArchArg, SweepArgs, TrainOpts, DEFAULT_KS, DEFAULT_LAMBDAS};
 use crate::engine::run::{MetricsRow, Status};
-use crate::engine::sae::Arch;
+use crate::engine::sae::{Arch, TrainConfig};
 use crate::protocol::JobKind;
 use crate::tui::action::{Action, TabId};
 use crate::tui::data::RunView;
@@ -62,13 +62,13 @@ pub struct SweepForm {
 
 impl Default for SweepForm {
     fn default() -> Self {
-        let opts = TrainOpts::default();
+        let config = TrainConfig::default();
         SweepForm {
             set: crate::engine::demo::SET_NAME.into(),
             lambdas: DEFAULT_LAMBDAS.into(),
-            epochs: opts.epochs.to_string(),
-            dict: opts.dict.to_string(),
-            batch: opts.batch.to_string(),
+            epochs: config.epochs.to_string(),
+            dict: config.dict.to_string(),
+            batch: config.batch.to_string(),
             lr: AUTO_LR.into(),
             arch: Arch::Relu.name().into(),
             ks: DEFAULT_KS.into(),
@@ -78,8 +78,6 @@ impl Default for SweepForm {
 
 /// The form's learning rate when the family's default is meant.
 const AUTO_LR: &str = "auto";
-/// The k list a sweep of a TopK family starts from.
-const DEFAULT_KS: &str = "16,32,64";
 
 impl SweepForm {
     pub const FIELDS: [&'static str; 8] = [
@@ -112,14 +110,22 @@ impl SweepForm {
         }
     }
 
+    /// The family typed, in any case.
+    fn family(&self) -> Option<ArchArg> {
+        ArchArg::from_str(self.arch.trim(), true).ok()
+    }
+
     /// Whether the sweep runs over k (the TopK family) rather than λ.
     pub fn sweeps_k(&self) -> bool {
-        Arch::parse(&self.arch).is_ok_and(|a| a.uses_k())
+        self.family().is_some_and(|a| Arch::from(a).uses_k())
     }
 
     /// What the sweep varies, for messages: `λ 1e-3,1e-2` or `topk k 16,32`.
     pub fn swept(&self) -> String {
-        match (self.sweeps_k(), self.arch.as_str()) {
+        let arch = self
+            .family()
+            .map_or(self.arch.clone(), |a| Arch::from(a).name().to_string());
+        match (self.sweeps_k(), arch.as_str()) {
             (true, arch) => format!("{arch} k {}", self.ks),
             (false, "relu") => format!("λ {}", self.lambdas),
             (false, arch) => format!("{arch} λ {}", self.lambdas),
@@ -128,7 +134,7 @@ impl SweepForm {
 
     /// The `saelab sweep` arguments the form asks for, or what is wrong with it.
     pub fn to_args(&self) -> Result<SweepArgs, String> {
-        let arch = ArchArg::from_str(self.arch.trim(), true).map_err(|_| {
+        let arch = self.family().ok_or_else(|| {
             format!(
                 "arch: '{}' is none of relu, topk, batchtopk, jumprelu, matryoshka",
                 self.arch
@@ -148,10 +154,16 @@ impl SweepForm {
         };
         let (lambdas, ks) = if self.sweeps_k() {
             let ks = list(&self.ks).map_err(|v| format!("k list: '{v}' is not a whole number"))?;
+            if ks.is_empty() {
+                return Err("k list: give at least one k, e.g. 16,32,64".into());
+            }
             (list(DEFAULT_LAMBDAS).unwrap_or_default(), ks)
         } else {
             let lambdas =
                 list(&self.lambdas).map_err(|v| format!("λ list: '{v}' is not a number"))?;
+            if lambdas.is_empty() {
+                return Err("λ list: give at least one λ, e.g. 1e-3,1e-2".into());
+            }
             (lambdas, Vec::new())
         };
         Ok(SweepArgs {
@@ -165,7 +177,7 @@ impl SweepForm {
                 epochs: number("epochs", &self.epochs)?,
                 batch: number("batch", &self.batch)?,
                 lr,
-                ..TrainOpts::default()
+                ..TrainOpts::parsed_defaults()?
             },
         })
     }
@@ -196,12 +208,12 @@ const KEYS: &[Binding<Does>] = &[
     Binding {
         keys: &[KeyCode::Up, KeyCode::Char('k')],
         does: Does::PreviousField,
-        help: "previous sweep field",
+        help: "previous / next sweep field",
     },
     Binding {
         keys: &[KeyCode::Down, KeyCode::Char('j')],
         does: Does::NextField,
-        help: "next sweep field",
+        help: "",
     },
     Binding {
         keys: &[KeyCode::Char('e'), KeyCode::Enter],
@@ -216,12 +228,12 @@ const KEYS: &[Binding<Does>] = &[
     Binding {
         keys: &[KeyCode::Char('['), KeyCode::Left, KeyCode::Char('h')],
         does: Does::PreviousRun,
-        help: "previous run",
+        help: "previous / next run",
     },
     Binding {
         keys: &[KeyCode::Char(']'), KeyCode::Right, KeyCode::Char('l')],
         does: Does::NextRun,
-        help: "next run",
+        help: "",
     },
     Binding {
         keys: &[KeyCode::Char('p'), KeyCode::Char('x')],

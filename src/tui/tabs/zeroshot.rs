@@ -33,22 +33,22 @@ const KEYS: &[Binding<Does>] = &[
     Binding {
         keys: &[KeyCode::Left, KeyCode::Char('h')],
         does: Does::PreviousTask,
-        help: "previous task",
+        help: "previous / next task",
     },
     Binding {
         keys: &[KeyCode::Right, KeyCode::Char('l')],
         does: Does::NextTask,
-        help: "next task",
+        help: "",
     },
     Binding {
         keys: &[KeyCode::Up, KeyCode::Char('k')],
         does: Does::PreviousRun,
-        help: "previous run (its biggest losses show below)",
+        help: "previous / next run (its biggest losses show below)",
     },
     Binding {
         keys: &[KeyCode::Down, KeyCode::Char('j')],
         does: Does::NextRun,
-        help: "next run",
+        help: "",
     },
     Binding {
         keys: &[KeyCode::Char('e')],
