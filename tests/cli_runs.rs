@@ -186,6 +186,14 @@ fn sweep_runs_and_metrics_speak_the_contract() {
         doc.contains("## Training metrics") && doc.contains("plots/tradeoff.png"),
         "{doc}"
     );
+    // With three explained examples: a picture, a text and a class.
+    let explained = doc
+        .split("## Explained examples")
+        .nth(1)
+        .expect("the section");
+    for part in ["### A picture", "### A text", "### A class", "collages/"] {
+        assert!(explained.contains(part), "{part} missing from\n{explained}");
+    }
 
     // metrics.jsonl lines carry the contract's keys.
     let log = std::fs::read_to_string(lab.run_dir("demo-lam1e-3").join("metrics.jsonl")).unwrap();

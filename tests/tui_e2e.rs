@@ -141,6 +141,35 @@ fn the_lab_opens_trains_explores_and_restores_the_terminal() {
     assert!(!s.contains("1 Train"), "no lab left on screen:\n{s}");
 }
 
+/// Explain's text mode: a text typed on the sixth tab lists the latent of its colour.
+#[test]
+fn the_explain_tab_explains_a_typed_text() {
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "8000"]);
+    lab.ok(&[
+        "train", "--data", "demo", "--arch", "topk", "--k", "16", "--dict", "256", "--epochs", "3",
+        "--name", "r",
+    ]);
+    let t = open_lab(&lab);
+    t.wait("the lab, ready", |s| {
+        s.contains("6 Explain") && !s.contains("starting: asking")
+    });
+    t.keys(&["6"]);
+    t.wait("a picture explained", |s| {
+        s.contains("image 0:") && s.contains("latent")
+    });
+    t.keys(&["/", "r", "e", "d", "Space", "s", "t", "a", "r", "Enter"]);
+    let s = t.wait("the text explained", |s| s.contains("text \"red star\""));
+    let listed: Vec<&str> = s
+        .lines()
+        .skip_while(|l| !l.contains("text \"red star\""))
+        .take(6)
+        .collect();
+    assert!(listed.iter().any(|l| l.contains("red")), "{s}");
+    t.keys(&["q"]);
+    t.wait("the lab to exit", |s| s.contains("LAB-EXITED"));
+}
+
 /// Steer's `g` on a run trained on the tiny random Kandinsky's image embeddings, with
 /// `kandinsky.toml` written by hand: a generation job runs, its step gauge shows, then the
 /// three pictures are drawn inline.

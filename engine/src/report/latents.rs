@@ -13,7 +13,7 @@ use crate::workspace::Workspace;
 const SHOWN_PER_RULE: usize = 3;
 
 /// The run whose latents are shown: the one asked for, or the first finished run with an index.
-fn latent_run<'a>(
+pub(super) fn latent_run<'a>(
     ws: &Workspace,
     req: &ReportRequest,
     runs: &'a [RunSummary],

@@ -2,6 +2,7 @@
 //! number comes from the run files; every image path is relative to the report and exists;
 //! a part the workspace lacks is left out with a line saying how to produce it.
 
+mod explained;
 mod latents;
 pub mod plots;
 pub mod table;
@@ -88,6 +89,7 @@ pub fn write_report(ws: &Workspace, req: &ReportRequest) -> Result<ReportSummary
         metrics_section(&mut w, &runs)?;
         zeroshot_section(&mut w, &runs)?;
         latents::latents_section(&mut w, req, &runs)?;
+        explained::explained_section(&mut w, req, &runs)?;
     }
     steering_section(&mut w, &runs)?;
     let path = req.out.join(REPORT_FILE);
