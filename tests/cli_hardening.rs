@@ -1,0 +1,251 @@
+//! The failure cases found by fault injection (issue 16), each reproduced on the binary: no
+//! panic, no abort, no exit 0 on corrupt data, nothing outside the workspace, and one bad run
+//! never hides the others. Numbers refer to the issue's list.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::Lab;
+
+fn no_panic(err: &str) {
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+fn trained(lab: &Lab) {
+    lab.ok(&["demo", "--images", "300"]);
+    lab.ok(&[
+        "train", "--data", "demo", "--lambda", "1e-2", "--dict", "32", "--epochs", "1", "--batch",
+        "64",
+    ]);
+}
+
+/// 2. A set with fewer rows than a batch is refused; a run whose files are damaged is skipped
+/// with a warning by every reader, which go on with the others.
+#[test]
+fn case_02_one_bad_run_never_hides_the_others() {
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "1"]);
+    let err = lab.fails(
+        &[
+            "train", "--data", "demo", "--lambda", "1e-2", "--dict", "64", "--epochs", "1",
+        ],
+        1,
+    );
+    assert!(err.contains("--batch") && err.contains("1 row"), "{err}");
+    assert!(!lab.ws().join("runs/demo-lam1e-2").exists());
+
+    let lab = Lab::new();
+    trained(&lab);
+    lab.ok(&[
+        "train", "--data", "demo", "--lambda", "3e-2", "--dict", "32", "--epochs", "1", "--batch",
+        "64",
+    ]);
+    std::fs::write(lab.run_dir("demo-lam1e-2").join("state.json"), "x").unwrap();
+    for args in [&["runs"][..], &["metrics"][..]] {
+        let out = lab.run(args);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(stdout.contains("demo-lam3e-2"), "{args:?}: {stdout}");
+        assert!(
+            stderr.contains("skipped run 'demo-lam1e-2'") && stderr.contains("state.json"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let rows = lab.json(&["metrics"]);
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    let report = lab.dir.path().join("report");
+    lab.ok(&["report", "--out", report.to_str().unwrap()]);
+}
+
+/// 3. A set whose `set.toml` says 0 dimensions is named, not a panic.
+#[test]
+fn case_03_a_set_of_zero_dimensions_is_refused() {
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "50"]);
+    let toml = lab.ws().join("sets/demo/set.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, text.replace("dim = 512", "dim = 0")).unwrap();
+    let err = lab.fails(
+        &[
+            "train", "--data", "demo", "--lambda", "1e-3", "--dict", "16",
+        ],
+        1,
+    );
+    no_panic(&err);
+    assert!(err.contains("set.toml") && err.contains("dim"), "{err}");
+    lab.fails(&["sets"], 1);
+}
+
+/// 9. An epoch count that overflows the step count is refused.
+#[test]
+fn case_09_huge_epochs_are_refused() {
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "50"]);
+    let err = lab.fails(
+        &[
+            "train",
+            "--data",
+            "demo",
+            "--lambda",
+            "1e-3",
+            "--dict",
+            "16",
+            "--batch",
+            "8",
+            "--epochs",
+            "4611686018427387904",
+        ],
+        1,
+    );
+    no_panic(&err);
+    assert!(err.contains("--epochs"), "{err}");
+}
+
+/// 10. Run and set arguments are names, never paths out of the workspace: a run copied
+/// outside it is not reached through `..`.
+#[test]
+fn case_10_names_are_names() {
+    let lab = Lab::new();
+    trained(&lab);
+    let outside = lab.dir.path().join("out/evil");
+    std::fs::create_dir_all(outside.parent().unwrap()).unwrap();
+    let copied = std::process::Command::new("cp")
+        .args(["-r"])
+        .arg(lab.run_dir("demo-lam1e-2"))
+        .arg(&outside)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let evil = "../../out/evil";
+    for args in [
+        vec!["latents", evil],
+        vec!["show", evil, "0"],
+        vec!["steer", evil, "--image", "0", "--latent", "0"],
+        vec!["resume", evil],
+        vec!["explain", evil, "--text", "red"],
+        vec!["train", "--data", "../sets/demo", "--lambda", "1e-3"],
+        vec!["metrics", evil],
+    ] {
+        let err = lab.fails(&args, 1);
+        no_panic(&err);
+        assert!(err.contains("must be letters"), "{args:?}: {err}");
+    }
+    assert!(!outside.join("latents").exists(), "nothing was written outside");
+}
+
+/// 11. A strength that is not a finite number is refused, and nothing is saved.
+#[test]
+fn case_11_infinite_strength_is_refused() {
+    let lab = Lab::new();
+    trained(&lab);
+    for s in ["inf", "NaN", "-inf"] {
+        let err = lab.fails(
+            &[
+                "steer",
+                "demo-lam1e-2",
+                "--image",
+                "0",
+                "--latent",
+                "0",
+                "--strength",
+                s,
+            ],
+            1,
+        );
+        assert!(err.contains("--strength"), "{s}: {err}");
+    }
+    let report = lab.dir.path().join("report");
+    lab.ok(&["report", "--out", report.to_str().unwrap()]);
+}
+
+/// 13. A sweep with one bad λ leaves no run behind, however the list is written; spaces after
+/// commas are accepted.
+#[test]
+fn case_13_a_bad_sweep_leaves_nothing_and_spaces_are_fine() {
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "50"]);
+    let err = lab.fails(
+        &[
+            "sweep",
+            "--data",
+            "demo",
+            "--lambdas=1e-2,-1",
+            "--dict",
+            "16",
+        ],
+        1,
+    );
+    assert!(err.contains("--lambda"), "{err}");
+    assert!(
+        !lab.ws().join("runs/demo-lam1e-2").exists(),
+        "no run is left behind"
+    );
+    lab.ok(&[
+        "sweep",
+        "--data",
+        "demo",
+        "--lambdas",
+        "1e-2, 3e-2",
+        "--dict",
+        "16",
+        "--epochs",
+        "1",
+        "--batch",
+        "16",
+    ]);
+    assert!(lab.ws().join("runs/demo-lam3e-2").exists());
+}
+
+/// 22. Every option says what it is, global options are apart, and the top-level help says
+/// that `saelab` alone opens the lab and names no file outside the repository.
+#[test]
+fn case_22_the_help_describes_every_option() {
+    let lab = Lab::new();
+    let top = lab.ok(&["--help"]);
+    assert!(top.contains("opens the lab"), "{top}");
+    assert!(!top.contains("shared/"), "{top}");
+    for sub in [
+        "sweep", "train", "image", "show", "embed", "steer", "explain", "bench",
+    ] {
+        let help = lab.ok(&[sub, "--help"]);
+        assert!(help.contains("Global options"), "{sub}:\n{help}");
+        for line in help.lines().filter(|l| l.trim_start().starts_with("--")) {
+            let described = line
+                .trim()
+                .split("  ")
+                .filter(|p| !p.trim().is_empty())
+                .count()
+                > 1;
+            assert!(
+                described,
+                "{sub}: an option without a description: {line}\n{help}"
+            );
+        }
+    }
+}
+
+/// 23. `metrics` shows each run's epochs and lists a set's runs by λ.
+#[test]
+fn case_23_metrics_show_epochs_and_sort_by_lambda() {
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "100"]);
+    for (lambda, epochs) in [("3e-2", "1"), ("1e-3", "2"), ("1e-2", "1")] {
+        lab.ok(&[
+            "train", "--data", "demo", "--lambda", lambda, "--dict", "16", "--epochs", epochs,
+            "--batch", "32",
+        ]);
+    }
+    let table = lab.ok(&["metrics"]);
+    assert!(table.contains("epochs"), "{table}");
+    let order: Vec<usize> = ["demo-lam1e-3", "demo-lam1e-2", "demo-lam3e-2"]
+        .iter()
+        .map(|r| table.find(r).unwrap())
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{table}");
+    let rows = lab.json(&["metrics"]);
+    assert_eq!(rows[0]["epochs"], 2, "{rows}");
+}
