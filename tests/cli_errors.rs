@@ -127,7 +127,7 @@ fn a_run_name_is_never_overwritten() {
     demo(&lab);
     lab.ok(&[
         "--quiet", "train", "--data", "demo", "--lambda", "1e-3", "--dict", "16", "--epochs", "1",
-        "--name", "mine",
+        "--batch", "16", "--name", "mine",
     ]);
     let before = std::fs::read(lab.run_dir("mine").join("sae.safetensors")).unwrap();
     let err = train_fails(&lab, &["--name", "mine"]);

@@ -18,6 +18,13 @@ use crate::engine::steer::{examples, Change, Edit, ImageRef, Method, Preview, St
 use crate::engine::zeroshot::TaskSpec;
 
 pub fn run(ctx: &Ctx, a: &SteerArgs) -> anyhow::Result<()> {
+    if !a.strength.is_finite() {
+        return Err(Error::invalid(
+            "--strength",
+            format!("'{}' is not a finite number", a.strength),
+        )
+        .into());
+    }
     let analysis = analyse(&ctx.ws, &a.run, DEFAULT_TOP)?;
     // Generation shows pictures, not class scores, and Kandinsky's image encoder has no text
     // tower to score them with.

@@ -6,7 +6,9 @@ use serde_json::json;
 use super::Ctx;
 use crate::engine::report::table::markdown;
 use crate::engine::report::tables::metrics_table;
-use crate::engine::run::{list_runs, sort_for_tables, sparsity_label, RunSummary, Status};
+use crate::engine::run::{
+    list_runs, sort_for_tables, sparsity_label, unreadable_runs, RunSummary, Status,
+};
 use crate::engine::set::{self, EmbeddingSet};
 
 pub fn sets(ctx: &Ctx) -> anyhow::Result<()> {
@@ -48,7 +50,16 @@ pub fn sets(ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Warns of every run whose files cannot be read; the listings go on without them.
+pub fn warn_unreadable(ctx: &Ctx) -> anyhow::Result<()> {
+    for (name, why) in unreadable_runs(&ctx.ws)? {
+        eprintln!("warning: skipped run '{name}': {why}");
+    }
+    Ok(())
+}
+
 pub fn runs(ctx: &Ctx) -> anyhow::Result<()> {
+    warn_unreadable(ctx)?;
     let runs = list_runs(&ctx.ws, &[])?;
     if ctx.json {
         return print_json(&runs);
@@ -89,14 +100,14 @@ fn metrics_json(r: &RunSummary) -> serde_json::Value {
     let mut row = json!({
         "run": r.run, "data": r.data, "lambda": t.shown_lambda(), "dict": t.dict,
         "l1_convention": t.l1.name(), "status": r.status.name(),
-        "arch": t.arch.name(), "k": t.shown_k(),
+        "arch": t.arch.name(), "k": t.shown_k(), "epochs": t.epochs,
     });
     if let Some(res) = &r.results {
         let m = &res.metrics;
         let extra = json!({
             "avg_l0": m.avg_l0, "mse": m.mse, "l1": m.l1, "r2": m.r2, "fvu": m.fvu,
             "dead_frac": m.dead_frac, "dense_frac": m.dense_frac,
-            "examples_per_sec": res.examples_per_sec, "epochs": t.epochs, "steps": res.steps,
+            "examples_per_sec": res.examples_per_sec, "steps": res.steps,
         });
         merge(&mut row, extra);
         if let (Some(g), Some(f)) = (m.gt_recovery, m.gt_recovered_frac) {
@@ -116,6 +127,9 @@ fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
 }
 
 pub fn metrics(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
+    if names.is_empty() {
+        warn_unreadable(ctx)?;
+    }
     let mut runs = list_runs(&ctx.ws, names)?;
     sort_for_tables(&mut runs);
     if ctx.json {

@@ -23,7 +23,7 @@ pub fn metrics_table(runs: &[RunSummary]) -> String {
     if with_gt {
         headers.extend(["gt recovery", "gt > 0.9", "gt mcc", "gt F1"]);
     }
-    headers.push("ex/s");
+    headers.extend(["ex/s", "epochs"]);
     let cells: Vec<Vec<String>> = runs
         .iter()
         .map(|r| metrics_cells(r, with_arch, with_gt))
@@ -80,5 +80,6 @@ fn metrics_cells(r: &RunSummary, with_arch: bool, with_gt: bool) -> Vec<String> 
             cells.extend(std::iter::repeat_with(dash).take(n));
         }
     }
+    cells.push(t.epochs.to_string());
     cells
 }

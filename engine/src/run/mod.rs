@@ -26,7 +26,7 @@ use super::workspace::Workspace;
 
 pub use log::MetricsRow;
 pub use state::{RunState, Status};
-pub use summary::{list_runs, sort_for_tables, RunSummary};
+pub use summary::{list_runs, sort_for_tables, unreadable_runs, RunSummary};
 pub use sweep::{sweep, SweepPlan};
 pub use train::{train, Observer, RunOutcome, TrainRequest};
 
@@ -67,6 +67,8 @@ impl RunDir {
 
     /// An existing run, or an error naming it.
     pub fn existing(ws: &Workspace, name: &str) -> Result<Self> {
+        // A name, never a path: `..` must not reach outside the workspace.
+        crate::workspace::validate_name("run", name)?;
         let run = Self::new(ws, name);
         if run.path(CONFIG_FILE).is_file() {
             Ok(run)

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::state::{effective_status, Status};
 use super::train::RunResults;
 use super::{RunConfig, RunDir};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::workspace::Workspace;
 
 #[derive(Debug, Clone, Serialize)]
@@ -49,34 +49,52 @@ impl RunSummary {
     }
 }
 
-/// Summaries of the named runs, or of every run when `names` is empty, sorted by name.
+/// Summaries of the named runs, or of every readable run when `names` is empty, sorted by
+/// name: one damaged run never hides the others ([`unreadable_runs`] says which were left out).
 pub fn list_runs(ws: &Workspace, names: &[String]) -> Result<Vec<RunSummary>> {
-    let names = if names.is_empty() {
-        Workspace::list_names(&ws.runs_dir())?
+    if names.is_empty() {
+        return Ok(all_runs(ws)?
             .into_iter()
-            .filter(|n| ws.run_dir(n).join(super::CONFIG_FILE).is_file())
-            .collect()
-    } else {
-        names.to_vec()
-    };
+            .filter_map(|(_, r)| r.ok())
+            .collect());
+    }
     names
         .iter()
         .map(|n| RunSummary::read(&RunDir::existing(ws, n)?))
         .collect()
 }
 
-/// The order tables list runs in: runs of one sweep (same set and settings) together, by λ.
+/// The runs whose files cannot be read, with why.
+pub fn unreadable_runs(ws: &Workspace) -> Result<Vec<(String, Error)>> {
+    Ok(all_runs(ws)?
+        .into_iter()
+        .filter_map(|(n, r)| r.err().map(|e| (n, e)))
+        .collect())
+}
+
+fn all_runs(ws: &Workspace) -> Result<Vec<(String, Result<RunSummary>)>> {
+    Ok(Workspace::list_names(&ws.runs_dir())?
+        .into_iter()
+        .filter(|n| ws.run_dir(n).join(super::CONFIG_FILE).is_file())
+        .map(|n| {
+            let read = RunDir::existing(ws, &n).and_then(|r| RunSummary::read(&r));
+            (n, read)
+        })
+        .collect())
+}
+
+/// The order tables list runs in: by set, then family, then λ (or k), then the other settings.
 pub fn sort_for_tables(runs: &mut [RunSummary]) {
     runs.sort_by_key(|r| {
         let t = &r.config.train;
         (
             r.data.clone(),
             t.arch.name(),
-            t.l1.name(),
-            t.epochs,
-            t.dict,
             t.shown_k(),
             t.lambda.to_bits(),
+            t.epochs,
+            t.dict,
+            t.l1.name(),
             r.run.clone(),
         )
     });

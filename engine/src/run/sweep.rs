@@ -31,8 +31,12 @@ pub fn sweep(
     cancel: &AtomicBool,
     observer: &dyn Observer,
 ) -> Result<Vec<(String, Result<RunOutcome>)>> {
+    // Every run is checked before any is made, so a bad one leaves nothing behind.
     for train in &plan.configs {
         train.validate()?;
+    }
+    for train in &plan.configs {
+        train.check_fits(set.rows())?;
     }
     let mut runs = Vec::new();
     for train in &plan.configs {

@@ -70,6 +70,7 @@ pub fn create_run(run: &RunDir, config: &RunConfig) -> Result<()> {
             ),
         ));
     }
+    config.train.check_fits(config.rows)?;
     fsutil::create_dir(&run.dir)?;
     fsutil::write_toml(&run.path(super::CONFIG_FILE), config)
 }

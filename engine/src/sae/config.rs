@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 use super::arch::Arch;
 use crate::error::{Error, Result};
 
+/// The most steps a run may take: far past any real run, and far below where step counts and
+/// example counts overflow.
+pub const MAX_STEPS: u64 = 1 << 40;
+
 /// How the L1 penalty is normalised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -273,7 +277,35 @@ impl TrainConfig {
     }
 
     pub fn total_steps(&self, rows: usize) -> u64 {
-        self.steps_per_epoch(rows) * self.epochs as u64
+        self.steps_per_epoch(rows)
+            .saturating_mul(self.epochs as u64)
+    }
+
+    /// Refuses a run that cannot train on a set of `rows` rows: fewer rows than a batch, or
+    /// more steps than a run can count.
+    pub fn check_fits(&self, rows: usize) -> Result<()> {
+        if rows < self.batch {
+            return Err(Error::invalid(
+                "--batch",
+                format!(
+                    "the set has {rows} row{}, fewer than --batch {}: use a smaller --batch or a larger set",
+                    if rows == 1 { "" } else { "s" },
+                    self.batch
+                ),
+            ));
+        }
+        let steps = self.steps_per_epoch(rows).checked_mul(self.epochs as u64);
+        match steps {
+            Some(s) if s <= MAX_STEPS => Ok(()),
+            _ => Err(Error::invalid(
+                "--epochs",
+                format!(
+                    "{} epochs of {} steps is more than the {MAX_STEPS} steps a run can take",
+                    self.epochs,
+                    self.steps_per_epoch(rows)
+                ),
+            )),
+        }
     }
 }
 

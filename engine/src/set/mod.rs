@@ -85,6 +85,7 @@ impl DataStats {
 impl EmbeddingSet {
     /// Opens the set `name` of the workspace.
     pub fn open(ws: &Workspace, name: &str) -> Result<Self> {
+        crate::workspace::validate_name("set", name)?;
         let dir = ws.set_dir(name);
         if !dir.join(META_FILE).is_file() {
             return Err(Error::NoSuchSet {
@@ -98,6 +99,12 @@ impl EmbeddingSet {
     /// Opens a set folder, checking that its embeddings match `set.toml` and are all finite.
     pub fn open_dir(dir: &Path) -> Result<Self> {
         let meta: SetMeta = fsutil::read_toml(&dir.join(META_FILE))?;
+        if meta.dim == 0 {
+            return Err(Error::bad_file(
+                dir.join(META_FILE),
+                "says dim = 0: an embedding has at least one dimension; re-create the set",
+            ));
+        }
         let path = dir.join(EMBEDDINGS_FILE);
         let file = std::fs::File::open(&path).map_err(|e| Error::io("could not open", &path, e))?;
         // SAFETY: the map is read-only; sets are replaced by renaming a new folder into place,

@@ -151,7 +151,10 @@ fn a_run_on_another_models_embeddings_is_refused() {
         rows: 1,
         dim: 512,
         created: 0,
-        train: TrainConfig::default(),
+        train: TrainConfig {
+            batch: 1,
+            ..TrainConfig::default()
+        },
     };
     create_run(&run, &config).unwrap();
     let err = evaluate(

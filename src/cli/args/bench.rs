@@ -34,6 +34,7 @@ pub struct BenchArgs {
     /// AuxK's dead latents per row (0 turns AuxK off).
     #[arg(long, default_value_t = crate::engine::sae::config::DEFAULT_AUX_K)]
     pub aux_k: usize,
+    /// Adam's learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
     /// Steps of linear learning-rate decay to zero at the end.

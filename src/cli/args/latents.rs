@@ -51,8 +51,11 @@ pub struct LatentsArgs {
 /// `saelab show`: a latent's collage and label in a plain terminal.
 #[derive(Debug, Clone, Args)]
 pub struct ShowArgs {
+    /// The run.
     pub run: String,
+    /// The latent's id.
     pub latent: usize,
+    /// Top activating rows in the collage.
     #[arg(long, default_value_t = crate::engine::latents::DEFAULT_TOP)]
     pub top: usize,
 }

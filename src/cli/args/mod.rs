@@ -37,24 +37,41 @@ use crate::engine::device::DeviceChoice;
 #[command(
     name = "saelab",
     version,
-    about = "A terminal lab for sparse autoencoders on CLIP embeddings"
+    about = "A terminal lab for sparse autoencoders on CLIP embeddings. With no command, `saelab` opens the lab on the workspace (the demo world on first run)."
 )]
 pub struct Cli {
     /// Workspace folder (default: $SAELAB_WORKSPACE, else the platform's data folder).
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "DIR"
+    )]
     pub workspace: Option<PathBuf>,
     /// Compute device: auto (CUDA, then Metal, then CPU), cpu, cuda or metal.
-    #[arg(long, global = true, value_enum, default_value = "auto")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_enum,
+        default_value = "auto"
+    )]
     pub device: DeviceArg,
     /// Machine-readable JSON on stdout; progress and logs go to stderr.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
     /// No progress bars or informational messages.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub quiet: bool,
     /// The lab's colours: dark, light, high-contrast, or a theme file (default: $SAELAB_THEME,
     /// else dark).
-    #[arg(long, global = true, env = "SAELAB_THEME", default_value = "dark")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "SAELAB_THEME",
+        default_value = "dark"
+    )]
     pub theme: String,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -114,4 +131,16 @@ impl From<DeviceArg> for DeviceChoice {
             DeviceArg::Metal => DeviceChoice::Metal,
         }
     }
+}
+
+/// A number of a comma-separated list, with spaces around it allowed (`1e-3, 1e-2`).
+pub(crate) fn trimmed<T>(value: &str) -> Result<T, String>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    value
+        .trim()
+        .parse()
+        .map_err(|e| format!("'{}': {e}", value.trim()))
 }

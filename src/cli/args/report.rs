@@ -12,7 +12,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Latents to show besides the most frequent and most confident (comma-separated).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = super::trimmed::<usize>)]
     pub latents: Vec<usize>,
     /// Run whose latents are shown (default: the first finished run with a latent index).
     #[arg(long)]

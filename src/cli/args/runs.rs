@@ -5,6 +5,7 @@ use clap::Args;
 /// `saelab resume`: continues interrupted runs.
 #[derive(Debug, Clone, PartialEq, Args)]
 pub struct ResumeArgs {
+    /// The runs to continue.
     #[arg(required = true)]
     pub runs: Vec<String>,
     /// Train to this many epochs in all (extends a finished run).

@@ -19,12 +19,13 @@ pub struct SweepArgs {
     #[arg(
         long,
         value_delimiter = ',',
+        value_parser = super::trimmed::<f64>,
         allow_negative_numbers = true,
         default_value = DEFAULT_LAMBDAS
     )]
     pub lambdas: Vec<f64>,
     /// Comma-separated k values (topk, batchtopk, matryoshka; default 16,32,64).
-    #[arg(long = "k", value_delimiter = ',')]
+    #[arg(long = "k", value_delimiter = ',', value_parser = super::trimmed::<usize>)]
     pub ks: Vec<usize>,
     /// Prefix of the run names (default: the set's name).
     #[arg(long)]

@@ -97,6 +97,7 @@ pub struct TrainOpts {
     /// L1 normalisation: mean over batch and latents (the study's) or sum over latents.
     #[arg(long, value_enum, default_value = "mean")]
     pub l1: L1Arg,
+    /// Seed of the initial weights and the data order.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Save a checkpoint every this many steps (and at every epoch's end).
@@ -128,7 +129,7 @@ pub struct TrainOpts {
     #[arg(long, default_value_t = crate::engine::sae::config::DEFAULT_DEAD_AFTER)]
     pub dead_after: u64,
     /// Matryoshka: comma-separated nested prefix sizes (default dict/32, /8, /4, /2, dict).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = super::trimmed::<usize>)]
     pub prefixes: Vec<usize>,
     /// Steps of linear learning-rate warm-up.
     #[arg(long, default_value_t = 0)]
