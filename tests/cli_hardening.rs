@@ -266,3 +266,107 @@ fn case_23_metrics_show_epochs_and_sort_by_lambda() {
     let rows = lab.json(&["metrics"]);
     assert_eq!(rows[0]["epochs"], 2, "{rows}");
 }
+
+/// Case 4: a set re-created under a finished run, with another dimension or the same shape but
+/// other rows, is named by every command that reads the run, and `resume` refuses new data.
+#[test]
+fn case_04_a_set_re_created_under_a_run_is_refused() {
+    use saelab::engine::set::{write_set, Item, SetFiles, SetMeta};
+    let lab = Lab::new();
+    trained(&lab);
+    lab.ok(&["latents", "demo-lam1e-2"]);
+    // The same shape, other rows: a finished run extended on it must refuse.
+    lab.ok(&["demo", "--images", "300", "--seed", "9"]);
+    let err = lab.fails(&["resume", "demo-lam1e-2", "--epochs", "2"], 1);
+    assert!(err.contains("re-created"), "{err}");
+    // Another dimension.
+    let meta = SetMeta {
+        name: "demo".into(),
+        source: "test".into(),
+        model: "demo-concept-encoder".into(),
+        dim: 16,
+        count: 300,
+        preprocessing: "none".into(),
+        created: 0,
+        seed: None,
+        split: None,
+        tasks: vec![],
+        mean_norm: None,
+    };
+    let items: Vec<Item> = (0..300)
+        .map(|id| Item {
+            id,
+            ..Item::default()
+        })
+        .collect();
+    write_set(
+        &lab.ws().join("sets"),
+        &SetFiles {
+            meta,
+            embeddings: &vec![0.25; 300 * 16],
+            items: &items,
+            ground_truth: None,
+            report: None,
+        },
+    )
+    .unwrap();
+    for args in [
+        vec!["latents", "demo-lam1e-2"],
+        vec!["show", "demo-lam1e-2", "0"],
+        vec!["steer", "demo-lam1e-2", "--image", "0", "--latent", "0"],
+        vec!["explain", "demo-lam1e-2", "--image", "0"],
+    ] {
+        let err = lab.fails(&args, 1);
+        no_panic(&err);
+        assert!(err.contains("16") && err.contains("512"), "{args:?}: {err}");
+    }
+    let report = lab.dir.path().join("report");
+    let out = lab.run(&["report", "--out", report.to_str().unwrap()]);
+    no_panic(&String::from_utf8_lossy(&out.stderr));
+}
+
+/// Case 7: a latent index with impossible entries (rows out of range, counts above the set's
+/// rows) is rebuilt on load, not trusted.
+#[test]
+fn case_07_a_damaged_latent_index_is_rebuilt() {
+    use saelab::engine::tensorfile::{self, Named, TensorFile};
+    let lab = Lab::new();
+    trained(&lab);
+    lab.ok(&["latents", "demo-lam1e-2"]);
+    let path = lab.run_dir("demo-lam1e-2").join("latents/index.safetensors");
+    let f = TensorFile::read(&path).unwrap();
+    let (m, k): (usize, usize) = (32, f.meta("k").unwrap());
+    let values = f.f32("top_values", &[m, k]).unwrap();
+    let rows = vec![1_000_000u32; m * k];
+    let active = vec![600_000_000u32; m];
+    let mean = f.f32("mean_active", &[m]).unwrap();
+    let max = f.f32("max", &[m]).unwrap();
+    let hist = f.u32("histogram", &[m, 16]).unwrap();
+    let bins = hist.len() / m;
+    tensorfile::write(
+        &path,
+        &[
+            Named::new("top_values", vec![m, k], &values),
+            Named::u32("top_rows", vec![m, k], &rows),
+            Named::u32("active", vec![m], &active),
+            Named::new("mean_active", vec![m], &mean),
+            Named::new("max", vec![m], &max),
+            Named::u32("histogram", vec![m, bins], &hist),
+        ],
+        f.metadata(),
+    )
+    .unwrap();
+    for args in [
+        vec!["latents", "demo-lam1e-2", "--json"],
+        vec!["show", "demo-lam1e-2", "0", "--json"],
+        vec!["steer", "demo-lam1e-2", "--image", "0", "--latent", "0"],
+    ] {
+        let out = lab.run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        no_panic(&err);
+        assert!(out.status.success(), "{args:?}: {err}");
+    }
+    let shown = lab.json(&["show", "demo-lam1e-2", "0"]);
+    let freq = shown["frequency"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&freq), "{shown}");
+}
