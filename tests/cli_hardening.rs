@@ -333,7 +333,9 @@ fn case_07_a_damaged_latent_index_is_rebuilt() {
     let lab = Lab::new();
     trained(&lab);
     lab.ok(&["latents", "demo-lam1e-2"]);
-    let path = lab.run_dir("demo-lam1e-2").join("latents/index.safetensors");
+    let path = lab
+        .run_dir("demo-lam1e-2")
+        .join("latents/index.safetensors");
     let f = TensorFile::read(&path).unwrap();
     let (m, k): (usize, usize) = (32, f.meta("k").unwrap());
     let values = f.f32("top_values", &[m, k]).unwrap();

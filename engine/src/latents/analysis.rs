@@ -66,8 +66,19 @@ pub fn analyse(ws: &Workspace, name: &str, k: usize) -> Result<Analysis> {
         ));
     }
     let set = EmbeddingSet::open(ws, &summary.data)?;
-    let (index, built) = index_for_run(&run, &set, k)?;
     let params = load_weights(&run.path(WEIGHTS_FILE))?;
+    if params.d != set.dim() {
+        return Err(Error::invalid(
+            "embedding set",
+            format!(
+                "run '{name}' has an SAE of {} dimensions, but set '{}' now has {}: the set was re-created; re-create it as it was, or train a new run on it",
+                params.d,
+                set.name(),
+                set.dim()
+            ),
+        ));
+    }
+    let (index, built) = index_for_run(&run, &set, k)?;
     let encoder = text_encoder_for(&set)?;
     let words = vocabulary();
     let vocab = embed_vocabulary(ws, &words, encoder.as_ref())?;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::index::{LatentIndex, LatentStats, HIST_BINS};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::run::{RunDir, WEIGHTS_FILE};
 use crate::sae::checkpoint::load_weights;
@@ -97,7 +97,41 @@ fn load(path: &Path, m: usize) -> Result<(LatentIndex, String)> {
         })
         .collect();
     let fp = f.metadata().remove("fingerprint").unwrap_or_default();
-    Ok((LatentIndex { k, rows, latents }, fp))
+    let index = LatentIndex { k, rows, latents };
+    check(&index).map_err(|why| Error::bad_file(path, why))?;
+    Ok((index, fp))
+}
+
+/// Refuses an index no build could have made: a row past the set, more firings than rows,
+/// a value that is not finite.
+fn check(index: &LatentIndex) -> std::result::Result<(), String> {
+    for (j, l) in index.latents.iter().enumerate() {
+        if l.active > index.rows as u64 {
+            return Err(format!(
+                "latent {j} fires on {} of {} rows",
+                l.active, index.rows
+            ));
+        }
+        if !(l.max.is_finite() && l.sum.is_finite()) {
+            return Err(format!("latent {j} has a value that is not finite"));
+        }
+        if let Some(&(v, r)) = l
+            .top
+            .iter()
+            .find(|(v, r)| !v.is_finite() || *r as usize >= index.rows)
+        {
+            return Err(format!(
+                "latent {j} lists row {r} ({v}) of a set of {} rows",
+                index.rows
+            ));
+        }
+        if l.histogram.iter().map(|&h| h as u64).sum::<u64>() > l.active {
+            return Err(format!(
+                "latent {j}'s histogram counts more than its firings"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The run's latent index over `set` with the top `k` rows per latent: read from disk when it

@@ -89,6 +89,7 @@ pub fn train(req: TrainRequest) -> Result<RunOutcome> {
     let cfg = run.config()?;
     cfg.train.validate()?;
     check_set_matches(&cfg, req.set)?;
+    check_same_rows(run, req.set)?;
     state::acquire(&run.dir, &run.name)?;
     let _lock = LockGuard(run);
     Loop::start(&req, cfg)?.run(&req)
@@ -105,6 +106,28 @@ fn check_set_matches(cfg: &RunConfig, set: &EmbeddingSet) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The set's checksum, kept in the run when it first trains.
+pub const SET_CHECKSUM_FILE: &str = "set.checksum";
+
+/// Refuses a set whose rows changed since the run first trained on it (same name and shape,
+/// other data); records the checksum on the first training.
+fn check_same_rows(run: &RunDir, set: &EmbeddingSet) -> Result<()> {
+    let path = run.path(SET_CHECKSUM_FILE);
+    let now = set.checksum();
+    match std::fs::read_to_string(&path) {
+        Ok(kept) if kept.trim() == now => Ok(()),
+        Ok(_) => Err(Error::invalid(
+            "embedding set",
+            format!(
+                "set '{}' was re-created since run '{}' began: its rows differ from those the run trained on; re-create the set as it was, or start a new run",
+                set.name(),
+                run.name
+            ),
+        )),
+        Err(_) => fsutil::write_atomic(&path, now.as_bytes()),
+    }
 }
 
 struct Loop {

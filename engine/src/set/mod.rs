@@ -29,6 +29,19 @@ pub const ITEMS_FILE: &str = "items.jsonl";
 pub const GROUND_TRUTH_FILE: &str = "ground_truth.safetensors";
 /// What the embed job skipped, and why.
 pub const REPORT_FILE: &str = "report.json";
+/// The embeddings' checksum, taken when the set was written.
+pub const CHECKSUM_FILE: &str = "checksum";
+
+/// FNV-1a (64 bits) of the embeddings' bytes, in hex: what tells a re-created set from the one
+/// a run began on when their shapes agree.
+pub fn checksum_of(data: &[f32]) -> String {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let hash = bytemuck::cast_slice::<f32, u8>(data)
+        .iter()
+        .fold(OFFSET, |h, &b| (h ^ b as u64).wrapping_mul(PRIME));
+    format!("{hash:016x}")
+}
 
 enum Storage {
     Mapped { map: Mmap, start: usize, len: usize },
@@ -143,6 +156,14 @@ impl EmbeddingSet {
                     i / self.dim()
                 ),
             )),
+        }
+    }
+
+    /// The embeddings' checksum: as written with the set, else computed.
+    pub fn checksum(&self) -> String {
+        match std::fs::read_to_string(self.dir.join(CHECKSUM_FILE)) {
+            Ok(kept) if !kept.trim().is_empty() => kept.trim().to_string(),
+            _ => checksum_of(self.data()),
         }
     }
 

@@ -77,6 +77,10 @@ fn write_files(dir: &Path, files: &SetFiles) -> Result<()> {
         )],
         HashMap::new(),
     )?;
+    fsutil::write_atomic(
+        &dir.join(super::CHECKSUM_FILE),
+        super::checksum_of(files.embeddings).as_bytes(),
+    )?;
     fsutil::write_atomic_with(&dir.join(ITEMS_FILE), |f| {
         let mut w = std::io::BufWriter::new(f);
         for item in files.items {
