@@ -544,3 +544,83 @@ fn a_topk_run_charts_dead_latents_and_joins_the_frontier() {
     );
     insta::assert_snapshot!("metrics_topk_100x30", metrics);
 }
+
+/// Issue 16, case 15: a form field that does not parse is named as it is entered, and the
+/// field keeps its last good value.
+#[test]
+fn case_15_a_bad_form_field_is_named_as_it_is_entered() {
+    let mut app = sample_app();
+    press(&mut app, "jje");
+    for _ in 0..4 {
+        code(&mut app, KeyCode::Backspace);
+    }
+    press(&mut app, "abc");
+    code(&mut app, KeyCode::Enter);
+    assert_eq!(app.get::<TrainTab>().unwrap().form.epochs, "5");
+    let message = app.lab.message.clone().unwrap_or_default();
+    assert!(message.contains("epochs: 'abc' is not a whole number"), "{message}");
+}
+
+/// Issue 16, case 17: a preview that failed says why in its panel (not "Computing the
+/// preview…" forever), and the Steer tab names the run it steers.
+#[test]
+fn case_17_a_failed_preview_says_why_in_place() {
+    let mut app = sample_app();
+    press(&mut app, "5");
+    let why = "invalid image: 99999 is out of range: the set has 31783 rows (0 to 31782)";
+    app.on_notice(&Notice::Steered(Err(why.into())));
+    press(&mut app, "m");
+    let shown = screen(&app, 100, 30);
+    assert!(!shown.contains("Computing the preview"), "{shown}");
+    let body: Vec<&str> = shown.lines().skip(1).take(28).collect();
+    assert!(body.iter().any(|l| l.contains("out of range")), "{shown}");
+    assert!(shown.contains("steer · demo-lam1e-3"), "{shown}");
+}
+
+/// Issue 16, case 18: at 80×24 the help and the quit dialog show whole lines, and numbers keep
+/// their exponents.
+#[test]
+fn case_18_popups_and_numbers_fit_the_smallest_window() {
+    let ids: Vec<_> = sample_app().tabs().iter().map(|t| t.id()).collect();
+    for id in ids {
+        let mut app = sample_app();
+        app.focus(id);
+        let helps = app.tab().help();
+        press(&mut app, "?");
+        let shown = screen(&app, 80, 24);
+        for (_, what) in helps {
+            assert!(shown.contains(what), "{id}: '{what}' cut in\n{shown}");
+        }
+    }
+    let mut app = sample_app();
+    press(&mut app, "q");
+    let shown = screen(&app, 80, 24);
+    assert!(shown.contains("They keep running headless after you quit;"), "{shown}");
+    for id in ["train", "metrics"] {
+        let mut app = sample_app();
+        app.focus(id);
+        let shown = screen(&app, 80, 24);
+        let cut = shown
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+            .any(|w| w.ends_with('e') && w.trim_end_matches('e').parse::<f64>().is_ok());
+        assert!(!cut, "{id}: a number lost its exponent\n{shown}");
+    }
+}
+
+/// Issue 16, case 19: the R² chart does not run down to a diverged batch's −5, and the charts
+/// name each run's colour.
+#[test]
+fn case_19_train_charts_keep_a_useful_range_and_a_legend() {
+    let mut app = sample_app();
+    for run in &mut app.lab.runs {
+        run.series[0].r2 = Some(-5.0);
+    }
+    let shown = screen(&app, 160, 48);
+    assert!(!shown.contains("-5.0000"), "{shown}");
+    let chart_lines: Vec<&str> = shown.lines().filter(|l| l.contains("R²") || l.contains("│")).collect();
+    let legend = chart_lines
+        .iter()
+        .filter(|l| l.contains("demo-lam1e-2"))
+        .count();
+    assert!(legend >= 2, "the runs list and a legend name the run:\n{shown}");
+}
