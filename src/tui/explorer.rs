@@ -15,7 +15,7 @@ use super::data::{
 use crate::engine::error::{Error, Result};
 use crate::engine::explain::{Explainer, LatentScore};
 use crate::engine::latents::{analyse, DEFAULT_TOP};
-use crate::engine::steer::{Change, Edit, ImageRef, Steerer, Units};
+use crate::engine::steer::{Change, Edit, Steerer, Units};
 use crate::engine::workspace::Workspace;
 use crate::engine::zeroshot::TaskSpec;
 
@@ -112,11 +112,8 @@ fn handle(ws: &Workspace, current: &mut Option<(String, Explainer)>, req: Reques
 
 fn preview(s: &mut Steerer, req: &SteerRequest) -> Result<SteerView> {
     let start = Instant::now();
-    // Moving down past the last row stays on it.
-    let image = match &req.image {
-        ImageRef::Row(r) => ImageRef::Row((*r).min(s.analysis.set.rows().saturating_sub(1))),
-        file => file.clone(),
-    };
+    // A row past the set's end is an error the tab shows, not a silent clamp.
+    let image = req.image.clone();
     let x = s.embedding(&image)?;
     let m = s.analysis.labels.len();
     let edits: Vec<Edit> = req

@@ -138,7 +138,7 @@ fn help(frame: &mut Frame, app: &App, area: Rect) {
     for (k, what) in app.help_lines() {
         lines.push(Line::from(vec![
             Span::styled(
-                format!("{k:>14}  "),
+                format!("{k:>14} "),
                 Style::default()
                     .fg(app.lab.theme.accent)
                     .add_modifier(Modifier::BOLD),
@@ -150,7 +150,7 @@ fn help(frame: &mut Frame, app: &App, area: Rect) {
         "any key closes this",
         app.lab.theme.dimmed(),
     )));
-    let popup = centred(area, 72, lines.len() as u16 + 2);
+    let popup = centred(area, fitting(&lines), lines.len() as u16 + 2);
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(lines)
@@ -160,13 +160,19 @@ fn help(frame: &mut Frame, app: &App, area: Rect) {
     );
 }
 
+/// The width of a bordered popup that shows `lines` whole (`centred` keeps it on screen).
+fn fitting(lines: &[Line]) -> u16 {
+    let widest = lines.iter().map(Line::width).max().unwrap_or(0);
+    widest as u16 + 2
+}
+
 fn confirm(frame: &mut Frame, app: &App, area: Rect) {
-    let popup = centred(area, 60, 5);
-    frame.render_widget(Clear, popup);
     let text = vec![
         Line::from("Jobs are running. They keep running headless after you quit;"),
         Line::from("`saelab` attaches to them again. Quit? (y / any key stays)"),
     ];
+    let popup = centred(area, fitting(&text), text.len() as u16 + 2);
+    frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(text)
             .block(panel(" quit? "))

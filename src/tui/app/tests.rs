@@ -117,9 +117,10 @@ fn a_bad_sweep_form_is_named_and_starts_nothing() {
     press(&mut app, "ke");
     press(&mut app, "x");
     code(&mut app, KeyCode::Enter);
-    assert!(press(&mut app, "s").is_empty());
+    // Refused as it is entered (issue 16, case 15): the field keeps "auto".
     let message = app.lab.message.clone().unwrap();
     assert!(message.contains("lr: 'autox'"), "{message}");
+    assert_eq!(app.get::<TrainTab>().unwrap().form.lr, "auto");
 }
 
 #[test]
@@ -558,7 +559,10 @@ fn case_15_a_bad_form_field_is_named_as_it_is_entered() {
     code(&mut app, KeyCode::Enter);
     assert_eq!(app.get::<TrainTab>().unwrap().form.epochs, "5");
     let message = app.lab.message.clone().unwrap_or_default();
-    assert!(message.contains("epochs: 'abc' is not a whole number"), "{message}");
+    assert!(
+        message.contains("epochs: 'abc' is not a whole number"),
+        "{message}"
+    );
 }
 
 /// Issue 16, case 17: a preview that failed says why in its panel (not "Computing the
@@ -595,7 +599,10 @@ fn case_18_popups_and_numbers_fit_the_smallest_window() {
     let mut app = sample_app();
     press(&mut app, "q");
     let shown = screen(&app, 80, 24);
-    assert!(shown.contains("They keep running headless after you quit;"), "{shown}");
+    assert!(
+        shown.contains("They keep running headless after you quit;"),
+        "{shown}"
+    );
     for id in ["train", "metrics"] {
         let mut app = sample_app();
         app.focus(id);
@@ -617,10 +624,16 @@ fn case_19_train_charts_keep_a_useful_range_and_a_legend() {
     }
     let shown = screen(&app, 160, 48);
     assert!(!shown.contains("-5.0000"), "{shown}");
-    let chart_lines: Vec<&str> = shown.lines().filter(|l| l.contains("R²") || l.contains("│")).collect();
+    let chart_lines: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.contains("R²") || l.contains("│"))
+        .collect();
     let legend = chart_lines
         .iter()
         .filter(|l| l.contains("demo-lam1e-2"))
         .count();
-    assert!(legend >= 2, "the runs list and a legend name the run:\n{shown}");
+    assert!(
+        legend >= 2,
+        "the runs list and a legend name the run:\n{shown}"
+    );
 }

@@ -177,13 +177,14 @@ impl MetricsTab {
 fn cells(r: &RunView) -> Vec<String> {
     let m = r.results.as_ref();
     let f = |v: Option<f64>, p: usize| v.map_or("–".into(), |v| format!("{v:.p$}"));
-    let e = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.3e}"));
+    // Short enough that the table keeps every digit at 80 columns.
+    let e = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.2e}"));
     vec![
         r.name.clone(),
         r.k.map_or_else(|| lambda(r.lambda), |k| format!("k{k}")),
         f(m.map(|m| m.avg_l0), 1),
         e(m.map(|m| m.mse)),
-        e(m.map(|m| m.l1)),
+        f(m.map(|m| m.l1), 3),
         f(m.map(|m| m.r2), 4),
         f(m.map(|m| m.fvu), 4),
         f(m.map(|m| m.dead_frac), 3),
@@ -230,15 +231,15 @@ fn draw(frame: &mut Frame, tab: &MetricsTab, app: &Shared, area: Rect) {
     });
     let widths = [
         Constraint::Min(14),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(10),
-        Constraint::Length(10),
-        Constraint::Length(7),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(8),
         Constraint::Length(7),
         Constraint::Length(6),
         Constraint::Length(6),
-        Constraint::Length(6),
+        Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Length(5),
     ];
     frame.render_widget(
         Table::new(rows, widths)

@@ -5,7 +5,7 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Gauge, Paragraph};
+use ratatui::widgets::{Block, Borders, Gauge, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::engine::kandinsky::triptych::PANELS;
@@ -88,7 +88,7 @@ const KEYS: &[Binding<Does>] = &[
     Binding {
         keys: &[KeyCode::Char('g')],
         does: Does::Generate,
-        help: "generate the Kandinsky 2.2 triptych: orig, +strength, −strength",
+        help: "generate the Kandinsky 2.2 triptych: orig, ±strength",
     },
 ];
 
@@ -105,6 +105,8 @@ pub struct SteerTab {
     pub stack: Vec<(usize, f32)>,
     /// The last preview.
     pub view: Option<SteerView>,
+    /// Why the last preview failed.
+    pub error: Option<String>,
 }
 
 impl Default for SteerTab {
@@ -116,6 +118,7 @@ impl Default for SteerTab {
             method: Method::Edit,
             stack: Vec::new(),
             view: None,
+            error: None,
         }
     }
 }
@@ -196,9 +199,13 @@ impl TabComponent for SteerTab {
             return Vec::new();
         };
         match result {
-            Ok(view) => self.view = Some(view.clone()),
+            Ok(view) => {
+                self.view = Some(view.clone());
+                self.error = None;
+            }
             Err(why) => {
                 self.view = None;
+                self.error = Some(why.clone());
                 lab.message = Some(why.clone());
             }
         }
@@ -289,12 +296,15 @@ fn draw(frame: &mut Frame, tab: &SteerTab, app: &Shared, area: Rect, pictures: &
         None => body,
     };
     let Some(view) = tab.view.as_ref() else {
-        let text = match tab.latent {
-            None => "Choose a latent on the Latents tab and press t.",
-            Some(_) => "Computing the preview…",
+        let text = match (&tab.error, tab.latent) {
+            (Some(why), _) => format!("No preview: {why}"),
+            (None, None) => "Choose a latent on the Latents tab and press t.".into(),
+            (None, Some(_)) => "Computing the preview…".into(),
         };
         frame.render_widget(
-            Paragraph::new(text).block(Block::default().borders(Borders::ALL)),
+            Paragraph::new(text)
+                .wrap(Wrap { trim: true })
+                .block(Block::default().borders(Borders::ALL)),
             body,
         );
         return;
@@ -433,7 +443,10 @@ fn draw_generation(
 }
 
 fn draw_head(frame: &mut Frame, tab: &SteerTab, app: &Shared, area: Rect) {
-    let block = panel(" steer ");
+    let run = app
+        .explored_run()
+        .map_or(String::new(), |r| format!(" · {}", r.name));
+    let block = panel(format!(" steer{run} "));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let [line1, line2, line3] = Layout::vertical([Constraint::Length(1); 3]).areas(inner);

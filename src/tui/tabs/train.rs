@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Chart, Dataset, Gauge, GraphType, Paragraph};
+use ratatui::widgets::{Axis, Chart, Dataset, Gauge, GraphType, LegendPosition, Paragraph};
 use ratatui::Frame;
 
 use crossterm::event::{KeyCode, KeyEvent};
@@ -29,11 +29,14 @@ type Label = fn(f64) -> String;
 /// The charted measures: name, how to read it from a log row, how to label its axis. The
 /// study's four: L0, MSE and R², with the loss they trade off in.
 const MEASURES: [(&str, Read, Label); 4] = [
-    ("loss", |r| r.loss, |v| format!("{v:.3e}")),
+    ("loss", |r| r.loss, |v| format!("{v:.2e}")),
     ("L0", |r| r.avg_l0, |v| format!("{v:.1}")),
-    ("MSE", |r| r.mse, |v| format!("{v:.3e}")),
+    ("MSE", |r| r.mse, |v| format!("{v:.2e}")),
     ("R²", |r| r.r2.unwrap_or(f64::NAN), |v| format!("{v:.4}")),
 ];
+
+/// The lowest R² charted: a diverging first batch's −5 would leave the useful range one row.
+const R2_FLOOR: f64 = 0.0;
 
 /// In place of the loss once any run tracks dead latents (TopK family, JumpReLU): the losses
 /// of different families are not comparable, their dead fractions are.
@@ -311,9 +314,18 @@ impl TabComponent for TrainTab {
     }
 
     fn on_typed(&mut self, text: &str, done: bool, lab: &mut Shared) -> Vec<Action> {
-        if done {
-            *self.form.field_mut(self.field) = text.to_string();
-            lab.set = self.form.set.clone();
+        if !done {
+            return Vec::new();
+        }
+        // Checked as it is entered: a bad value is named and the field keeps its last good one.
+        let mut candidate = self.form.clone();
+        *candidate.field_mut(self.field) = text.to_string();
+        match candidate.to_args() {
+            Ok(_) => {
+                self.form = candidate;
+                lab.set = self.form.set.clone();
+            }
+            Err(why) => lab.message = Some(format!("the sweep form: {why}")),
         }
         Vec::new()
     }
@@ -486,6 +498,10 @@ fn chart(frame: &mut Frame, app: &Shared, area: Rect, (name, read, label): (&str
     if !y_min.is_finite() {
         (y_min, y_max) = (0.0, 1.0);
     }
+    if name == "R²" {
+        y_min = y_min.max(R2_FLOOR);
+        y_max = y_max.max(y_min);
+    }
     if y_max - y_min < 1e-12 {
         y_max = y_min + 1.0;
     }
@@ -493,6 +509,7 @@ fn chart(frame: &mut Frame, app: &Shared, area: Rect, (name, read, label): (&str
         .iter()
         .map(|(i, s)| {
             Dataset::default()
+                .name(app.runs[*i].name.clone())
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)
                 .style(Style::default().fg(app.theme.run(*i)))
@@ -503,6 +520,8 @@ fn chart(frame: &mut Frame, app: &Shared, area: Rect, (name, read, label): (&str
     frame.render_widget(
         Chart::new(datasets)
             .block(panel(format!(" {name} ")))
+            .legend_position(Some(LegendPosition::BottomRight))
+            .hidden_legend_constraints((Constraint::Ratio(2, 3), Constraint::Ratio(1, 2)))
             .x_axis(x_axis_from_zero(x_max))
             .y_axis(
                 Axis::default()
