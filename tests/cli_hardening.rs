@@ -372,3 +372,96 @@ fn case_07_a_damaged_latent_index_is_rebuilt() {
     let freq = shown["frequency"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&freq), "{shown}");
 }
+
+/// A process id no process holds: above every Linux `pid_max`.
+const DEAD_PID: u32 = 4_194_400;
+
+/// Case 1: a run folder holding only the temporary file of a creation that was killed does
+/// not hold the name; orphan temporary files whose process is gone are cleaned.
+#[test]
+fn case_01_a_killed_creation_leaves_no_stuck_name_or_orphan_files() {
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "50"]);
+    let stuck = lab.run_dir("x");
+    std::fs::create_dir_all(&stuck).unwrap();
+    std::fs::write(stuck.join(format!(".run.toml.tmp-{DEAD_PID}")), "name = ").unwrap();
+    let orphan = lab
+        .ws()
+        .join(format!("sets/demo/.items.jsonl.tmp-{DEAD_PID}"));
+    std::fs::write(&orphan, vec![0u8; 1 << 20]).unwrap();
+    let live = lab
+        .ws()
+        .join(format!("sets/demo/.items.jsonl.tmp-{}", std::process::id()));
+    std::fs::write(&live, b"mine").unwrap();
+    lab.ok(&[
+        "train", "--data", "demo", "--lambda", "1e-3", "--dict", "16", "--epochs", "1", "--batch",
+        "16", "--name", "x",
+    ]);
+    assert!(lab.run_dir("x").join("run.toml").is_file());
+    assert!(!orphan.exists(), "the orphan of a dead process is cleaned");
+    assert!(
+        live.exists(),
+        "a live process's temporary file is left alone"
+    );
+}
+
+/// Case 5: a dictionary or batch too large for this machine's memory is refused up front with
+/// the figure, and leaves no run behind.
+#[test]
+fn case_05_too_large_for_memory_is_refused_with_the_figure() {
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "50"]);
+    let err = lab.fails(
+        &[
+            "train",
+            "--data",
+            "demo",
+            "--lambda",
+            "1e-3",
+            "--dict",
+            "100000000",
+            "--batch",
+            "16",
+            "--name",
+            "big",
+        ],
+        1,
+    );
+    no_panic(&err);
+    assert!(err.contains("GiB") && err.contains("--dict"), "{err}");
+    assert!(!lab.run_dir("big").exists());
+}
+
+/// Case 6: a checkpoint whose tensors were changed, or whose step lies past the run's end, is
+/// refused by name.
+#[test]
+fn case_06_a_damaged_checkpoint_is_refused() {
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "300"]);
+    lab.ok(&[
+        "train", "--data", "demo", "--lambda", "1e-2", "--dict", "32", "--epochs", "1", "--batch",
+        "64", "--name", "c",
+    ]);
+    let ckpt = lab.run_dir("c").join("checkpoint.safetensors");
+    let mut bytes = std::fs::read(&ckpt).unwrap();
+    let last = bytes.len() - 9;
+    bytes[last] ^= 0x10;
+    std::fs::write(&ckpt, &bytes).unwrap();
+    let err = lab.fails(&["resume", "c", "--epochs", "2"], 1);
+    assert!(
+        err.contains("checkpoint") && err.contains("checksum"),
+        "{err}"
+    );
+
+    bytes[last] ^= 0x10;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let step = text.find("\"step\":\"").map(|i| i + 8).unwrap();
+    let end = step + text[step..].find('"').unwrap();
+    let mut patched = bytes[..step].to_vec();
+    let width = end - step;
+    patched.extend(format!("{:>width$}", 9).replace(' ', "9").as_bytes());
+    patched.extend(&bytes[end..]);
+    std::fs::write(&ckpt, &patched).unwrap();
+    let err = lab.fails(&["resume", "c", "--epochs", "2"], 1);
+    assert!(err.contains("step") && err.contains("checkpoint"), "{err}");
+}
