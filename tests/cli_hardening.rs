@@ -453,15 +453,27 @@ fn case_06_a_damaged_checkpoint_is_refused() {
         "{err}"
     );
 
+    // A checkpoint whose tensors are whole but whose step lies past the run's end.
     bytes[last] ^= 0x10;
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let step = text.find("\"step\":\"").map(|i| i + 8).unwrap();
-    let end = step + text[step..].find('"').unwrap();
-    let mut patched = bytes[..step].to_vec();
-    let width = end - step;
-    patched.extend(format!("{:>width$}", 9).replace(' ', "9").as_bytes());
-    patched.extend(&bytes[end..]);
-    std::fs::write(&ckpt, &patched).unwrap();
+    std::fs::write(&ckpt, &bytes).unwrap();
+    let f = saelab::engine::tensorfile::TensorFile::read(&ckpt).unwrap();
+    let mut meta = f.metadata();
+    meta.insert("step".into(), "999".into());
+    let names = ["W_enc", "b_enc", "W_dec", "b_dec"];
+    let shapes = [vec![512, 32], vec![32], vec![32, 512], vec![512]];
+    let mut tensors = Vec::new();
+    for (n, shape) in names.iter().zip(&shapes) {
+        for prefix in ["", "adam_m.", "adam_v."] {
+            let name = format!("{prefix}{n}");
+            let values = f.f32(&name, shape).unwrap();
+            tensors.push((name, shape.clone(), values));
+        }
+    }
+    let named: Vec<saelab::engine::tensorfile::Named> = tensors
+        .iter()
+        .map(|(n, s, v)| saelab::engine::tensorfile::Named::new(n.clone(), s.clone(), v))
+        .collect();
+    saelab::engine::tensorfile::write(&ckpt, &named, meta).unwrap();
     let err = lab.fails(&["resume", "c", "--epochs", "2"], 1);
     assert!(err.contains("step") && err.contains("checkpoint"), "{err}");
 }

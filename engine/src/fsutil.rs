@@ -82,6 +82,46 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
+/// The suffixes of the temporary names this lab writes beside their targets, each followed by
+/// the writing process's id.
+const TEMP_MARKS: [&str; 3] = [".tmp-", ".partial-", ".old-"];
+
+/// Removes the temporary files and folders in `dir` that a process which is gone left behind
+/// (killed between writing and renaming). A live process's, or one whose id cannot be read,
+/// are left alone.
+pub fn clean_stale(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') {
+            continue;
+        }
+        let pid = TEMP_MARKS
+            .iter()
+            .find_map(|m| name.rsplit_once(m).map(|(_, pid)| pid))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if pid.is_some_and(|p| !process_alive(p)) {
+            let path = entry.path();
+            let _ = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+        }
+    }
+}
+
+/// Whether process `pid` runs on this machine (Linux's /proc; elsewhere, assumed alive).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
 /// `~/x` as a shell would expand it, for paths that arrive inside other text (`KIND:~/data`,
 /// `--model ~/clip`) where the shell does not.
 pub fn expand_home(path: &str) -> PathBuf {

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod caption;
+pub mod checksum;
 pub mod clip;
 pub mod clock;
 pub mod dataset;

@@ -38,7 +38,23 @@ impl<'a> Named<'a> {
 }
 
 /// Writes the tensors and string metadata to `path` atomically.
-pub fn write(path: &Path, tensors: &[Named], metadata: HashMap<String, String>) -> Result<()> {
+/// The metadata key of the checksum of a file's tensors.
+const CHECKSUM_KEY: &str = "checksum";
+
+/// The checksum of named tensors, in name order.
+fn tensors_checksum<'a>(tensors: impl Iterator<Item = (&'a str, &'a [u8])>) -> String {
+    let mut all: Vec<(&str, &[u8])> = tensors.collect();
+    all.sort_by(|a, b| a.0.cmp(b.0));
+    let parts: Vec<&[u8]> = all.iter().flat_map(|(n, b)| [n.as_bytes(), *b]).collect();
+    crate::checksum::of(&parts)
+}
+
+/// Writes the tensors with `metadata` and a checksum of the tensors, which `read` verifies.
+pub fn write(path: &Path, tensors: &[Named], mut metadata: HashMap<String, String>) -> Result<()> {
+    metadata.insert(
+        CHECKSUM_KEY.into(),
+        tensors_checksum(tensors.iter().map(|t| (t.name.as_str(), t.bytes))),
+    );
     let views = tensors
         .iter()
         .map(|t| {
@@ -61,11 +77,22 @@ pub struct TensorFile {
 impl TensorFile {
     pub fn read(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io("could not read", path, e))?;
-        SafeTensors::deserialize(&bytes).map_err(|e| not_safetensors(path, e))?;
-        Ok(TensorFile {
+        let tensors = SafeTensors::deserialize(&bytes).map_err(|e| not_safetensors(path, e))?;
+        let file = TensorFile {
             path: path.to_owned(),
-            bytes,
-        })
+            bytes: Vec::new(),
+        };
+        if let Some(kept) = file_metadata(&bytes).remove(CHECKSUM_KEY) {
+            let views = tensors.tensors();
+            let now = tensors_checksum(views.iter().map(|(n, v)| (n.as_str(), v.data())));
+            if now != kept {
+                return Err(Error::bad_file(
+                    path,
+                    "does not match its checksum: it was changed or damaged after it was written",
+                ));
+            }
+        }
+        Ok(TensorFile { bytes, ..file })
     }
 
     fn tensors(&self) -> SafeTensors<'_> {
@@ -74,10 +101,7 @@ impl TensorFile {
 
     /// The file's string metadata (empty when it has none).
     pub fn metadata(&self) -> HashMap<String, String> {
-        SafeTensors::read_metadata(&self.bytes)
-            .ok()
-            .and_then(|(_, m)| m.metadata().clone())
-            .unwrap_or_default()
+        file_metadata(&self.bytes)
     }
 
     /// A metadata value parsed as `T`, with an error naming the key when missing or malformed.
@@ -167,6 +191,14 @@ pub fn not_safetensors(path: &Path, e: safetensors::SafeTensorError) -> Error {
             "is not a readable safetensors file ({e}); it may be truncated or foreign: recreate it"
         ),
     )
+}
+
+/// A safetensors file's string metadata (empty when it has none).
+fn file_metadata(bytes: &[u8]) -> HashMap<String, String> {
+    SafeTensors::read_metadata(bytes)
+        .ok()
+        .and_then(|(_, m)| m.metadata().clone())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

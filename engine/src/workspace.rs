@@ -34,7 +34,21 @@ impl Workspace {
             )
         })?;
         let _ = std::fs::remove_file(probe);
+        ws.clean_stale();
         Ok(ws)
+    }
+
+    /// Removes what killed processes left half-written in the sets and runs folders.
+    fn clean_stale(&self) {
+        for top in [self.sets_dir(), self.runs_dir()] {
+            fsutil::clean_stale(&top);
+            if let Ok(entries) = std::fs::read_dir(&top) {
+                entries
+                    .flatten()
+                    .filter(|e| e.path().is_dir())
+                    .for_each(|e| fsutil::clean_stale(&e.path()));
+            }
+        }
     }
 
     /// The default location: `$SAELAB_WORKSPACE`, else the platform's data folder.

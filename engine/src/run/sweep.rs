@@ -36,7 +36,7 @@ pub fn sweep(
         train.validate()?;
     }
     for train in &plan.configs {
-        train.check_fits(set.rows())?;
+        train.check_fits(set.rows(), set.dim())?;
     }
     let mut runs = Vec::new();
     for train in &plan.configs {

@@ -61,6 +61,10 @@ pub struct RunOutcome {
 /// Writes a new run's `run.toml`. Fails if a run of that name exists: nothing is overwritten.
 pub fn create_run(run: &RunDir, config: &RunConfig) -> Result<()> {
     config.train.validate()?;
+    // A folder a killed creation left without its run.toml (and now empty) holds no run.
+    if !run.path(super::CONFIG_FILE).exists() {
+        let _ = std::fs::remove_dir(&run.dir);
+    }
     if run.dir.exists() {
         return Err(Error::invalid(
             "--name",
@@ -70,7 +74,7 @@ pub fn create_run(run: &RunDir, config: &RunConfig) -> Result<()> {
             ),
         ));
     }
-    config.train.check_fits(config.rows)?;
+    config.train.check_fits(config.rows, config.dim)?;
     fsutil::create_dir(&run.dir)?;
     fsutil::write_toml(&run.path(super::CONFIG_FILE), config)
 }
@@ -88,6 +92,7 @@ pub fn train(req: TrainRequest) -> Result<RunOutcome> {
     let run = &req.run;
     let cfg = run.config()?;
     cfg.train.validate()?;
+    cfg.train.check_fits(cfg.rows, cfg.dim)?;
     check_set_matches(&cfg, req.set)?;
     check_same_rows(run, req.set)?;
     state::acquire(&run.dir, &run.name)?;
@@ -153,6 +158,16 @@ impl Loop {
                 return Err(Error::bad_file(
                     &ckpt,
                     "was made with another data order (rows or seed differ from run.toml)",
+                ));
+            }
+            let total = t.total_steps(set.rows());
+            if pos.step > total || snapshot.adam.t != pos.step {
+                return Err(Error::bad_file(
+                    &ckpt,
+                    format!(
+                        "says step {} of a run of {total} steps (Adam at {}): the checkpoint is damaged; delete it to train the run again from the start",
+                        pos.step, snapshot.adam.t
+                    ),
                 ));
             }
             Trainer::resume(t.clone(), snapshot, data.mean_norm, req.device, req.threads)?

@@ -5,6 +5,14 @@ use serde::{Deserialize, Serialize};
 use super::arch::Arch;
 use crate::error::{Error, Result};
 
+/// Bytes of memory available to a new process (Linux's MemAvailable; None elsewhere).
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// The most steps a run may take: far past any real run, and far below where step counts and
 /// example counts overflow.
 pub const MAX_STEPS: u64 = 1 << 40;
@@ -281,9 +289,18 @@ impl TrainConfig {
             .saturating_mul(self.epochs as u64)
     }
 
-    /// Refuses a run that cannot train on a set of `rows` rows: fewer rows than a batch, or
-    /// more steps than a run can count.
-    pub fn check_fits(&self, rows: usize) -> Result<()> {
+    /// Bytes training holds at once: the weights, Adam's two moments, the gradients and a
+    /// copy for checkpoints (5 × the parameters), and a batch's codes, their gradients and
+    /// reconstructions; all f32.
+    pub fn memory_bytes(&self, d: usize) -> f64 {
+        let (d, m, b) = (d as f64, self.dict as f64, self.batch as f64);
+        let params = 2.0 * d * m + m + d;
+        4.0 * (5.0 * params + 2.0 * b * m + 2.0 * b * d)
+    }
+
+    /// Refuses a run that cannot train on a set of `rows` rows of `d` dimensions here: fewer
+    /// rows than a batch, more steps than a run can count, or more memory than is available.
+    pub fn check_fits(&self, rows: usize, d: usize) -> Result<()> {
         if rows < self.batch {
             return Err(Error::invalid(
                 "--batch",
@@ -293,6 +310,28 @@ impl TrainConfig {
                     self.batch
                 ),
             ));
+        }
+        if let Some(available) = available_memory() {
+            let needed = self.memory_bytes(d);
+            if needed > available as f64 {
+                let gib = |b: f64| b / (1u64 << 30) as f64;
+                let option = if self.batch as f64 * (self.dict + d) as f64 > (self.dict * d) as f64
+                {
+                    "--batch"
+                } else {
+                    "--dict"
+                };
+                return Err(Error::invalid(
+                    option,
+                    format!(
+                        "--dict {} at {d} dimensions with --batch {} needs about {:.1} GiB of memory (weights, Adam's moments, gradients, a batch's codes), but {:.1} GiB is available: use a smaller {option}",
+                        self.dict,
+                        self.batch,
+                        gib(needed),
+                        gib(available as f64)
+                    ),
+                ));
+            }
         }
         let steps = self.steps_per_epoch(rows).checked_mul(self.epochs as u64);
         match steps {

@@ -32,15 +32,10 @@ pub const REPORT_FILE: &str = "report.json";
 /// The embeddings' checksum, taken when the set was written.
 pub const CHECKSUM_FILE: &str = "checksum";
 
-/// FNV-1a (64 bits) of the embeddings' bytes, in hex: what tells a re-created set from the one
+/// The checksum of the embeddings' bytes: what tells a re-created set from the one
 /// a run began on when their shapes agree.
 pub fn checksum_of(data: &[f32]) -> String {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let hash = bytemuck::cast_slice::<f32, u8>(data)
-        .iter()
-        .fold(OFFSET, |h, &b| (h ^ b as u64).wrapping_mul(PRIME));
-    format!("{hash:016x}")
+    crate::checksum::of(&[bytemuck::cast_slice::<f32, u8>(data)])
 }
 
 enum Storage {
