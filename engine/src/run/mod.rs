@@ -33,6 +33,14 @@ pub use train::{train, Observer, RunOutcome, TrainRequest};
 pub const CONFIG_FILE: &str = "run.toml";
 pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+/// A request that the run's training stop at its next step, with a checkpoint.
+pub const STOP_FILE: &str = "stop";
+
+/// Asks whoever trains `run` (this process or another) to save a checkpoint and stop it, and
+/// only it, at its next step.
+pub fn request_stop(run: &RunDir) -> Result<()> {
+    fsutil::write_atomic(&run.path(STOP_FILE), b"stop\n")
+}
 pub const WEIGHTS_FILE: &str = "sae.safetensors";
 pub const RESULTS_FILE: &str = "results.json";
 pub const STATE_FILE: &str = "state.json";

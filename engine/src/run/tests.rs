@@ -336,3 +336,51 @@ fn a_checkpoint_of_another_family_is_refused() {
         "{err}"
     );
 }
+
+/// Asks one run to stop once it has logged a given step.
+struct StopAt<'a> {
+    run: &'a RunDir,
+    step: u64,
+}
+impl Observer for StopAt<'_> {
+    fn logged(&self, name: &str, row: &MetricsRow, _: u64) {
+        if name == self.run.name && row.step >= self.step {
+            super::request_stop(self.run).unwrap();
+        }
+    }
+}
+
+/// Issue 16, case 14: a stop request stops that run alone, with a checkpoint, while the other
+/// runs of its sweep (one process) go on; resume then finishes it.
+#[test]
+fn a_stop_request_stops_one_run_of_a_sweep() {
+    let (_dir, ws, set) = setup(300);
+    let a = new_run(&ws, &set, "a", tiny_config());
+    let b = new_run(&ws, &set, "b", tiny_config());
+    let cancel = AtomicBool::new(false);
+    let out = super::sweep::train_concurrently(
+        vec![a.clone(), b.clone()],
+        &set,
+        &candle_core::Device::Cpu,
+        &cancel,
+        &StopAt { run: &a, step: 4 },
+    );
+    let result = |name: &str| &out.iter().find(|(n, _)| n == name).unwrap().1;
+    assert!(
+        matches!(result("a"), Err(Error::Interrupted)),
+        "{:?}",
+        result("a")
+    );
+    assert!(result("b").is_ok(), "{:?}", result("b"));
+    let summary = |r: &RunDir| {
+        list_runs(&ws, std::slice::from_ref(&r.name))
+            .unwrap()
+            .remove(0)
+    };
+    assert_eq!(summary(&a).status, super::Status::Interrupted);
+    assert!(summary(&a).step < summary(&a).total_steps);
+    assert_eq!(summary(&b).status, super::Status::Done);
+    assert!(!a.path(super::STOP_FILE).exists(), "the request is used up");
+    go(&a, &set, &cancel, &Silent).unwrap();
+    assert_eq!(summary(&a).status, super::Status::Done);
+}
