@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use crate::engine::error::{Error, Result};
 use crate::engine::fsutil;
 use crate::engine::run::state::lock_holder;
-use crate::engine::run::RunDir;
+use crate::engine::run::{request_stop, RunDir};
 use crate::engine::set::now_unix;
 use crate::engine::workspace::Workspace;
 use crate::protocol::{JobKind, StepLine, EXIT_INTERRUPTED, EXIT_OK};
@@ -139,23 +139,17 @@ fn watch(mut child: Child, ended: UnboundedSender<Ended>) {
     });
 }
 
-/// Asks the process training `run` (this lab's or another shell's) to save and stop.
+/// Asks the process training `run` (this lab's or another shell's) to save and stop that
+/// run alone: the other runs of its sweep go on.
 pub fn stop(ws: &Workspace, run: &str) -> Result<()> {
-    let dir = RunDir::new(ws, run);
-    let pid = lock_holder(&dir.dir)
-        .ok_or_else(|| Error::invalid("run", format!("no process is training '{run}'")))?;
-    let status = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .map_err(|e| Error::io("could not run", "kill", e))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(Error::invalid(
+    let dir = RunDir::existing(ws, run)?;
+    if lock_holder(&dir.dir).is_none() {
+        return Err(Error::invalid(
             "run",
-            format!("process {pid} training '{run}' could not be signalled"),
-        ))
+            format!("no process is training '{run}'"),
+        ));
     }
+    request_stop(&dir)
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::log::{self, MetricsRow};
 use super::state::{self, RunState, Status};
-use super::{RunConfig, RunDir, CHECKPOINT_FILE, METRICS_FILE, RESULTS_FILE, WEIGHTS_FILE};
+use super::{
+    RunConfig, RunDir, CHECKPOINT_FILE, METRICS_FILE, RESULTS_FILE, STOP_FILE, WEIGHTS_FILE,
+};
 use crate::clock::{now_unix, unix_seconds};
 use crate::error::{Error, Result};
 use crate::fsutil;
@@ -97,6 +99,8 @@ pub fn train(req: TrainRequest) -> Result<RunOutcome> {
     check_same_rows(run, req.set)?;
     state::acquire(&run.dir, &run.name)?;
     let _lock = LockGuard(run);
+    // A request to stop that came while no process trained the run is spent.
+    let _ = std::fs::remove_file(run.path(STOP_FILE));
     Loop::start(&req, cfg)?.run(&req)
 }
 
@@ -210,7 +214,10 @@ impl Loop {
         let mut window = (Instant::now(), 0u64);
         while self.trainer.step_count() < self.total {
             let step = self.trainer.step_count();
-            if req.cancel.load(Ordering::Relaxed) {
+            // Ctrl-C stops every run of the process; a stop request (a file, one stat a step)
+            // stops this run alone.
+            let stop = req.run.path(STOP_FILE);
+            if req.cancel.load(Ordering::Relaxed) || stop.exists() {
                 if !self.checkpoint(req, set.rows())? {
                     return Err(self.diverged(req, step, f64::NAN));
                 }
@@ -219,6 +226,7 @@ impl Loop {
                     Status::Interrupted,
                     Some("stopped by the user".into()),
                 )?;
+                let _ = std::fs::remove_file(&stop);
                 return Err(Error::Interrupted);
             }
             let idx = plan.batch(step);
