@@ -477,3 +477,69 @@ fn case_06_a_damaged_checkpoint_is_refused() {
     let err = lab.fails(&["resume", "c", "--epochs", "2"], 1);
     assert!(err.contains("step") && err.contains("checkpoint"), "{err}");
 }
+
+/// A training long enough to be signalled while it runs.
+fn long_training(lab: &Lab, prefix: &[&str]) -> std::process::Child {
+    lab.ok(&["demo", "--images", "2000"]);
+    let args = [
+        "train",
+        "--data",
+        "demo",
+        "--lambda",
+        "1e-3",
+        "--dict",
+        "256",
+        "--epochs",
+        "400",
+        "--batch",
+        "64",
+        "--checkpoint-every",
+        "20",
+        "--name",
+        "long",
+    ];
+    let child = if prefix.is_empty() {
+        lab.spawn(&args)
+    } else {
+        std::process::Command::new(prefix[0])
+            .args(&prefix[1..])
+            .arg(env!("CARGO_BIN_EXE_saelab"))
+            .arg("--workspace")
+            .arg(lab.ws())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    common::wait_for(&lab.run_dir("long").join("checkpoint.safetensors"));
+    child
+}
+
+/// Case 12: SIGTERM and SIGHUP stop training as Ctrl-C does (a checkpoint, the lock released,
+/// exit 130), but a process started under `nohup` keeps ignoring SIGHUP.
+#[test]
+fn case_12_sigterm_and_sighup_save_but_nohup_survives_the_hangup() {
+    for sig in ["-TERM", "-HUP"] {
+        let lab = Lab::new();
+        let child = long_training(&lab, &[]);
+        common::signal(&child, sig);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{sig}: {out:?}");
+        assert!(!lab.run_dir("long").join("train.lock").exists(), "{sig}");
+        let runs = lab.json(&["runs"]);
+        assert_eq!(runs[0]["status"], "interrupted", "{sig}: {runs}");
+    }
+    let lab = Lab::new();
+    let mut child = long_training(&lab, &["nohup"]);
+    common::signal(&child, "-HUP");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "nohup's process survives SIGHUP"
+    );
+    common::signal(&child, "-INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+}
