@@ -51,13 +51,32 @@ impl Ctx {
 
 /// Installs the Ctrl-C handler: the first press asks running jobs to save and stop, the
 /// second exits at once.
+/// SIGTERM and SIGHUP (a closed SSH session) are handled the same way, except that a process
+/// started with SIGHUP ignored (`nohup`) keeps ignoring it.
 pub fn install_interrupt_handler() {
+    let nohup = hangup_ignored();
     let _ = ctrlc::set_handler(|| {
         if CANCEL.swap(true, Ordering::SeqCst) {
             std::process::exit(i32::from(crate::protocol::EXIT_INTERRUPTED));
         }
         eprintln!("\ninterrupted: saving checkpoints (press Ctrl-C again to quit now)");
     });
+    if nohup {
+        // SAFETY: restores the disposition the process started with; no handler is involved.
+        unsafe {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+        }
+    }
+}
+
+/// Whether SIGHUP was ignored when the process started, as `nohup` leaves it.
+fn hangup_ignored() -> bool {
+    // SAFETY: with a null new action, sigaction only reads the current one into `old`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGHUP, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    }
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
