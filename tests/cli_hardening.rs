@@ -543,3 +543,47 @@ fn case_12_sigterm_and_sighup_save_but_nohup_survives_the_hangup() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{out:?}");
 }
+
+/// Case 8: the training lock is the OS's: a lock file naming a live but unrelated process does
+/// not block, and of two resumes started together exactly one trains. Temporary files carry
+/// the host's name, so another machine's on a shared folder are left alone.
+#[test]
+fn case_08_the_training_lock_is_the_operating_systems() {
+    let lab = Lab::new();
+    trained(&lab);
+    let run = lab.run_dir("demo-lam1e-2");
+    std::fs::write(run.join("train.lock"), std::process::id().to_string()).unwrap();
+    lab.ok(&["resume", "demo-lam1e-2", "--epochs", "2"]);
+
+    let a = lab.spawn(&["resume", "demo-lam1e-2", "--epochs", "40"]);
+    let b = lab.spawn(&["resume", "demo-lam1e-2", "--epochs", "40"]);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let codes = [a.status.code(), b.status.code()];
+    assert!(
+        codes.contains(&Some(0)) && codes.contains(&Some(1)),
+        "{a:?}\n{b:?}"
+    );
+    let log = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let steps: Vec<u64> = log
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        steps.windows(2).all(|w| w[0] < w[1]),
+        "duplicate metrics lines: {steps:?}"
+    );
+
+    let elsewhere = lab
+        .ws()
+        .join(format!("sets/demo/.items.jsonl.tmp-otherhost-{DEAD_PID}"));
+    std::fs::write(&elsewhere, b"theirs").unwrap();
+    lab.ok(&["runs"]);
+    assert!(
+        elsewhere.exists(),
+        "another machine's temporary file is left alone"
+    );
+}
