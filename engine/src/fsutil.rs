@@ -79,7 +79,28 @@ fn temp_path(path: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+    path.with_file_name(format!(".{name}.tmp-{}", temp_tag()))
+}
+
+/// What temporary names end with: this machine's name and this process's id, so that on a
+/// folder several machines share, none cleans up another's live files.
+pub fn temp_tag() -> String {
+    format!("{}-{}", host_name(), std::process::id())
+}
+
+/// This machine's name, kept to letters, digits, '.' and '_' (Linux; "localhost" elsewhere).
+pub fn host_name() -> String {
+    let name = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let name: String = name
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_'))
+        .collect();
+    if name.is_empty() {
+        "localhost".into()
+    } else {
+        name
+    }
 }
 
 /// The suffixes of the temporary names this lab writes beside their targets, each followed by
@@ -98,11 +119,16 @@ pub fn clean_stale(dir: &Path) {
         if !name.starts_with('.') {
             continue;
         }
-        let pid = TEMP_MARKS
+        // `HOST-PID`, or a bare `PID` from before names carried the host.
+        let tag = TEMP_MARKS
             .iter()
-            .find_map(|m| name.rsplit_once(m).map(|(_, pid)| pid))
-            .and_then(|pid| pid.parse::<u32>().ok());
-        if pid.is_some_and(|p| !process_alive(p)) {
+            .find_map(|m| name.rsplit_once(m).map(|(_, tag)| tag));
+        let ours = tag.and_then(|t| match t.rsplit_once('-') {
+            Some((host, pid)) if host == host_name() => pid.parse::<u32>().ok(),
+            Some(_) => None,
+            None => t.parse::<u32>().ok(),
+        });
+        if ours.is_some_and(|p| !process_alive(p)) {
             let path = entry.path();
             let _ = if path.is_dir() {
                 fs::remove_dir_all(&path)

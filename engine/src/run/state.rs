@@ -41,40 +41,62 @@ pub struct RunState {
 
 pub const LOCK_FILE: &str = "train.lock";
 
-/// Whether a process with this pid exists (Linux and macOS: /proc or kill 0 are not portable
-/// without libc, so we ask /proc where it exists and otherwise trust the lock).
-fn pid_alive(pid: u32) -> bool {
-    let proc = Path::new("/proc");
-    if proc.is_dir() {
-        proc.join(pid.to_string()).exists()
-    } else {
-        true
+/// The run's training lock: an OS lock on `train.lock`, which dies with its holder, so a crash
+/// never leaves a run locked and two processes never train one run. The file also names the
+/// holder (`PID HOST`) for whoever asks.
+pub struct TrainLock {
+    path: std::path::PathBuf,
+    _file: std::fs::File,
+}
+
+impl Drop for TrainLock {
+    fn drop(&mut self) {
+        // Removed while still held; the lock itself goes when the file closes.
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
-/// The pid holding the run's training lock, if that process is still alive.
+/// The pid holding the run's training lock, if a process holds it.
 pub fn lock_holder(run_dir: &Path) -> Option<u32> {
-    let text = std::fs::read_to_string(run_dir.join(LOCK_FILE)).ok()?;
-    let pid: u32 = text.trim().parse().ok()?;
-    pid_alive(pid).then_some(pid)
-}
-
-/// Takes the run's training lock for this process.
-pub fn acquire(run_dir: &Path, run: &str) -> Result<()> {
-    if let Some(pid) = lock_holder(run_dir).filter(|&p| p != std::process::id()) {
-        return Err(Error::Busy {
-            run: run.into(),
-            pid,
-        });
+    let path = run_dir.join(LOCK_FILE);
+    let file = std::fs::File::open(&path).ok()?;
+    if file.try_lock_shared().is_ok() {
+        return None;
     }
-    fsutil::write_atomic(
-        &run_dir.join(LOCK_FILE),
-        std::process::id().to_string().as_bytes(),
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    Some(
+        text.split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0),
     )
 }
 
-pub fn release(run_dir: &Path) {
-    let _ = std::fs::remove_file(run_dir.join(LOCK_FILE));
+/// Takes the run's training lock for this process, or says who holds it.
+pub fn acquire(run_dir: &Path, run: &str) -> Result<TrainLock> {
+    let path = run_dir.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io("could not open", &path, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(Error::Busy {
+                run: run.into(),
+                pid: lock_holder(run_dir).unwrap_or(0),
+            })
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("could not lock", &path, e)),
+    }
+    let who = format!("{} {}", std::process::id(), fsutil::host_name());
+    file.set_len(0)
+        .and_then(|()| std::io::Write::write_all(&mut file, who.as_bytes()))
+        .map_err(|e| Error::io("could not write", &path, e))?;
+    Ok(TrainLock { path, _file: file })
 }
 
 /// The status as others should see it: "running" only while the training process lives.
@@ -99,12 +121,14 @@ mod tests {
             message: None,
             updated: 0,
         };
-        acquire(dir.path(), "r").unwrap();
+        let lock = acquire(dir.path(), "r").unwrap();
         assert_eq!(effective_status(dir.path(), &state), Status::Running);
-        release(dir.path());
+        assert_eq!(lock_holder(dir.path()), Some(std::process::id()));
+        assert!(matches!(acquire(dir.path(), "r"), Err(Error::Busy { .. })));
+        drop(lock);
         assert_eq!(effective_status(dir.path(), &state), Status::Interrupted);
-        // A pid that cannot exist on Linux (above pid_max) counts as gone.
-        std::fs::write(dir.path().join(LOCK_FILE), "4294967295").unwrap();
+        // A lock file that names a process but is not held holds nothing.
+        std::fs::write(dir.path().join(LOCK_FILE), std::process::id().to_string()).unwrap();
         assert_eq!(lock_holder(dir.path()), None);
     }
 }

@@ -81,14 +81,6 @@ pub fn create_run(run: &RunDir, config: &RunConfig) -> Result<()> {
     fsutil::write_toml(&run.path(super::CONFIG_FILE), config)
 }
 
-/// Releases the training lock however the loop ends.
-struct LockGuard<'a>(&'a RunDir);
-impl Drop for LockGuard<'_> {
-    fn drop(&mut self) {
-        state::release(&self.0.dir);
-    }
-}
-
 /// Trains (or continues) the run to the end of its configured epochs.
 pub fn train(req: TrainRequest) -> Result<RunOutcome> {
     let run = &req.run;
@@ -97,8 +89,8 @@ pub fn train(req: TrainRequest) -> Result<RunOutcome> {
     cfg.train.check_fits(cfg.rows, cfg.dim)?;
     check_set_matches(&cfg, req.set)?;
     check_same_rows(run, req.set)?;
-    state::acquire(&run.dir, &run.name)?;
-    let _lock = LockGuard(run);
+    // Held however the loop ends.
+    let _lock = state::acquire(&run.dir, &run.name)?;
     // A request to stop that came while no process trained the run is spent.
     let _ = std::fs::remove_file(run.path(STOP_FILE));
     Loop::start(&req, cfg)?.run(&req)

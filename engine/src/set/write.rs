@@ -48,7 +48,7 @@ pub fn write_set(sets_dir: &Path, files: &SetFiles) -> Result<PathBuf> {
         ));
     }
     let target = sets_dir.join(&meta.name);
-    let staging = sets_dir.join(format!(".{}.partial-{}", meta.name, std::process::id()));
+    let staging = sets_dir.join(format!(".{}.partial-{}", meta.name, fsutil::temp_tag()));
     let _ = std::fs::remove_dir_all(&staging);
     fsutil::create_dir(&staging)?;
     let written = write_files(&staging, files);
@@ -56,7 +56,7 @@ pub fn write_set(sets_dir: &Path, files: &SetFiles) -> Result<PathBuf> {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
     }
-    let old = sets_dir.join(format!(".{}.old-{}", meta.name, std::process::id()));
+    let old = sets_dir.join(format!(".{}.old-{}", meta.name, fsutil::temp_tag()));
     if target.exists() {
         std::fs::rename(&target, &old)
             .map_err(|e| Error::io("could not move aside", &target, e))?;
