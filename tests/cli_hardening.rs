@@ -587,3 +587,60 @@ fn case_08_the_training_lock_is_the_operating_systems() {
         "another machine's temporary file is left alone"
     );
 }
+
+/// Case 13, the smaller ones: a failed run's error is printed once; a TOML error is a line or
+/// two; a sweep repeated on the same set and settings is refused, naming the runs it would
+/// repeat; zero-shot refuses a set whose items.jsonl is shorter than its rows.
+#[test]
+fn case_13_errors_once_short_toml_repeated_sweeps_and_short_items() {
+    let lab = Lab::new();
+    trained(&lab);
+    let run = lab.run_dir("demo-lam1e-2");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(run.join("train.lock"))
+        .unwrap();
+    lock.try_lock().unwrap();
+    let err = lab.fails(&["resume", "demo-lam1e-2", "--epochs", "2"], 1);
+    assert_eq!(err.matches("already being trained").count(), 1, "{err}");
+    drop(lock);
+
+    std::fs::write(run.join("run.toml"), "name = [\n").unwrap();
+    let err = lab.fails(&["resume", "demo-lam1e-2"], 1);
+    assert!(
+        err.contains("run.toml") && err.trim().lines().count() <= 2,
+        "{err}"
+    );
+
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "100"]);
+    let sweep = [
+        "sweep",
+        "--data",
+        "demo",
+        "--lambdas",
+        "1e-2,3e-2",
+        "--dict",
+        "16",
+        "--epochs",
+        "1",
+        "--batch",
+        "32",
+    ];
+    lab.ok(&sweep);
+    let err = lab.fails(&sweep, 1);
+    assert!(
+        err.contains("demo-lam1e-2") && err.contains("--prefix"),
+        "{err}"
+    );
+    assert!(!lab.run_dir("demo-lam1e-2-2").exists());
+
+    let items = lab.ws().join("sets/demo/items.jsonl");
+    let text = std::fs::read_to_string(&items).unwrap();
+    let short: String = text.lines().take(10).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&items, short).unwrap();
+    let err = lab.fails(&["zeroshot", "--task", "demo10", "--set", "demo"], 1);
+    assert!(err.contains("items.jsonl") && err.contains("10"), "{err}");
+}
