@@ -641,6 +641,25 @@ fn case_13_errors_once_short_toml_repeated_sweeps_and_short_items() {
     let text = std::fs::read_to_string(&items).unwrap();
     let short: String = text.lines().take(10).map(|l| format!("{l}\n")).collect();
     std::fs::write(&items, short).unwrap();
-    let err = lab.fails(&["zeroshot", "--task", "demo10", "--set", "demo"], 1);
-    assert!(err.contains("items.jsonl") && err.contains("10"), "{err}");
+    // A task of the set's own labels scores the set itself (demo tasks score a held-out set).
+    let classes = lab.dir.path().join("mine.toml");
+    std::fs::write(
+        &classes,
+        "classes = [\"red star\", \"blue circle\"]\ntemplates = [\"a photo of a {c}.\"]\n",
+    )
+    .unwrap();
+    let err = lab.fails(
+        &[
+            "zeroshot",
+            "--classes",
+            classes.to_str().unwrap(),
+            "--set",
+            "demo",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("items.jsonl") && err.contains("10 items"),
+        "{err}"
+    );
 }

@@ -28,7 +28,7 @@ pub enum Error {
         loss: f64,
         kept_step: u64,
     },
-    #[error("run '{run}' is already being trained by process {pid}; wait for it or stop it first")]
+    #[error("run '{run}' is already being trained by {}; wait for it or stop it first", if *.pid == 0 { "another process".to_string() } else { format!("process {}", .pid) })]
     Busy { run: String, pid: u32 },
     #[error("interrupted")]
     Interrupted,

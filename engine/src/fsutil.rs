@@ -63,7 +63,16 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
 
 pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text = read_text(path)?;
-    toml::from_str(&text).map_err(|e| Error::bad_file(path, format!("is not valid: {e}")))
+    toml::from_str(&text).map_err(|e| {
+        // One line: where, and what toml says, without its quoted excerpt of the file.
+        let line = e.span().map_or(0, |s| {
+            text[..s.start.min(text.len())].lines().count().max(1)
+        });
+        Error::bad_file(
+            path,
+            format!("is not valid TOML at line {line}: {}", e.message().trim()),
+        )
+    })
 }
 
 pub fn read_text(path: &Path) -> Result<String> {

@@ -183,6 +183,7 @@ fn finish(
 ) -> anyhow::Result<()> {
     let mut first_error = None;
     let mut done = Vec::new();
+    let several = outcomes.len() > 1;
     for (name, outcome) in outcomes {
         match outcome {
             Ok(o) => {
@@ -205,10 +206,14 @@ fn finish(
                 ));
                 first_error = Some(anyhow::Error::new(Error::Interrupted));
             }
-            Err(e) => {
+            // One run's error is the command's; of several, each is named as it comes and the
+            // command says which failed, once.
+            Err(e) if several => {
                 eprintln!("error: {name}: {e}");
-                first_error
-                    .get_or_insert(anyhow::Error::new(e).context(format!("run '{name}' failed")));
+                first_error.get_or_insert(anyhow::anyhow!("run '{name}' failed (see above)"));
+            }
+            Err(e) => {
+                first_error.get_or_insert(anyhow::Error::new(e));
             }
         }
     }

@@ -5,8 +5,8 @@ use std::sync::atomic::AtomicBool;
 use candle_core::Device;
 
 use super::train::{create_run, train, Observer, RunOutcome, TrainRequest};
-use super::{default_name, RunConfig, RunDir};
-use crate::error::Result;
+use super::{run_label, RunConfig, RunDir};
+use crate::error::{Error, Result};
 use crate::sae::linalg::Threads;
 use crate::sae::TrainConfig;
 use crate::set::{now_unix, EmbeddingSet};
@@ -38,10 +38,40 @@ pub fn sweep(
     for train in &plan.configs {
         train.check_fits(set.rows(), set.dim())?;
     }
+    // A sweep's names are its set (or prefix) and each run's family and λ or k: repeating a
+    // sweep would repeat them, which is refused rather than numbered.
+    let prefix = plan.prefix.as_deref().unwrap_or(set.name());
+    let names: Vec<String> = plan
+        .configs
+        .iter()
+        .map(|t| format!("{prefix}-{}", run_label(t)))
+        .collect();
+    let taken: Vec<&str> = names
+        .iter()
+        .filter(|n| ws.run_dir(n).exists())
+        .map(String::as_str)
+        .collect();
+    if let Some(twice) = names
+        .iter()
+        .enumerate()
+        .find_map(|(i, n)| names[..i].contains(n).then_some(n))
+    {
+        return Err(Error::invalid(
+            "--lambdas",
+            format!("the sweep names run {twice} twice: give each λ or k once"),
+        ));
+    }
+    if !taken.is_empty() {
+        return Err(Error::invalid(
+            "--prefix",
+            format!(
+                "runs {} already exist from an earlier sweep: `saelab resume` continues them, or give --prefix NAME for a new sweep",
+                taken.join(", ")
+            ),
+        ));
+    }
     let mut runs = Vec::new();
-    for train in &plan.configs {
-        let prefix = plan.prefix.as_deref().unwrap_or(set.name());
-        let name = default_name(ws, prefix, train);
+    for (train, name) in plan.configs.iter().zip(names) {
         let run = RunDir::new(ws, &name);
         create_run(
             &run,

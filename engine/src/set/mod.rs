@@ -204,14 +204,33 @@ impl EmbeddingSet {
     pub fn items(&self) -> Result<Vec<Item>> {
         let path = self.dir.join(ITEMS_FILE);
         let text = fsutil::read_text(&path)?;
-        text.lines()
+        let items: Vec<Item> = text
+            .lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, l)| {
                 serde_json::from_str(l)
                     .map_err(|e| Error::bad_file(&path, format!("line {}: {e}", i + 1)))
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        // One item a row, each naming its own row: a shorter file would score part of the set.
+        if items.len() != self.rows() {
+            return Err(Error::bad_file(
+                &path,
+                format!(
+                    "has {} items for the set's {} rows; re-create the set",
+                    items.len(),
+                    self.rows()
+                ),
+            ));
+        }
+        if let Some(bad) = items.iter().find(|i| i.id >= self.rows()) {
+            return Err(Error::bad_file(
+                &path,
+                format!("names row {} of a set of {} rows", bad.id, self.rows()),
+            ));
+        }
+        Ok(items)
     }
 
     /// Ground-truth concept directions, where the set has them (the demo world).
