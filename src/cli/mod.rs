@@ -115,9 +115,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         ),
         Command::Steer(a) => steer::run(&ctx, &a),
         Command::Report(a) => {
-            if a.runs.is_empty() {
-                tables::warn_unreadable(&ctx)?;
-            }
             let req = crate::engine::report::ReportRequest {
                 runs: &a.runs,
                 out: &a.out,

@@ -7,7 +7,7 @@ use super::Ctx;
 use crate::engine::report::table::markdown;
 use crate::engine::report::tables::metrics_table;
 use crate::engine::run::{
-    list_runs, sort_for_tables, sparsity_label, unreadable_runs, RunSummary, Status,
+    list_runs, read_all_runs, sort_for_tables, sparsity_label, RunSummary, Status,
 };
 use crate::engine::set::{self, EmbeddingSet};
 
@@ -50,17 +50,21 @@ pub fn sets(ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Warns of every run whose files cannot be read; the listings go on without them.
-pub fn warn_unreadable(ctx: &Ctx) -> anyhow::Result<()> {
-    for (name, why) in unreadable_runs(&ctx.ws)? {
+/// The named runs, or every run with a warning for each whose files cannot be read (the
+/// listing goes on without them).
+fn runs_warning(ctx: &Ctx, names: &[String]) -> anyhow::Result<Vec<RunSummary>> {
+    if !names.is_empty() {
+        return Ok(list_runs(&ctx.ws, names)?);
+    }
+    let (runs, unreadable) = read_all_runs(&ctx.ws)?;
+    for (name, why) in unreadable {
         eprintln!("warning: skipped run '{name}': {why}");
     }
-    Ok(())
+    Ok(runs)
 }
 
 pub fn runs(ctx: &Ctx) -> anyhow::Result<()> {
-    warn_unreadable(ctx)?;
-    let runs = list_runs(&ctx.ws, &[])?;
+    let runs = runs_warning(ctx, &[])?;
     if ctx.json {
         return print_json(&runs);
     }
@@ -127,10 +131,7 @@ fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
 }
 
 pub fn metrics(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
-    if names.is_empty() {
-        warn_unreadable(ctx)?;
-    }
-    let mut runs = list_runs(&ctx.ws, names)?;
+    let mut runs = runs_warning(ctx, names)?;
     sort_for_tables(&mut runs);
     if ctx.json {
         let rows: Vec<_> = runs.iter().map(metrics_json).collect();

@@ -15,9 +15,8 @@ use super::data::{
 use crate::engine::error::{Error, Result};
 use crate::engine::explain::{Explainer, LatentScore};
 use crate::engine::latents::{analyse, DEFAULT_TOP};
-use crate::engine::steer::{Change, Edit, Steerer, Units};
+use crate::engine::steer::{Change, Edit, Steerer};
 use crate::engine::workspace::Workspace;
-use crate::engine::zeroshot::TaskSpec;
 
 pub enum Request {
     Latents(String),
@@ -75,9 +74,7 @@ fn explainer<'a>(
 ) -> Result<&'a mut Explainer> {
     if current.as_ref().is_none_or(|(r, _)| r != run) {
         let analysis = analyse(ws, run, DEFAULT_TOP)?;
-        let task = TaskSpec::for_set(&analysis.set)?;
-        let steerer = Steerer::new(ws, analysis, Units::Typical, task.as_ref())?;
-        *current = Some((run.to_string(), Explainer::from_steerer(steerer)));
+        *current = Some((run.to_string(), Explainer::new(ws, analysis, None)?));
     }
     match current {
         Some((_, ex)) => Ok(ex),

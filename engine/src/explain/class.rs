@@ -71,29 +71,15 @@ pub(super) struct Table {
     classes: Vec<Kept>,
 }
 
-/// The classifier's view of the set: per row, the predicted class, the runner-up, and each
-/// active latent's part of the margin.
-struct Parts<'a> {
+/// Each latent's part of a margin, from its decoder row projected on every class weight.
+struct Parts {
     /// s ⟨d_j, w_c⟩. shape: [m, classes]
     projected: Vec<f64>,
-    weights: &'a [f32],
     classes: usize,
 }
 
-impl Parts<'_> {
-    /// (class, runner-up) of a unit row x.
-    fn decision(&self, x: &[f32]) -> (usize, usize) {
-        let d = x.len();
-        let logits: Vec<f64> = self
-            .weights
-            .chunks(d)
-            .map(|w| w.iter().zip(x).map(|(a, b)| *a as f64 * *b as f64).sum())
-            .collect();
-        let mut order: Vec<usize> = (0..self.classes).collect();
-        order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
-        (order[0], order.get(1).copied().unwrap_or(order[0]))
-    }
-
+impl Parts {
+    /// Latent j's part of the margin of class c over r on a row where it is z.
     fn part(&self, j: usize, z: f32, (c, r): (usize, usize)) -> f64 {
         let row = &self.projected[j * self.classes..(j + 1) * self.classes];
         z as f64 * (row[c] - row[r])
@@ -220,7 +206,6 @@ impl Explainer {
         }
         let parts = Parts {
             projected,
-            weights: &clf.weights,
             classes: n_classes,
         };
         let rows = self.steerer.rows();
@@ -229,8 +214,11 @@ impl Explainer {
         let mut sums = vec![0.0f64; n_classes * m];
         let mut top3 = vec![0u32; n_classes * m];
         let mut count = vec![0usize; n_classes];
+        // Each row's (class, runner-up), kept for the second pass.
+        let mut decisions = Vec::with_capacity(rows.len() / d.max(1));
         for_each_row(p, rows, &mut scratch, |_, x, z| {
-            let dec = parts.decision(x);
+            let dec = super::top_two(clf, x).unwrap_or((0, 0));
+            decisions.push(dec);
             count[dec.0] += 1;
             let mut row_parts: Vec<(usize, f64)> = (0..m)
                 .filter(|&j| z[j] > 0.0)
@@ -255,8 +243,8 @@ impl Explainer {
         // Second pass: the rows where each kept latent's part is largest.
         let mut best: Vec<Vec<Vec<(usize, f64)>>> =
             kept.iter().map(|js| vec![Vec::new(); js.len()]).collect();
-        for_each_row(p, rows, &mut scratch, |i, x, z| {
-            let dec = parts.decision(x);
+        for_each_row(p, rows, &mut scratch, |i, _, z| {
+            let dec = decisions[i];
             for (slot, &j) in kept[dec.0].iter().enumerate() {
                 if z[j] > 0.0 {
                     let list = &mut best[dec.0][slot];

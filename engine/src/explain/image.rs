@@ -114,10 +114,7 @@ impl Explainer {
     fn decision(&self, x: &[f32]) -> Option<Decision> {
         let (task, clf) = self.steerer.classifier()?;
         let d = clf.dim;
-        let logits: Vec<f64> = clf.weights.chunks(d).map(|w| dot(w, x)).collect();
-        let mut order: Vec<usize> = (0..logits.len()).collect();
-        order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
-        let (&c, &r) = (order.first()?, order.get(1)?);
+        let (c, r) = super::top_two(clf, x).filter(|(c, r)| c != r)?;
         let delta = clf.weights[c * d..(c + 1) * d]
             .iter()
             .zip(&clf.weights[r * d..(r + 1) * d])

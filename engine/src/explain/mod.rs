@@ -21,7 +21,7 @@ use crate::sae::step::Scratch;
 use crate::steer::ops::code;
 use crate::steer::{Steerer, Units};
 use crate::workspace::Workspace;
-use crate::zeroshot::TaskSpec;
+use crate::zeroshot::{Classifier, TaskSpec};
 
 pub use class::ClassExplanation;
 pub use image::{ImageExplanation, Margin};
@@ -62,7 +62,8 @@ pub struct Explainer {
     concepts: Vec<Option<(String, f32)>>,
     /// ‖d_j‖ per latent.
     row_norms: Vec<f32>,
-    text: Option<text::TextSide>,
+    /// μ_image − μ_text, once a text was explained (`text.rs`).
+    shift: Option<Vec<f32>>,
     /// The task's class table, once asked for.
     table: Option<class::Table>,
 }
@@ -79,8 +80,7 @@ impl Explainer {
         Ok(Self::from_steerer(steerer))
     }
 
-    /// Explains with a steerer already prepared (the lab's explorer shares one).
-    pub fn from_steerer(steerer: Steerer) -> Self {
+    fn from_steerer(steerer: Steerer) -> Self {
         let p = &steerer.analysis.params;
         let row_norms = p
             .w_dec
@@ -107,7 +107,7 @@ impl Explainer {
             steerer,
             concepts,
             row_norms,
-            text: None,
+            shift: None,
             table: None,
         }
     }
@@ -154,6 +154,24 @@ impl Explainer {
             concept: concept.map(|c| c.0),
         }
     }
+}
+
+/// The classifier's predicted class and runner-up on a unit x (the runner-up is the class
+/// itself when the task has one class): one pass over the logits ⟨w_c, x⟩.
+fn top_two(clf: &Classifier, x: &[f32]) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, f64)> = None;
+    let mut second: Option<(usize, f64)> = None;
+    for (c, w) in clf.weights.chunks(clf.dim).enumerate() {
+        let logit: f64 = w.iter().zip(x).map(|(a, b)| *a as f64 * *b as f64).sum();
+        if best.is_none_or(|(_, b)| logit > b) {
+            second = best;
+            best = Some((c, logit));
+        } else if second.is_none_or(|(_, s)| logit > s) {
+            second = Some((c, logit));
+        }
+    }
+    let (c, _) = best?;
+    Some((c, second.map_or(c, |(r, _)| r)))
 }
 
 /// The `k` best of `scores` by value, best first: (index, score).

@@ -18,7 +18,6 @@ use crate::fsutil;
 use crate::set::EmbeddingSet;
 use crate::text_encoder::TextEncoder;
 use crate::unit::normalise;
-use crate::zeroshot::text_encoder_for;
 
 /// The gap's means, kept in the set's folder.
 pub const GAP_FILE: &str = "text_gap.json";
@@ -46,34 +45,25 @@ struct Gap {
     image_mean: Vec<f32>,
 }
 
-/// The set's text tower and its gap, loaded on the first text.
-pub(super) struct TextSide {
-    encoder: Box<dyn TextEncoder>,
-    gap: Gap,
-}
-
 impl Explainer {
     /// Explains a text query by its `top` latents.
     pub fn text(&mut self, text: &str, top: usize) -> Result<TextExplanation> {
         if text.trim().is_empty() {
             return Err(Error::invalid("--text", "give some words to explain"));
         }
-        let side = match self.text.take() {
-            Some(side) => side,
-            None => {
-                let set = &self.steerer.analysis.set;
-                let encoder = text_encoder_for(set)?;
-                let gap = gap_for(set, self.steerer.rows(), encoder.as_ref())?;
-                TextSide { encoder, gap }
-            }
-        };
-        let embedded = side.encoder.embed(&[text.to_string()]);
-        let gap = side.gap.clone();
-        self.text = Some(side);
-        let mut t = embedded?;
-        t.iter_mut()
-            .zip(gap.text_mean.iter().zip(&gap.image_mean))
-            .for_each(|(v, (tm, im))| *v += im - tm);
+        let analysis = &self.steerer.analysis;
+        if self.shift.is_none() {
+            let gap = gap_for(
+                &analysis.set,
+                self.steerer.rows(),
+                analysis.encoder.as_ref(),
+            )?;
+            self.shift = Some(gap.shift());
+        }
+        let mut t = analysis.encoder.embed(&[text.to_string()])?;
+        if let Some(shift) = &self.shift {
+            t.iter_mut().zip(shift).for_each(|(v, s)| *v += s);
+        }
         normalise(&mut t);
         let z = self.code(&t);
         let active = z.iter().filter(|&&v| v > 0.0).count();
@@ -93,6 +83,17 @@ impl Explainer {
             latents,
             active,
         })
+    }
+}
+
+impl Gap {
+    /// What moves a text embedding across: μ_image − μ_text.
+    fn shift(&self) -> Vec<f32> {
+        self.image_mean
+            .iter()
+            .zip(&self.text_mean)
+            .map(|(i, t)| i - t)
+            .collect()
     }
 }
 

@@ -18,6 +18,7 @@ use crate::run::{RunDir, Status, WEIGHTS_FILE};
 use crate::sae::checkpoint::load_weights;
 use crate::sae::SaeParams;
 use crate::set::EmbeddingSet;
+use crate::text_encoder::TextEncoder;
 use crate::workspace::Workspace;
 use crate::zeroshot::text_encoder_for;
 
@@ -33,6 +34,9 @@ pub struct Analysis {
     /// next (steering previews). vocab: [words, d]
     pub words: Vec<String>,
     pub vocab: Vec<f32>,
+    /// The set's text tower, loaded once here for the labels and lent to whoever embeds text
+    /// next (a task's classifier, an explained text).
+    pub encoder: Box<dyn TextEncoder>,
     /// Whether the index had to be (re)built.
     pub built: bool,
     /// Where the rows' pictures come from, found when a collage is first drawn (reading
@@ -92,6 +96,7 @@ pub fn analyse(ws: &Workspace, name: &str, k: usize) -> Result<Analysis> {
         labels,
         words,
         vocab,
+        encoder,
         built,
         pictures: OnceLock::new(),
     })

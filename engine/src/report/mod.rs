@@ -17,7 +17,9 @@ use table::markdown;
 
 use super::error::Result;
 use super::fsutil;
-use super::run::{format_lambda, list_runs, sort_for_tables, sparsity_label, RunDir, RunSummary};
+use super::run::{
+    format_lambda, list_runs, read_all_runs, sort_for_tables, sparsity_label, RunDir, RunSummary,
+};
 use super::set::EmbeddingSet;
 use super::workspace::Workspace;
 use super::zeroshot;
@@ -67,7 +69,11 @@ impl Writer<'_> {
 
 /// Writes `out/README.md` with its plots, collages and CSV.
 pub fn write_report(ws: &Workspace, req: &ReportRequest) -> Result<ReportSummary> {
-    let mut runs = list_runs(ws, req.runs)?;
+    let (mut runs, unreadable) = if req.runs.is_empty() {
+        read_all_runs(ws)?
+    } else {
+        (list_runs(ws, req.runs)?, Vec::new())
+    };
     sort_for_tables(&mut runs);
     fsutil::create_dir(&req.out.join(PLOTS_DIR))?;
     let mut w = Writer {
@@ -81,6 +87,9 @@ pub fn write_report(ws: &Workspace, req: &ReportRequest) -> Result<ReportSummary
         set_names(&runs)
     ));
     w.para(format_args!("Written by saelab {} from the workspace `{}`. Every number below is read from the run files.", env!("CARGO_PKG_VERSION"), ws.root().display()));
+    for (name, why) in unreadable {
+        w.missing(&format!("Run `{name}` is left out: {why}."));
+    }
     if runs.is_empty() {
         w.missing("No runs yet: `saelab sweep --data demo --lambdas 1e-3,1e-2,3e-2` trains the study's sweep.");
     } else {

@@ -26,7 +26,7 @@ use super::workspace::Workspace;
 
 pub use log::MetricsRow;
 pub use state::{RunState, Status};
-pub use summary::{list_runs, sort_for_tables, unreadable_runs, RunSummary};
+pub use summary::{list_runs, read_all_runs, sort_for_tables, RunSummary};
 pub use sweep::{sweep, SweepPlan};
 pub use train::{train, Observer, RunOutcome, TrainRequest};
 

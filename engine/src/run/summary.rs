@@ -50,13 +50,11 @@ impl RunSummary {
 }
 
 /// Summaries of the named runs, or of every readable run when `names` is empty, sorted by
-/// name: one damaged run never hides the others ([`unreadable_runs`] says which were left out).
+/// name: one damaged run never hides the others ([`read_all_runs`] also says which were left
+/// out).
 pub fn list_runs(ws: &Workspace, names: &[String]) -> Result<Vec<RunSummary>> {
     if names.is_empty() {
-        return Ok(all_runs(ws)?
-            .into_iter()
-            .filter_map(|(_, r)| r.ok())
-            .collect());
+        return Ok(read_all_runs(ws)?.0);
     }
     names
         .iter()
@@ -64,23 +62,24 @@ pub fn list_runs(ws: &Workspace, names: &[String]) -> Result<Vec<RunSummary>> {
         .collect()
 }
 
-/// The runs whose files cannot be read, with why.
-pub fn unreadable_runs(ws: &Workspace) -> Result<Vec<(String, Error)>> {
-    Ok(all_runs(ws)?
-        .into_iter()
-        .filter_map(|(n, r)| r.err().map(|e| (n, e)))
-        .collect())
-}
+/// Runs whose files cannot be read: each name, with why.
+pub type Unreadable = Vec<(String, Error)>;
 
-fn all_runs(ws: &Workspace) -> Result<Vec<(String, Result<RunSummary>)>> {
-    Ok(Workspace::list_names(&ws.runs_dir())?
-        .into_iter()
-        .filter(|n| ws.run_dir(n).join(super::CONFIG_FILE).is_file())
-        .map(|n| {
-            let read = RunDir::existing(ws, &n).and_then(|r| RunSummary::read(&r));
-            (n, read)
-        })
-        .collect())
+/// Every run of the workspace, sorted by name: the readable ones' summaries, and those whose
+/// files cannot be read.
+pub fn read_all_runs(ws: &Workspace) -> Result<(Vec<RunSummary>, Unreadable)> {
+    let mut runs = Vec::new();
+    let mut unreadable = Vec::new();
+    for name in Workspace::list_names(&ws.runs_dir())? {
+        if !ws.run_dir(&name).join(super::CONFIG_FILE).is_file() {
+            continue;
+        }
+        match RunDir::existing(ws, &name).and_then(|r| RunSummary::read(&r)) {
+            Ok(summary) => runs.push(summary),
+            Err(e) => unreadable.push((name, e)),
+        }
+    }
+    Ok((runs, unreadable))
 }
 
 /// The order tables list runs in: by set, then family, then λ (or k), then the other settings.

@@ -18,7 +18,7 @@ use crate::sae::step::Scratch;
 use crate::set::{EmbeddingSet, GroundTruth};
 use crate::unit::normalise;
 use crate::workspace::Workspace;
-use crate::zeroshot::{classifier, text_encoder_for, Classifier, TaskSpec};
+use crate::zeroshot::{classifier, Classifier, TaskSpec};
 
 /// CLIP's logit scale: class probabilities are softmax(100 · cosine).
 pub const LOGIT_SCALE: f32 = 100.0;
@@ -104,13 +104,11 @@ impl Steerer {
         let d = set.dim();
         let mut rows = set.data().to_vec();
         rows.chunks_mut(d).for_each(normalise);
-        // The text tower is only needed for a task's classifier (Kandinsky's is 700M
-        // parameters; generation shows no classes).
         let task = match task {
-            Some(t) => {
-                let encoder = text_encoder_for(set)?;
-                Some((t.name.clone(), classifier(ws, t, encoder.as_ref())?))
-            }
+            Some(t) => Some((
+                t.name.clone(),
+                classifier(ws, t, analysis.encoder.as_ref())?,
+            )),
             None => None,
         };
         let set_mean = set.stats().mean.iter().map(|&v| v as f32).collect();
