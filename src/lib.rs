@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod protocol;
+pub mod terminal;
 pub mod tui;
 
 /// The engine crate, under the name the CLI, the lab, the benches and the tests use.

@@ -235,3 +235,52 @@ fn the_steer_tab_generates_a_triptych() {
     t.keys(&["q"]);
     t.wait("the lab to exit", |s| s.contains("LAB-EXITED"));
 }
+
+/// Issue 16, case 20: keys typed while the lab is still asking the terminal what it draws
+/// are kept (tmux leaves the lab's picture question unanswered for seconds).
+#[test]
+fn case_20_keys_typed_at_start_are_kept() {
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "400"]);
+    let t = open_lab(&lab);
+    t.wait("the lab's first frame", |s| s.contains("1 Train"));
+    t.keys(&["2"]);
+    t.wait("the Metrics tab", |s| s.contains("frontier"));
+    t.keys(&["q"]);
+    t.wait("the lab to exit", |s| s.contains("LAB-EXITED"));
+}
+
+/// Issue 16, case 21: `saelab show` in a terminal prints the collage and nothing of the
+/// terminal's answers to its questions (`^[[?1;2c` from tmux).
+#[test]
+fn case_21_show_prints_no_terminal_answer() {
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "2000"]);
+    lab.ok(&[
+        "train", "--data", "demo", "--arch", "topk", "--k", "16", "--dict", "64", "--epochs", "1",
+        "--name", "r",
+    ]);
+    lab.ok(&["latents", "r"]);
+    static SHOWN: AtomicUsize = AtomicUsize::new(0);
+    let session = format!(
+        "saelab-show-{}-{}",
+        std::process::id(),
+        SHOWN.fetch_add(1, Ordering::SeqCst)
+    );
+    let shell = format!(
+        "{} --workspace {} show r 0; echo SHOW-EXITED; sleep 60",
+        env!("CARGO_BIN_EXE_saelab"),
+        lab.ws().display()
+    );
+    let started = Command::new("tmux")
+        .args(["new-session", "-d", "-s", &session, "-x", "120", "-y", "60"])
+        .args(["bash", "--norc", "-c", &shell])
+        .status()
+        .unwrap();
+    assert!(started.success());
+    let t = Tmux { session };
+    let s = t.wait("show to finish", |s| s.contains("SHOW-EXITED"));
+    assert!(s.matches('▄').count() + s.matches('▀').count() > 50, "{s}");
+    assert!(!s.contains("[?"), "a terminal answer printed as text:\n{s}");
+    assert!(!s.contains("1;2c"), "a terminal answer printed as text:\n{s}");
+}

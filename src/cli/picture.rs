@@ -24,3 +24,24 @@ pub fn show(path: &Path, width: u32, what: &str) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::terminal::recorded::{KITTY_026, TMUX, XTERM};
+    use crate::terminal::Answers;
+
+    /// Issue 16, case 21: `show` draws sixel where the terminal speaks it, and asks viuer no
+    /// question the lab has already asked (its probe's answer was printed as text).
+    #[test]
+    fn case_21_show_draws_with_the_protocol_the_terminal_speaks() {
+        let xterm = viuer_config(40, &Answers::parse(XTERM));
+        assert!(xterm.use_sixel && !xterm.use_kitty);
+        // viuer places kitty pictures directly, which kitty 0.26 draws.
+        let kitty = viuer_config(40, &Answers::parse(KITTY_026));
+        assert!(kitty.use_kitty && !kitty.use_sixel);
+        let tmux = viuer_config(40, &Answers::parse(TMUX));
+        assert!(!tmux.use_kitty && !tmux.use_sixel);
+        assert_eq!(tmux.width, Some(40));
+    }
+}

@@ -144,4 +144,15 @@ mod tests {
         assert!(err.contains("cyanish"), "{err}");
         assert!(Theme::named("neon").is_err());
     }
+
+    /// Issue 16, case 26: a light terminal gets the light theme unless one is named.
+    #[test]
+    fn case_26_the_terminal_background_picks_the_theme_unless_one_is_named() {
+        assert_eq!(Theme::chosen(None, Some(true)).unwrap().name, "light");
+        assert_eq!(Theme::chosen(None, Some(false)).unwrap().name, "dark");
+        assert_eq!(Theme::chosen(None, None).unwrap().name, "dark");
+        assert_eq!(Theme::chosen(Some("dark"), Some(true)).unwrap().name, "dark");
+        let named = Theme::chosen(Some("high-contrast"), Some(true)).unwrap();
+        assert_eq!(named.name, "high-contrast");
+    }
 }

@@ -637,3 +637,27 @@ fn case_19_train_charts_keep_a_useful_range_and_a_legend() {
         "the runs list and a legend name the run:\n{shown}"
     );
 }
+
+/// Issue 16, case 25: a picture drawn with sixel is sent again once a popup over it closes,
+/// since the cells under it are never redrawn; nothing is repainted while nothing closes.
+#[test]
+fn case_25_the_screen_is_repainted_once_after_a_popup_closes() {
+    let mut app = sample_app();
+    press(&mut app, "4");
+    let mut repaint = view::Repaint::default();
+    assert!(!repaint.after(&app), "the first frame draws everything anyway");
+    press(&mut app, "?");
+    assert!(app.covered());
+    assert!(!repaint.after(&app), "opening the help repaints nothing");
+    assert!(!repaint.after(&app));
+    code(&mut app, KeyCode::Esc);
+    assert!(!app.covered());
+    assert!(repaint.after(&app), "closing it sends the pictures again");
+    assert!(!repaint.after(&app), "once");
+    press(&mut app, "q");
+    if app.confirm_quit {
+        assert!(!repaint.after(&app));
+        press(&mut app, "n");
+        assert!(repaint.after(&app), "the quit dialog too");
+    }
+}
