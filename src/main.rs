@@ -6,10 +6,6 @@ use saelab::engine::Error;
 use saelab::protocol::{EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR};
 
 fn main() -> ExitCode {
-    if std::env::args().nth(1).as_deref() == Some(saelab::tui::terminal_query::ARG) {
-        saelab::tui::terminal_query::answer();
-        return ExitCode::SUCCESS;
-    }
     let args = Cli::parse();
     cli::install_interrupt_handler();
     match cli::run(args) {

@@ -282,5 +282,8 @@ fn case_21_show_prints_no_terminal_answer() {
     let s = t.wait("show to finish", |s| s.contains("SHOW-EXITED"));
     assert!(s.matches('▄').count() + s.matches('▀').count() > 50, "{s}");
     assert!(!s.contains("[?"), "a terminal answer printed as text:\n{s}");
-    assert!(!s.contains("1;2c"), "a terminal answer printed as text:\n{s}");
+    assert!(
+        !s.contains("1;2c"),
+        "a terminal answer printed as text:\n{s}"
+    );
 }

@@ -66,8 +66,9 @@ pub fn image(ctx: &Ctx, set_name: &str, id: usize, out: &Path) -> anyhow::Result
 
 /// What `saelab` with no command does: make sure the demo world exists, then open the lab on
 /// a terminal, or print an overview of the workspace when output is not one.
-pub fn open_lab(ctx: &Ctx, theme: &str) -> anyhow::Result<()> {
-    let theme = Theme::named(theme)?;
+pub fn open_lab(ctx: &Ctx, theme: Option<&str>) -> anyhow::Result<()> {
+    let theme_named = theme.is_some();
+    let theme = Theme::chosen(theme, None)?;
     if !ctx
         .ws
         .set_dir(demo::SET_NAME)
@@ -81,6 +82,7 @@ pub fn open_lab(ctx: &Ctx, theme: &str) -> anyhow::Result<()> {
         return tui::run(tui::Options {
             ws: ctx.ws.clone(),
             theme,
+            theme_named,
             device: ctx.device_name(),
         });
     }

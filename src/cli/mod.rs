@@ -91,7 +91,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         device: cli.device.into(),
     };
     let Some(command) = cli.command else {
-        return demo::open_lab(&ctx, &cli.theme);
+        return demo::open_lab(&ctx, cli.theme.as_deref());
     };
     match command {
         Command::Demo(a) => demo::create(&ctx, a.images, a.seed),

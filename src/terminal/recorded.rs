@@ -8,4 +8,3 @@ pub const KITTY_026: &[u8] = b"\x1b_Gi=31;OK\x1b\\\x1bP>|kitty(0.26.5)\x1b\\\x1b
 pub const KITTY_035: &[u8] = b"\x1b_Gi=31;OK\x1b\\\x1bP>|kitty(0.35.2)\x1b\\\x1b[?62;c\x1b[6;20;10t\x1b]11;rgb:1e1e/1e1e/2e2e\x1b\\\x1b[0n";
 /// tmux answers for itself: no pictures, no cell size, no colour.
 pub const TMUX: &[u8] = b"\x1bP>|tmux 3.3a\x1b\\\x1b[?1;2c\x1b[0n";
-

@@ -18,8 +18,14 @@ fn case_24_kitty_without_placeholders_gets_half_blocks() {
     assert!(old.kitty_graphics);
     assert_eq!(old.terminal.as_deref(), Some("kitty(0.26.5)"));
     assert_eq!(old.lab_protocol(), None);
-    assert_eq!(Answers::parse(KITTY_035).lab_protocol(), Some(ProtocolType::Kitty));
-    assert_eq!(Answers::parse(XTERM).lab_protocol(), Some(ProtocolType::Sixel));
+    assert_eq!(
+        Answers::parse(KITTY_035).lab_protocol(),
+        Some(ProtocolType::Kitty)
+    );
+    assert_eq!(
+        Answers::parse(XTERM).lab_protocol(),
+        Some(ProtocolType::Sixel)
+    );
     assert_eq!(Answers::parse(TMUX).lab_protocol(), None);
     assert_eq!(Answers::parse(XTERM).cell, Some((8, 17)));
 }

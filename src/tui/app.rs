@@ -92,6 +92,11 @@ impl App {
         })
     }
 
+    /// A popup (the help, the quit dialog) covers part of the screen.
+    pub fn covered(&self) -> bool {
+        self.help || self.confirm_quit
+    }
+
     /// The help overlay's lines: the shown tab's keys, then the frame's.
     pub fn help_lines(&self) -> Vec<HelpLine> {
         let mut lines = self.tab().help();

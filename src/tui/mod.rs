@@ -13,7 +13,6 @@ mod pictures;
 pub mod sample;
 pub mod shared;
 pub mod tabs;
-pub mod terminal_query;
 pub mod theme;
 pub mod view;
 pub mod widgets;
@@ -50,6 +49,9 @@ const REFRESH: Duration = Duration::from_secs(1);
 pub struct Options {
     pub ws: Workspace,
     pub theme: theme::Theme,
+    /// The theme was named (`--theme`, `$SAELAB_THEME`); else it follows the terminal's
+    /// background.
+    pub theme_named: bool,
     pub device: String,
 }
 
@@ -67,8 +69,10 @@ pub fn run(opts: Options) -> anyhow::Result<()> {
     result
 }
 
-/// Shown while the terminal is asked what it draws; keys typed meanwhile are lost.
+/// Shown while the terminal is asked what it draws; keys typed meanwhile are kept.
 const ASKING: &str = "starting: asking the terminal which pictures it can draw…";
+/// How long the terminal is given to answer.
+const PATIENCE: Duration = Duration::from_secs(2);
 
 /// Everything the loop owns beside the app state.
 struct Runtime {
@@ -98,19 +102,32 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, opts: Options) -> a
     };
     refresh(&mut app, &mut rt).await;
     // The terminal is asked what it draws after the first frame, so the lab shows at once
-    // even where the question goes unanswered until its timeout (tmux).
+    // even where the question goes unanswered until its timeout.
     app.lab.message = Some(ASKING.into());
     terminal.draw(|f| view::draw(f, &app, &mut rt.pictures))?;
-    rt.pictures = InlinePictures::detect();
+    let answers = crate::terminal::ask(PATIENCE);
+    rt.pictures = InlinePictures::for_terminal(&answers);
+    if !opts.theme_named {
+        if let Ok(theme) = theme::Theme::chosen(None, answers.light_background()) {
+            app.lab.theme = theme;
+        }
+    }
     if app.lab.message.as_deref() == Some(ASKING) {
         app.lab.message = None;
     }
+    for key in crate::terminal::typed::keys(&answers.typed) {
+        on_event(&mut app, &mut rt, Event::Key(key));
+    }
+    let mut repaint = view::Repaint::default();
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
     let mut refresh_tick = tokio::time::interval(REFRESH);
     let mut term = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
     while !app.quit {
+        if repaint.after(&app) {
+            terminal.clear()?;
+        }
         terminal.draw(|f| view::draw(f, &app, &mut rt.pictures))?;
         tokio::select! {
             ev = events.next() => match ev {

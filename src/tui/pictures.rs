@@ -1,6 +1,7 @@
-//! Collages drawn inline with ratatui-image: kitty, sixel or iTerm2 when the terminal answers
-//! the query, halfblocks otherwise (tmux, plain SSH). Images arrive decoded from the explorer
-//! thread and are kept, so scrolling back to a latent redraws without decoding.
+//! Collages drawn inline with ratatui-image: kitty (from 0.28, which draws its Unicode
+//! placeholders), sixel or iTerm2 as the terminal answers, halfblocks otherwise (tmux, plain
+//! SSH). Images arrive decoded from the explorer thread and are kept, so scrolling back to a
+//! latent redraws without decoding.
 
 use std::collections::HashMap;
 
@@ -9,9 +10,10 @@ use ratatui::layout::Rect;
 use ratatui::Frame;
 use ratatui_image::picker::Picker;
 use ratatui_image::protocol::StatefulProtocol;
-use ratatui_image::{Resize, StatefulImage};
+use ratatui_image::{FontSize, Resize, StatefulImage};
 
 use super::widgets::{Collages, Picture};
+use crate::terminal::Answers;
 
 /// Collages kept before the cache starts over.
 const KEPT: usize = 64;
@@ -24,10 +26,10 @@ pub struct InlinePictures {
 }
 
 impl InlinePictures {
-    /// Asks the terminal what it can draw (call with the screen already set up).
-    pub fn detect() -> Self {
+    /// Draws as the terminal's answers allow.
+    pub fn for_terminal(answers: &Answers) -> Self {
         InlinePictures {
-            picker: super::terminal_query::picker(),
+            picker: picker(answers),
             cache: HashMap::new(),
             failed: HashMap::new(),
         }
@@ -65,6 +67,32 @@ impl InlinePictures {
         self.cache.clear();
         self.failed.clear();
     }
+}
+
+/// A picker for the answered protocol and cell size; with no cell size (from the answer or
+/// the window's pixel size) pictures cannot be scaled, so half blocks. Without an answered
+/// protocol ratatui-image's hints from the environment (iTerm2, tmux) stand.
+fn picker(answers: &Answers) -> Picker {
+    let Some(font) = answers
+        .cell
+        .map(|(w, h)| FontSize::new(w, h))
+        .or_else(window_cell)
+    else {
+        return Picker::halfblocks();
+    };
+    #[allow(deprecated)] // the query was made here, not by ratatui-image
+    let mut p = Picker::from_fontsize(font);
+    if let Some(protocol) = answers.lab_protocol() {
+        p.set_protocol_type(protocol);
+    }
+    p
+}
+
+/// A cell's size from the window's size in pixels, where the terminal reports it.
+fn window_cell() -> Option<FontSize> {
+    let w = crossterm::terminal::window_size().ok()?;
+    (w.width > 0 && w.height > 0 && w.columns > 0 && w.rows > 0)
+        .then(|| FontSize::new(w.width / w.columns, w.height / w.rows))
 }
 
 impl Collages for InlinePictures {

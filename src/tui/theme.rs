@@ -69,6 +69,15 @@ impl Theme {
         ))
     }
 
+    /// The named theme, else light on a light terminal background and dark otherwise.
+    pub fn chosen(named: Option<&str>, light_background: Option<bool>) -> Result<Self> {
+        match (named, light_background) {
+            (Some(name), _) => Theme::named(name),
+            (None, Some(true)) => Theme::named("light"),
+            (None, _) => Ok(Theme::default()),
+        }
+    }
+
     /// The colour of the i-th run, the same on every tab.
     pub fn run(&self, i: usize) -> Color {
         self.runs[i % self.runs.len()]
@@ -151,7 +160,10 @@ mod tests {
         assert_eq!(Theme::chosen(None, Some(true)).unwrap().name, "light");
         assert_eq!(Theme::chosen(None, Some(false)).unwrap().name, "dark");
         assert_eq!(Theme::chosen(None, None).unwrap().name, "dark");
-        assert_eq!(Theme::chosen(Some("dark"), Some(true)).unwrap().name, "dark");
+        assert_eq!(
+            Theme::chosen(Some("dark"), Some(true)).unwrap().name,
+            "dark"
+        );
         let named = Theme::chosen(Some("high-contrast"), Some(true)).unwrap();
         assert_eq!(named.name, "high-contrast");
     }

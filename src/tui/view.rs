@@ -180,3 +180,21 @@ fn confirm(frame: &mut Frame, app: &App, area: Rect) {
         popup,
     );
 }
+
+/// Pictures drawn with sixel, kitty or iTerm2 live in the terminal, not in ratatui's cells:
+/// the cells a popup covered are never redrawn when it closes, so the screen is drawn whole
+/// once after.
+#[derive(Debug, Default)]
+pub struct Repaint {
+    covered: bool,
+}
+
+impl Repaint {
+    /// Call before each frame: true when a popup closed since the last.
+    pub fn after(&mut self, app: &App) -> bool {
+        let covered = app.covered();
+        let closed = self.covered && !covered;
+        self.covered = covered;
+        closed
+    }
+}

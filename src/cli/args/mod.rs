@@ -64,15 +64,14 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = "Global options")]
     pub quiet: bool,
     /// The lab's colours: dark, light, high-contrast, or a theme file (default: $SAELAB_THEME,
-    /// else dark).
+    /// else light on a light terminal background and dark otherwise).
     #[arg(
         long,
         global = true,
         help_heading = "Global options",
-        env = "SAELAB_THEME",
-        default_value = "dark"
+        env = "SAELAB_THEME"
     )]
-    pub theme: String,
+    pub theme: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -645,7 +645,10 @@ fn case_25_the_screen_is_repainted_once_after_a_popup_closes() {
     let mut app = sample_app();
     press(&mut app, "4");
     let mut repaint = view::Repaint::default();
-    assert!(!repaint.after(&app), "the first frame draws everything anyway");
+    assert!(
+        !repaint.after(&app),
+        "the first frame draws everything anyway"
+    );
     press(&mut app, "?");
     assert!(app.covered());
     assert!(!repaint.after(&app), "opening the help repaints nothing");
