@@ -447,6 +447,8 @@ fn case_06_a_damaged_checkpoint_is_refused() {
     let last = bytes.len() - 9;
     bytes[last] ^= 0x10;
     std::fs::write(&ckpt, &bytes).unwrap();
+    let prev = lab.run_dir("c").join("checkpoint.prev.safetensors");
+    let _ = std::fs::remove_file(&prev);
     let err = lab.fails(&["resume", "c", "--epochs", "2"], 1);
     assert!(
         err.contains("checkpoint") && err.contains("checksum"),
@@ -662,4 +664,167 @@ fn case_13_errors_once_short_toml_repeated_sweeps_and_short_items() {
         err.contains("items.jsonl") && err.contains("10 items"),
         "{err}"
     );
+}
+
+/// Case 6, the rest: the previous checkpoint is kept, and a damaged last one falls back to it
+/// (saying so); the metrics log then continues from its step without repeating one.
+#[test]
+fn case_06_a_damaged_checkpoint_falls_back_to_the_previous_one() {
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "300"]);
+    lab.ok(&[
+        "train", "--data", "demo", "--lambda", "1e-2", "--dict", "32", "--epochs", "1", "--batch",
+        "64", "--checkpoint-every", "2", "--name", "c",
+    ]);
+    let dir = lab.run_dir("c");
+    let ckpt = dir.join("checkpoint.safetensors");
+    assert!(dir.join("checkpoint.prev.safetensors").is_file());
+    let mut bytes = std::fs::read(&ckpt).unwrap();
+    let last = bytes.len() - 9;
+    bytes[last] ^= 0x10;
+    std::fs::write(&ckpt, &bytes).unwrap();
+    let out = lab.run(&["resume", "c", "--epochs", "2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("previous checkpoint"), "{err}");
+    let runs: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["--json", "runs"])).unwrap();
+    assert_eq!(runs[0]["status"], "done", "{runs}");
+    assert_eq!(runs[0]["step"], runs[0]["total_steps"], "{runs}");
+    let log = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    let steps: Vec<u64> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap())
+        .collect();
+    assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
+}
+
+/// Sixteen small pictures, as `folder:` data.
+fn pictures(lab: &Lab) -> std::path::PathBuf {
+    let dir = lab.dir.path().join("pictures");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..16u32 {
+        let img = image::RgbImage::from_fn(32, 32, |x, y| {
+            image::Rgb([(x * 7 + i * 13) as u8, (y * 7) as u8, (i * 16) as u8])
+        });
+        img.save(dir.join(format!("p{i:02}.png"))).unwrap();
+    }
+    dir
+}
+
+const TINY_CLIP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/clip-tiny-gelu");
+
+/// Case 13, the rest: an operating system's error is printed once (steer with a picture that
+/// is not there), and before the seconds of analysis.
+#[test]
+fn case_13_an_os_error_is_printed_once() {
+    let lab = Lab::new();
+    let data = format!("folder:{}", pictures(&lab).display());
+    lab.ok(&["embed", "--model", TINY_CLIP, "--dataset", &data, "--name", "k"]);
+    lab.ok(&[
+        "train", "--data", "k", "--lambda", "1e-3", "--dict", "16", "--epochs", "1", "--batch",
+        "4", "--name", "r",
+    ]);
+    let err = lab.fails(&["steer", "r", "--latent", "0", "--image", "/nowhere/p.png"], 1);
+    no_panic(&err);
+    assert!(err.contains("/nowhere/p.png"), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+}
+
+/// Case 13, the rest: a row of 1e30 (its square overflows) is refused naming the set and row,
+/// not blamed on the learning rate.
+#[test]
+fn case_13_a_huge_row_is_blamed_not_the_learning_rate() {
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "300"]);
+    let path = lab.ws().join("sets/demo/embeddings.safetensors");
+    let f = saelab::engine::tensorfile::TensorFile::read(&path).unwrap();
+    let mut x = f.f32("embeddings", &[300, 512]).unwrap();
+    for v in &mut x[3 * 512..4 * 512] {
+        *v = 1e30;
+    }
+    let named = [saelab::engine::tensorfile::Named::new(
+        "embeddings",
+        vec![300, 512],
+        &x,
+    )];
+    saelab::engine::tensorfile::write(&path, &named, f.metadata()).unwrap();
+    let err = lab.fails(
+        &["train", "--data", "demo", "--lambda", "1e-2", "--dict", "32", "--epochs", "1"],
+        1,
+    );
+    no_panic(&err);
+    assert!(err.contains("row 3"), "{err}");
+    assert!(!err.contains("--lr"), "{err}");
+}
+
+/// Every file and folder under `root` with its size and modification time.
+fn listing(root: &std::path::Path) -> Vec<(std::path::PathBuf, u64, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let m = std::fs::metadata(&p).unwrap();
+        out.push((p.clone(), m.len(), m.modified().unwrap()));
+        if m.is_dir() {
+            for e in std::fs::read_dir(&p).unwrap() {
+                stack.push(e.unwrap().path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Case 13, the rest: commands that only read (`sets`, `runs`, `metrics`, `report --out`
+/// elsewhere) write nothing into the workspace, so a read-only one serves them.
+#[test]
+fn case_13_reading_commands_write_nothing() {
+    let lab = Lab::new();
+    trained(&lab);
+    lab.ok(&["latents", "demo-lam1e-2"]);
+    let before = listing(&lab.ws());
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let out = lab.dir.path().join("report-elsewhere");
+    lab.ok(&["sets"]);
+    lab.ok(&["runs"]);
+    lab.ok(&["metrics"]);
+    lab.ok(&["report", "--out", out.to_str().unwrap()]);
+    assert_eq!(before, listing(&lab.ws()));
+    assert!(out.join("report.md").is_file());
+}
+
+/// Case 13, the rest: a JPEG cut short (Pillow refuses it: "image file is truncated") is
+/// skipped and named, not embedded as a half-grey picture.
+#[test]
+fn case_13_a_truncated_jpeg_is_not_embedded() {
+    let lab = Lab::new();
+    let dir = pictures(&lab);
+    let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 90]));
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode_image(&img)
+        .unwrap();
+    std::fs::write(dir.join("cut.jpg"), &jpeg[..jpeg.len() * 2 / 3]).unwrap();
+    let data = format!("folder:{}", dir.display());
+    let out = lab.run(&["embed", "--model", TINY_CLIP, "--dataset", &data, "--name", "k"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("cut.jpg") && err.contains("truncated"), "{err}");
+    let toml = std::fs::read_to_string(lab.ws().join("sets/k/set.toml")).unwrap();
+    assert!(toml.contains("count = 16"), "{toml}");
+}
+
+/// Case 16: zero-shot scored on a workspace with no runs keeps CLIP alone's accuracy, and the
+/// lab's Zero-shot tab lists the task with it.
+#[test]
+fn case_16_the_clip_alone_baseline_is_kept_without_runs() {
+    let lab = Lab::new();
+    lab.ok(&["demo", "--images", "300"]);
+    lab.ok(&["zeroshot", "--task", "demo10"]);
+    let ws = saelab::engine::workspace::Workspace::open(lab.ws()).unwrap();
+    let tasks = saelab::tui::data::load_tasks(&ws, &[]);
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0].task, "demo10");
+    assert!(tasks[0].runs.is_empty());
+    assert!(tasks[0].baseline.0 > 0.2, "{tasks:?}");
 }

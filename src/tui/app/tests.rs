@@ -664,3 +664,29 @@ fn case_25_the_screen_is_repainted_once_after_a_popup_closes() {
         assert!(repaint.after(&app), "the quit dialog too");
     }
 }
+
+/// Issue 16, case 16: a job's status line goes when the job ends, without a key: "scoring
+/// demo10…" is replaced by its outcome.
+#[test]
+fn case_16_a_jobs_status_line_clears_when_it_ends() {
+    let mut app = sample_app();
+    press(&mut app, "3");
+    let actions = press(&mut app, "d");
+    assert!(
+        matches!(actions[..], [Action::StartJob(JobKind::Zeroshot(_))]),
+        "{actions:?}"
+    );
+    app.on_notice(&Notice::JobEnded {
+        label: "zeroshot demo10".into(),
+        failed: None,
+    });
+    let message = app.lab.message.clone().unwrap_or_default();
+    assert!(!message.contains("scoring"), "{message}");
+    assert!(message.contains("zeroshot demo10") && message.contains("done"), "{message}");
+    app.on_notice(&Notice::JobEnded {
+        label: "zeroshot demo100".into(),
+        failed: Some("no run named 'r2'".into()),
+    });
+    let message = app.lab.message.clone().unwrap_or_default();
+    assert!(message.contains("failed: no run named 'r2'"), "{message}");
+}
