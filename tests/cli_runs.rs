@@ -164,13 +164,16 @@ fn sweep_runs_and_metrics_speak_the_contract() {
             1
         )
         .contains("out of range"));
+    // A picture that is there, but the demo world has no encoder for it.
+    let cat = lab.dir.path().join("cat.png");
+    image::RgbImage::new(8, 8).save(&cat).unwrap();
     assert!(lab
         .fails(
             &[
                 "steer",
                 "demo-lam1e-3",
                 "--image",
-                "cat.png",
+                cat.to_str().unwrap(),
                 "--latent",
                 "3"
             ],

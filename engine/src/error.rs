@@ -4,14 +4,16 @@
 use std::path::PathBuf;
 
 /// Errors raised by the engine. The binary maps every one of them to exit status 1.
+///
+/// Each message holds its cause's words and exposes no `source()`: the binary prints the
+/// chain of causes, which would say them twice.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {cause}")]
     Io {
         action: &'static str,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}: {message}")]
     BadFile { path: PathBuf, message: String },
@@ -33,7 +35,17 @@ pub enum Error {
     #[error("interrupted")]
     Interrupted,
     #[error("tensor computation failed: {0}")]
-    Candle(#[from] candle_core::Error),
+    Candle(candle_core::Error),
+}
+
+impl From<candle_core::Error> for Error {
+    /// Without the backtrace candle attaches under `RUST_BACKTRACE`: the message is for users.
+    fn from(e: candle_core::Error) -> Self {
+        match e {
+            candle_core::Error::WithBacktrace { inner, .. } => Error::Candle(*inner),
+            e => Error::Candle(e),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -43,7 +55,7 @@ impl Error {
         Error::Io {
             action,
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 

@@ -49,6 +49,16 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, text.as_bytes())
 }
 
+/// As [`write_json`], but leaves the file alone when it already holds the same text: derived
+/// files recomputed by reading commands then cost no write (a read-only workspace serves them).
+pub fn write_json_if_changed<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).expect("plain data serialises to JSON");
+    if std::fs::read(path).is_ok_and(|kept| kept == text.as_bytes()) {
+        return Ok(());
+    }
+    write_atomic(path, text.as_bytes())
+}
+
 /// Serialises `value` as TOML and writes it atomically.
 pub fn write_toml<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = toml::to_string_pretty(value)

@@ -38,6 +38,18 @@ impl Workspace {
         Ok(ws)
     }
 
+    /// The workspace at `root` for a command that only reads it: nothing is created, probed or
+    /// cleaned, so a read-only workspace serves it. One not made yet is made as [`open`] does.
+    ///
+    /// [`open`]: Workspace::open
+    pub fn for_reading(root: impl Into<PathBuf>) -> Result<Self> {
+        let ws = Workspace { root: root.into() };
+        if ws.sets_dir().is_dir() && ws.runs_dir().is_dir() {
+            return Ok(ws);
+        }
+        Workspace::open(ws.root)
+    }
+
     /// Removes what killed processes left half-written in the sets and runs folders.
     fn clean_stale(&self) {
         for top in [self.sets_dir(), self.runs_dir()] {

@@ -84,8 +84,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         .workspace
         .clone()
         .unwrap_or_else(Workspace::default_root);
+    let reads_only = matches!(
+        cli.command,
+        Some(Command::Sets | Command::Runs | Command::Metrics(_) | Command::Report(_))
+    );
+    let ws = if reads_only {
+        Workspace::for_reading(root)?
+    } else {
+        Workspace::open(root)?
+    };
     let ctx = Ctx {
-        ws: Workspace::open(root)?,
+        ws,
         json: cli.json,
         quiet: cli.quiet,
         device: cli.device.into(),

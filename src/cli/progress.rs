@@ -82,6 +82,11 @@ impl Observer for Progress {
             .insert(run.into(), (bar, step));
     }
 
+    fn warned(&self, run: &str, message: &str) {
+        self.multi
+            .suspend(|| eprintln!("warning: {run}: {message}"));
+    }
+
     fn logged(&self, run: &str, row: &MetricsRow, total: u64) {
         let mut bars = self.bars.lock().expect("progress lock");
         let Some((bar, last_line)) = bars.get_mut(run) else {

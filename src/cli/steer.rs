@@ -25,6 +25,11 @@ pub fn run(ctx: &Ctx, a: &SteerArgs) -> anyhow::Result<()> {
         )
         .into());
     }
+    // A picture that cannot be read is said before seconds of analysis.
+    if let Some(ImageRef::File(path)) = a.image_ref() {
+        std::fs::File::open(&path)
+            .map_err(|e| Error::io("could not read the picture", &path, e))?;
+    }
     let analysis = analyse(&ctx.ws, &a.run, DEFAULT_TOP)?;
     // Generation shows pictures, not class scores, and Kandinsky's image encoder has no text
     // tower to score them with.

@@ -37,4 +37,9 @@ pub enum Notice {
     Steered(Result<SteerView, String>),
     /// An explanation, or why there is none.
     Explained(Result<ExplainView, String>),
+    /// A job this lab started ended: done, or failed with its last words.
+    JobEnded {
+        label: String,
+        failed: Option<String>,
+    },
 }

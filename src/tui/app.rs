@@ -177,6 +177,13 @@ impl App {
 
     /// A result for the tabs.
     pub fn on_notice(&mut self, notice: &Notice) -> Vec<Action> {
+        // The job's outcome replaces what was said when it started ("scoring demo10…").
+        if let Notice::JobEnded { label, failed } = notice {
+            self.lab.message = Some(match failed {
+                Some(why) => format!("{label} failed: {why}"),
+                None => format!("{label} done"),
+            });
+        }
         let mut actions = Vec::new();
         for tab in &mut self.tabs {
             actions.extend(tab.on_notice(notice, &mut self.lab));

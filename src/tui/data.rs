@@ -158,6 +158,16 @@ pub fn load_tasks(ws: &Workspace, runs: &[RunView]) -> Vec<TaskView> {
             }
         }
     }
+    // Tasks scored before any run was: CLIP alone's accuracy, and no runs yet.
+    for (task, kept) in zeroshot::saved_baselines(ws) {
+        if !tasks.iter().any(|t| t.task == task) {
+            tasks.push(TaskView {
+                task,
+                baseline: (kept.baseline.top1, kept.baseline.top5),
+                runs: Vec::new(),
+            });
+        }
+    }
     tasks
 }
 

@@ -230,12 +230,19 @@ fn on_job_end(app: &mut App, rt: &mut Runtime, end: Ended) {
         return;
     };
     let job = rt.jobs.remove(i);
-    match job.outcome(end.code) {
-        Outcome::Done if job.generation => load_triptych(app, rt),
-        Outcome::Done => {}
-        Outcome::Failed(why) => app.lab.message = Some(format!("{} failed: {why}", job.label)),
+    let failed = match job.outcome(end.code) {
+        Outcome::Done => None,
+        Outcome::Failed(why) => Some(why),
+    };
+    let done = failed.is_none();
+    let actions = app.on_notice(&Notice::JobEnded {
+        label: job.label.clone(),
+        failed,
+    });
+    if done && job.generation {
+        load_triptych(app, rt);
     }
-    show_jobs(app, rt);
+    carry_out_all(app, rt, actions);
 }
 
 /// The status bar's job list, and the triptych's progress from its job's log.

@@ -39,8 +39,42 @@ fn is_palette(bytes: &[u8]) -> bool {
     png || bytes.starts_with(b"GIF8")
 }
 
+/// JPEG markers: start of image, end of image, start of scan.
+const JPEG_SOI: [u8; 2] = [0xff, 0xd8];
+const JPEG_EOI: [u8; 2] = [0xff, 0xd9];
+const JPEG_SOS: u8 = 0xda;
+
+/// A JPEG cut off before its end-of-image marker. The decoder fills the missing rows with
+/// grey; Pillow refuses the file ("image file is truncated"), and so do we. The segments before
+/// the first scan are walked by their lengths, as an EXIF thumbnail holds an end marker of its
+/// own; after it, a marker in the data is always a real one.
+fn jpeg_truncated(bytes: &[u8]) -> bool {
+    if !bytes.starts_with(&JPEG_SOI) {
+        return false;
+    }
+    let mut i = JPEG_SOI.len();
+    loop {
+        while bytes.get(i) == Some(&0xff) && bytes.get(i + 1) == Some(&0xff) {
+            i += 1;
+        }
+        let (Some(&0xff), Some(&marker)) = (bytes.get(i), bytes.get(i + 1)) else {
+            return true;
+        };
+        if marker == JPEG_SOS {
+            return !bytes[i..].windows(2).any(|w| w == JPEG_EOI);
+        }
+        let Some(len) = bytes.get(i + 2..i + 4) else {
+            return true;
+        };
+        i += 2 + u16::from_be_bytes([len[0], len[1]]) as usize;
+    }
+}
+
 /// Decodes an encoded picture (PNG, JPEG, GIF, WebP, BMP), or says why it cannot.
 pub fn decode_bytes(bytes: &[u8]) -> std::result::Result<Decoded, String> {
+    if jpeg_truncated(bytes) {
+        return Err("the JPEG is truncated: it ends before its end-of-image marker".into());
+    }
     let image = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| e.to_string())?
@@ -57,4 +91,23 @@ pub fn open(path: &Path) -> Result<Decoded> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("could not read", path, e))?;
     decode_bytes(&bytes)
         .map_err(|why| Error::bad_file(path, format!("is not a readable image ({why})")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An EXIF thumbnail's own end marker sits before the first scan and must not count.
+    #[test]
+    fn a_jpeg_without_its_end_marker_is_truncated_even_with_a_thumbnail() {
+        let thumbnail = [0xff, 0xd8, 0x01, 0x02, 0xff, 0xd9];
+        let mut app1 = vec![0xff, 0xe1, 0x00, (2 + thumbnail.len()) as u8];
+        app1.extend(thumbnail);
+        let scan = [0xff, JPEG_SOS, 0x00, 0x02, 0x12, 0x34, 0xff, 0x00, 0x56];
+        let cut = [&JPEG_SOI[..], &app1, &scan].concat();
+        assert!(jpeg_truncated(&cut));
+        assert!(!jpeg_truncated(&[&cut[..], &JPEG_EOI].concat()));
+        assert!(jpeg_truncated(&cut[..5]), "cut inside a segment");
+        assert!(!jpeg_truncated(b"\x89PNG\r\n\x1a\n"), "not a JPEG");
+    }
 }

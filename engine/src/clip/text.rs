@@ -4,7 +4,7 @@ use candle_core::Device;
 
 use super::model::{Clip, ClipConfig};
 use super::tokenizer::ClipTokenizer;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::hub::ModelSource;
 use crate::text_encoder::TextEncoder;
 use crate::unit::unit_rows;
@@ -39,6 +39,24 @@ impl ClipText {
     }
 }
 
+impl ClipText {
+    /// A model whose text tower was not trained on CLIP's vocabulary (a test-sized one) cannot
+    /// read the tokenizer's ids; said by name rather than as an indexing failure.
+    fn check_vocabulary(&self, ids: &[Vec<u32>]) -> Result<()> {
+        let vocab = self.clip.config.text()?.vocab_size;
+        match ids.iter().flatten().find(|&&id| id as usize >= vocab) {
+            None => Ok(()),
+            Some(id) => Err(Error::invalid(
+                "model",
+                format!(
+                    "{}'s text tower knows {vocab} tokens but CLIP's tokenizer gave token {id}: it cannot read text (it was not trained on CLIP's vocabulary)",
+                    self.name
+                ),
+            )),
+        }
+    }
+}
+
 impl TextEncoder for ClipText {
     fn model(&self) -> String {
         self.name.clone()
@@ -52,6 +70,7 @@ impl TextEncoder for ClipText {
         let mut out = Vec::with_capacity(prompts.len() * self.dim());
         for group in prompts.chunks(BATCH) {
             let ids: Vec<Vec<u32>> = group.iter().map(|p| self.tokenizer.encode(p)).collect();
+            self.check_vocabulary(&ids)?;
             out.extend(unit_rows(&self.clip.embed_texts(&ids)?)?);
         }
         Ok(out)

@@ -87,7 +87,7 @@ pub fn analyse(ws: &Workspace, name: &str, k: usize) -> Result<Analysis> {
     let words = vocabulary();
     let vocab = embed_vocabulary(ws, &words, encoder.as_ref())?;
     let labels = label_all(&params, &index, &set, &words, &vocab);
-    fsutil::write_json(&run.path(LATENTS_DIR).join(LABELS_FILE), &labels)?;
+    fsutil::write_json_if_changed(&run.path(LATENTS_DIR).join(LABELS_FILE), &labels)?;
     Ok(Analysis {
         run,
         set,

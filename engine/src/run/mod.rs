@@ -33,6 +33,8 @@ pub use train::{train, Observer, RunOutcome, TrainRequest};
 pub const CONFIG_FILE: &str = "run.toml";
 pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+/// The checkpoint before the last, kept to fall back on when the last is damaged.
+pub const PREVIOUS_CHECKPOINT_FILE: &str = "checkpoint.prev.safetensors";
 /// A request that the run's training stop at its next step, with a checkpoint.
 pub const STOP_FILE: &str = "stop";
 

@@ -165,7 +165,7 @@ fn set_with_a_bomb(
         },
     )
     .unwrap();
-    EmbeddingSet::open(ws, "bomb").unwrap()
+    EmbeddingSet::open_unchecked(ws, "bomb").unwrap()
 }
 
 #[test]

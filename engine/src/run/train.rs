@@ -3,6 +3,7 @@
 //! with its last good checkpoint kept when the loss diverges, and evaluates the final SAE.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -11,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::log::{self, MetricsRow};
 use super::state::{self, RunState, Status};
 use super::{
-    RunConfig, RunDir, CHECKPOINT_FILE, METRICS_FILE, RESULTS_FILE, STOP_FILE, WEIGHTS_FILE,
+    RunConfig, RunDir, CHECKPOINT_FILE, METRICS_FILE, PREVIOUS_CHECKPOINT_FILE, RESULTS_FILE,
+    STOP_FILE, WEIGHTS_FILE,
 };
 use crate::clock::{now_unix, unix_seconds};
 use crate::error::{Error, Result};
@@ -20,7 +22,7 @@ use crate::sae::checkpoint::{self, Position};
 use crate::sae::evaluate::{evaluate, EvalMetrics, Truth};
 use crate::sae::gt_match::presence;
 use crate::sae::linalg::Threads;
-use crate::sae::{Init, Trainer};
+use crate::sae::{Init, Snapshot, TrainConfig, Trainer};
 use crate::set::{BatchPlan, EmbeddingSet};
 use candle_core::Device;
 
@@ -38,6 +40,8 @@ pub struct RunResults {
 pub trait Observer: Sync {
     fn started(&self, _run: &str, _step: u64, _total: u64) {}
     fn logged(&self, _run: &str, _row: &MetricsRow, _total: u64) {}
+    /// Something the user should know that does not stop the run.
+    fn warned(&self, _run: &str, _message: &str) {}
 }
 
 /// An observer that ignores everything.
@@ -131,6 +135,60 @@ fn check_same_rows(run: &RunDir, set: &EmbeddingSet) -> Result<()> {
     }
 }
 
+/// The last checkpoint, or the one before it when the last is damaged (said through the
+/// observer) or missing (a process killed between keeping the one and writing the other).
+fn last_good_checkpoint(req: &TrainRequest, t: &TrainConfig) -> Result<Option<Snapshot>> {
+    let (last, previous) = (
+        req.run.path(CHECKPOINT_FILE),
+        req.run.path(PREVIOUS_CHECKPOINT_FILE),
+    );
+    if !last.is_file() {
+        return match previous.is_file() {
+            true => checked_checkpoint(&previous, req.set, t).map(Some),
+            false => Ok(None),
+        };
+    }
+    match checked_checkpoint(&last, req.set, t) {
+        Ok(snapshot) => Ok(Some(snapshot)),
+        Err(damaged) if previous.is_file() => match checked_checkpoint(&previous, req.set, t) {
+            Ok(snapshot) => {
+                req.observer.warned(
+                    &req.run.name,
+                    &format!(
+                        "{damaged}; resuming from the previous checkpoint (step {})",
+                        snapshot.adam.t
+                    ),
+                );
+                Ok(Some(snapshot))
+            }
+            Err(_) => Err(damaged),
+        },
+        Err(damaged) => Err(damaged),
+    }
+}
+
+/// A checkpoint that reads whole and fits this run's data order and length.
+fn checked_checkpoint(path: &Path, set: &EmbeddingSet, t: &TrainConfig) -> Result<Snapshot> {
+    let (snapshot, pos) = checkpoint::load_checkpoint(path, set.dim(), t.dict)?;
+    if pos.rows != set.rows() || pos.seed != t.seed {
+        return Err(Error::bad_file(
+            path,
+            "was made with another data order (rows or seed differ from run.toml)",
+        ));
+    }
+    let total = t.total_steps(set.rows());
+    if pos.step > total || snapshot.adam.t != pos.step {
+        return Err(Error::bad_file(
+            path,
+            format!(
+                "says step {} of a run of {total} steps (Adam at {}): the checkpoint is damaged; delete it to train the run again from the start",
+                pos.step, snapshot.adam.t
+            ),
+        ));
+    }
+    Ok(snapshot)
+}
+
 struct Loop {
     cfg: RunConfig,
     trainer: Trainer,
@@ -146,26 +204,8 @@ impl Loop {
     fn start(req: &TrainRequest, cfg: RunConfig) -> Result<Self> {
         let set = req.set;
         let t = &cfg.train;
-        let ckpt = req.run.path(CHECKPOINT_FILE);
         let data = set.stats();
-        let trainer = if ckpt.is_file() {
-            let (snapshot, pos) = checkpoint::load_checkpoint(&ckpt, set.dim(), t.dict)?;
-            if pos.rows != set.rows() || pos.seed != t.seed {
-                return Err(Error::bad_file(
-                    &ckpt,
-                    "was made with another data order (rows or seed differ from run.toml)",
-                ));
-            }
-            let total = t.total_steps(set.rows());
-            if pos.step > total || snapshot.adam.t != pos.step {
-                return Err(Error::bad_file(
-                    &ckpt,
-                    format!(
-                        "says step {} of a run of {total} steps (Adam at {}): the checkpoint is damaged; delete it to train the run again from the start",
-                        pos.step, snapshot.adam.t
-                    ),
-                ));
-            }
+        let trainer = if let Some(snapshot) = last_good_checkpoint(req, t)? {
             Trainer::resume(t.clone(), snapshot, data.mean_norm, req.device, req.threads)?
         } else {
             let init = Init::of(t, set.data(), set.dim(), &data);
@@ -276,7 +316,13 @@ impl Loop {
         if !snapshot.params.all_finite() {
             return Ok(false);
         }
-        checkpoint::save_checkpoint(&req.run.path(CHECKPOINT_FILE), &snapshot, pos)?;
+        let last = req.run.path(CHECKPOINT_FILE);
+        if last.is_file() {
+            let previous = req.run.path(PREVIOUS_CHECKPOINT_FILE);
+            std::fs::rename(&last, &previous)
+                .map_err(|e| Error::io("could not keep the checkpoint as", &previous, e))?;
+        }
+        checkpoint::save_checkpoint(&last, &snapshot, pos)?;
         self.last_checkpoint = pos.step;
         Ok(true)
     }

@@ -104,8 +104,23 @@ impl EmbeddingSet {
         Self::open_dir(&dir)
     }
 
-    /// Opens a set folder, checking that its embeddings match `set.toml` and are all finite.
+    /// Opens a set folder, checking that its embeddings match `set.toml` and are all finite
+    /// and trainable.
     pub fn open_dir(dir: &Path) -> Result<Self> {
+        let set = Self::map_dir(dir)?;
+        set.check_values(&dir.join(EMBEDDINGS_FILE))?;
+        Ok(set)
+    }
+
+    /// A set whose rows are not checked: how the divergence tests feed training a row that
+    /// overflows.
+    #[cfg(test)]
+    pub(crate) fn open_unchecked(ws: &Workspace, name: &str) -> Result<Self> {
+        Self::map_dir(&ws.set_dir(name))
+    }
+
+    /// Maps a set folder's embeddings, checking their shape against `set.toml`.
+    fn map_dir(dir: &Path) -> Result<Self> {
         let meta: SetMeta = fsutil::read_toml(&dir.join(META_FILE))?;
         if meta.dim == 0 {
             return Err(Error::bad_file(
@@ -132,26 +147,35 @@ impl EmbeddingSet {
             Ok(_) => Storage::Mapped { map, start, len },
             Err(_) => Storage::Owned(bytemuck::pod_collect_to_vec(&map[start..start + len])),
         };
-        let set = EmbeddingSet {
+        Ok(EmbeddingSet {
             dir: dir.to_owned(),
             meta,
             storage,
-        };
-        set.check_finite(&path)?;
-        Ok(set)
+        })
     }
 
-    fn check_finite(&self, path: &Path) -> Result<()> {
-        match self.data().iter().position(|v| !v.is_finite()) {
-            None => Ok(()),
-            Some(i) => Err(Error::bad_file(
-                path,
-                format!(
-                    "row {} holds a NaN or infinite value; re-create the set (its source item may be corrupt)",
-                    i / self.dim()
-                ),
-            )),
+    /// Every value finite, and every row's squared norm within f32's range: training squares
+    /// the rows, and a row of 1e30 would overflow into a divergence blamed on the learning rate.
+    fn check_values(&self, path: &Path) -> Result<()> {
+        for (i, row) in self.data().chunks_exact(self.dim()).enumerate() {
+            if row.iter().any(|v| !v.is_finite()) {
+                return Err(Error::bad_file(
+                    path,
+                    format!("row {i} holds a NaN or infinite value; re-create the set (its source item may be corrupt)"),
+                ));
+            }
+            let squared: f64 = row.iter().map(|&v| v as f64 * v as f64).sum();
+            if squared > f32::MAX as f64 {
+                return Err(Error::bad_file(
+                    path,
+                    format!(
+                        "row {i} has a norm of {:.1e}, too large to train on (its square overflows 32-bit floats); the data is at fault: re-create the set, or normalise its rows",
+                        squared.sqrt()
+                    ),
+                ));
+            }
         }
+        Ok(())
     }
 
     /// The embeddings' checksum: as written with the set, else computed.
@@ -160,6 +184,11 @@ impl EmbeddingSet {
             Ok(kept) if !kept.trim().is_empty() => kept.trim().to_string(),
             _ => checksum_of(self.data()),
         }
+    }
+
+    /// The set's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     pub fn name(&self) -> &str {

@@ -85,6 +85,50 @@ pub fn saved(run: &RunDir) -> Result<SavedResults> {
     }
 }
 
+/// What a test set's `zeroshot.json` keeps: CLIP alone's scores per task, so they are shown
+/// before any run is scored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedBaseline {
+    pub classes: Vec<String>,
+    pub baseline: Scores,
+    pub updated: u64,
+}
+
+/// Every task's CLIP-alone scores kept in the workspace's sets: (task, scores), by task name.
+pub fn saved_baselines(ws: &Workspace) -> Vec<(String, SavedBaseline)> {
+    let mut all: BTreeMap<String, SavedBaseline> = BTreeMap::new();
+    for name in crate::set::list(ws).unwrap_or_default() {
+        let path = ws.set_dir(&name).join(RESULTS_FILE);
+        let Ok(kept) = fsutil::read_json::<BTreeMap<String, SavedBaseline>>(&path) else {
+            continue;
+        };
+        for (task, b) in kept {
+            if all.get(&task).is_none_or(|old| old.updated <= b.updated) {
+                all.insert(task, b);
+            }
+        }
+    }
+    all.into_iter().collect()
+}
+
+fn save_baseline(set: &EmbeddingSet, task: &TaskSpec, baseline: &Scores) -> Result<()> {
+    let path = set.dir().join(RESULTS_FILE);
+    let mut kept: BTreeMap<String, SavedBaseline> = if path.is_file() {
+        fsutil::read_json(&path).unwrap_or_default()
+    } else {
+        BTreeMap::new()
+    };
+    kept.insert(
+        task.name.clone(),
+        SavedBaseline {
+            classes: task.classes.clone(),
+            baseline: baseline.clone(),
+            updated: now_unix(),
+        },
+    );
+    fsutil::write_json(&path, &kept)
+}
+
 /// The test set of a task: the demo world's held-out set (made on first use) or a named set.
 pub fn test_set(ws: &Workspace, task: &TaskSpec, set: Option<&str>) -> Result<EmbeddingSet> {
     match task.source {
@@ -271,6 +315,7 @@ pub fn evaluate(
     let clf = classifier(ws, task, encoder.as_ref())?;
     let (x, labels) = labelled_rows(task, &test)?;
     let baseline = score(&clf, &x, &labels);
+    save_baseline(&test, task, &baseline)?;
     let mut runs = Vec::new();
     for run in runs_for(ws, &test, run_names)? {
         progress(&run.name);

@@ -682,7 +682,10 @@ fn case_16_a_jobs_status_line_clears_when_it_ends() {
     });
     let message = app.lab.message.clone().unwrap_or_default();
     assert!(!message.contains("scoring"), "{message}");
-    assert!(message.contains("zeroshot demo10") && message.contains("done"), "{message}");
+    assert!(
+        message.contains("zeroshot demo10") && message.contains("done"),
+        "{message}"
+    );
     app.on_notice(&Notice::JobEnded {
         label: "zeroshot demo100".into(),
         failed: Some("no run named 'r2'".into()),

@@ -247,8 +247,12 @@ fn draw(frame: &mut Frame, tab: &ZeroshotTab, app: &Shared, area: Rect) {
                 ])
             })
             .collect(),
-        _ => vec![Line::from(Span::styled(
+        Some(_) => vec![Line::from(Span::styled(
             "no class lost accuracy",
+            app.theme.dimmed(),
+        ))],
+        None => vec![Line::from(Span::styled(
+            "no finished run scored yet: train one on the Train tab, then press e here",
             app.theme.dimmed(),
         ))],
     };
