@@ -41,6 +41,7 @@ fn main() {
             epochs: 1,
             ..TrainConfig::default()
         },
+        imported: None,
     };
     create_run(&run, &config).expect("the run");
     train(TrainRequest {

@@ -41,6 +41,7 @@ fn small_workspace(train: bool) -> (tempfile::TempDir, Workspace) {
                 dim: 512,
                 created: 0,
                 train,
+                imported: None,
             },
         )
         .unwrap();

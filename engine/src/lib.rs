@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod caption;
+pub mod card;
 pub mod checksum;
 pub mod clip;
 pub mod clock;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod explain;
 pub mod fsutil;
 pub mod hub;
+pub mod interop;
 pub mod kandinsky;
 pub mod latents;
 pub mod report;

@@ -5,8 +5,10 @@ pub mod args;
 mod bench;
 mod demo;
 mod embed;
+mod eval;
 mod explain;
 mod generate;
+mod interop;
 mod latents;
 mod picture;
 mod progress;
@@ -139,6 +141,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Explain(a) => explain::run(&ctx, &a),
+        Command::Eval(a) => eval::run(&ctx, &a.runs),
+        Command::Export(a) => interop::export(&ctx, &a),
+        Command::Import(a) => interop::import(&ctx, &a),
+        Command::ImportSet(a) => interop::import_set_cmd(&ctx, &a),
         Command::Bench(a) => bench::run(&ctx, a.steps, a.from.as_deref(), a.config()),
     }
 }

@@ -7,7 +7,7 @@ use super::Ctx;
 use crate::engine::report::table::markdown;
 use crate::engine::report::tables::metrics_table;
 use crate::engine::run::{
-    list_runs, read_all_runs, sort_for_tables, sparsity_label, RunSummary, Status,
+    list_runs, read_all_runs, sort_for_tables, sparsity_label, RunDir, RunSummary, Status,
 };
 use crate::engine::set::{self, EmbeddingSet};
 
@@ -75,16 +75,23 @@ pub fn runs(ctx: &Ctx) -> anyhow::Result<()> {
     let cells: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
+            let (step, progress) = match &r.config.imported {
+                Some(i) => ("-".to_string(), format!("imported ({})", i.format)),
+                None => (
+                    format!("{}/{}", r.step, r.total_steps),
+                    format!(
+                        "{:.0}%",
+                        100.0 * r.step as f64 / r.total_steps.max(1) as f64
+                    ),
+                ),
+            };
             vec![
                 r.run.clone(),
                 r.data.clone(),
                 sparsity_label(&r.config.train),
                 r.status.name().into(),
-                format!("{}/{}", r.step, r.total_steps),
-                format!(
-                    "{:.0}%",
-                    100.0 * r.step as f64 / r.total_steps.max(1) as f64
-                ),
+                step,
+                progress,
             ]
         })
         .collect();
@@ -99,12 +106,14 @@ pub fn runs(ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 /// One row of `saelab metrics --json` (keys per the contract).
-fn metrics_json(r: &RunSummary) -> serde_json::Value {
+fn metrics_json(ctx: &Ctx, r: &RunSummary) -> serde_json::Value {
     let t = &r.config.train;
+    let card = crate::engine::card::saved_card(&RunDir::new(&ctx.ws, &r.run));
     let mut row = json!({
         "run": r.run, "data": r.data, "lambda": t.shown_lambda(), "dict": t.dict,
         "l1_convention": t.l1.name(), "status": r.status.name(),
         "arch": t.arch.name(), "k": t.shown_k(), "epochs": t.epochs,
+        "imported": r.imported, "card": card,
     });
     if let Some(res) = &r.results {
         let m = &res.metrics;
@@ -134,7 +143,7 @@ pub fn metrics(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
     let mut runs = runs_warning(ctx, names)?;
     sort_for_tables(&mut runs);
     if ctx.json {
-        let rows: Vec<_> = runs.iter().map(metrics_json).collect();
+        let rows: Vec<_> = runs.iter().map(|r| metrics_json(ctx, r)).collect();
         return print_json(&rows);
     }
     if runs.is_empty() {

@@ -70,6 +70,7 @@ pub fn train(
             dim: set.dim(),
             created: now_unix(),
             train: config,
+            imported: None,
         },
     )?;
     ctx.note(&format!("run '{name}' in {}", run.dir.display()));

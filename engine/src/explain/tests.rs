@@ -39,6 +39,7 @@ fn trained() -> (tempfile::TempDir, Workspace) {
             unit_norm_decoder: true,
             ..Default::default()
         },
+        imported: None,
     };
     create_run(&run, &config).unwrap();
     train(TrainRequest {

@@ -133,6 +133,7 @@ fn concept_sae_workspace() -> (tempfile::TempDir, crate::Workspace) {
         dim: d,
         created: 0,
         train,
+        imported: None,
     };
     crate::run::train::create_run(&run, &config).unwrap();
     save_weights(&run.path(WEIGHTS_FILE), &p, Default::default()).unwrap();

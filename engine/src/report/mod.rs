@@ -96,6 +96,7 @@ pub fn write_report(ws: &Workspace, req: &ReportRequest) -> Result<ReportSummary
         data_section(&mut w, &runs);
         training_section(&mut w, &runs);
         metrics_section(&mut w, &runs)?;
+        card_section(&mut w, &runs);
         zeroshot_section(&mut w, &runs)?;
         latents::latents_section(&mut w, req, &runs)?;
         explained::explained_section(&mut w, req, &runs)?;
@@ -242,6 +243,21 @@ fn metrics_section(w: &mut Writer, runs: &[RunSummary]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The evaluation cards `saelab eval` kept.
+fn card_section(w: &mut Writer, runs: &[RunSummary]) {
+    let cards: Vec<crate::card::Card> = runs
+        .iter()
+        .filter_map(|r| crate::card::saved_card(&RunDir::new(w.ws, &r.run)))
+        .collect();
+    let _ = writeln!(w.doc, "## Evaluation card\n");
+    if cards.is_empty() {
+        w.missing("No evaluation cards: `saelab eval` measures them for every finished run.");
+        return;
+    }
+    let _ = writeln!(w.doc, "{}", tables::card_table(&cards));
+    let _ = writeln!(w.doc, "{}\n", tables::CARD_LEGEND);
 }
 
 fn zeroshot_section(w: &mut Writer, runs: &[RunSummary]) -> Result<()> {

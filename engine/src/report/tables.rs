@@ -83,3 +83,52 @@ fn metrics_cells(r: &RunSummary, with_arch: bool, with_gt: bool) -> Vec<String> 
     cells.push(t.epochs.to_string());
     cells
 }
+
+/// The evaluation cards, a row per run: fidelity, firing, decoder similarity, zero-shot
+/// recovered and sparse probing where measured.
+pub fn card_table(cards: &[crate::card::Card]) -> String {
+    let pct = |v: f64| format!("{:.1}%", 100.0 * v);
+    let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let cells: Vec<Vec<String>> = cards
+        .iter()
+        .map(|c| {
+            let f = &c.fidelity;
+            let z = c.zeroshot.as_ref();
+            let p = c.probing.as_ref();
+            vec![
+                c.run.clone(),
+                format!("{:.4}", f.cosine),
+                format!("{:.3}", f.l2_ratio),
+                pct(f.alive_frac),
+                pct(f.over_1pct_frac),
+                pct(f.over_10pct_frac),
+                format!("{:.3}", f.decoder_cos_mean),
+                format!("{:.3}", f.decoder_cos_max),
+                or_dash(z.map(|z| format!("{:.3}", z.accuracy_recovered))),
+                or_dash(z.map(|z| format!("{:.3}", z.loss_recovered))),
+                or_dash(p.map(|p| format!("{:.3}", p.single_latent))),
+                or_dash(p.map(|p| format!("{:.3}", p.top5_logistic))),
+            ]
+        })
+        .collect();
+    markdown(
+        &[
+            "run",
+            "cos(x, x̂)",
+            "‖x̂‖/‖x‖",
+            "alive",
+            ">1%",
+            ">10%",
+            "dec cos mean",
+            "dec cos max",
+            "acc recovered",
+            "loss recovered",
+            "probe 1 latent",
+            "probe 5 latents",
+        ],
+        &cells,
+    )
+}
+
+/// What the card's columns mean, under its table.
+pub const CARD_LEGEND: &str = "cos(x, x̂) and ‖x̂‖/‖x‖ are means over rows (a ratio under 1 is shrinkage); alive, >1% and >10% are the shares of latents firing on any, more than 1% and more than 10% of rows; dec cos mean is the mean |cosine| between two decoder rows, dec cos max the largest cosine. Accuracy and loss recovered compare zero-shot classification through the SAE with the clean embedding and with the embedding mean-ablated: (A_sae − A_ablated) / (A_clean − A_ablated) and (L_ablated − L_sae) / (L_ablated − L_clean), with L the cross-entropy of softmax(100 · cosine). The probes are the balanced accuracies, on a held-out fifth of the rows, of the best single latent and of a logistic probe on the five best, one class against the rest, averaged over the 20 most frequent labels.";

@@ -58,6 +58,9 @@ pub struct RunConfig {
     pub dim: usize,
     pub created: u64,
     pub train: TrainConfig,
+    /// Where an imported run's SAE came from; it has no training state and cannot resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<crate::interop::Imported>,
 }
 
 /// The files of one run.

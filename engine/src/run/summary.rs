@@ -18,6 +18,8 @@ pub struct RunSummary {
     pub status: Status,
     pub step: u64,
     pub total_steps: u64,
+    /// Where an imported run's SAE came from (null for a trained run).
+    pub imported: Option<String>,
     #[serde(skip)]
     pub config: RunConfig,
     #[serde(skip)]
@@ -44,6 +46,7 @@ impl RunSummary {
             step: last_logged.max(checkpointed),
             total_steps,
             results: run.results()?,
+            imported: config.imported.as_ref().map(|i| i.source.clone()),
             config,
         })
     }

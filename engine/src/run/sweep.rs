@@ -82,6 +82,7 @@ pub fn sweep(
                 dim: set.dim(),
                 created: now_unix(),
                 train: train.clone(),
+                imported: None,
             },
         )?;
         runs.push(run);

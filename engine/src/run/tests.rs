@@ -40,6 +40,7 @@ fn new_run(ws: &Workspace, set: &EmbeddingSet, name: &str, train: TrainConfig) -
         dim: set.dim(),
         created: now_unix(),
         train,
+        imported: None,
     };
     create_run(&run, &config).unwrap();
     run

@@ -19,10 +19,11 @@ use crate::clock::{now_unix, unix_seconds};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::sae::checkpoint::{self, Position};
+use crate::sae::config::L1Convention;
 use crate::sae::evaluate::{evaluate, EvalMetrics, Truth};
 use crate::sae::gt_match::presence;
 use crate::sae::linalg::Threads;
-use crate::sae::{Init, Snapshot, TrainConfig, Trainer};
+use crate::sae::{Init, SaeParams, Snapshot, TrainConfig, Trainer};
 use crate::set::{BatchPlan, EmbeddingSet};
 use candle_core::Device;
 
@@ -89,6 +90,15 @@ pub fn create_run(run: &RunDir, config: &RunConfig) -> Result<()> {
 pub fn train(req: TrainRequest) -> Result<RunOutcome> {
     let run = &req.run;
     let cfg = run.config()?;
+    if let Some(imported) = &cfg.imported {
+        return Err(Error::invalid(
+            "run",
+            format!(
+                "run '{}' was imported from {}: it has no training state to resume; train a new run on its set instead",
+                run.name, imported.source
+            ),
+        ));
+    }
     cfg.train.validate()?;
     cfg.train.check_fits(cfg.rows, cfg.dim)?;
     check_set_matches(&cfg, req.set)?;
@@ -356,21 +366,7 @@ impl Loop {
         let snapshot = self.trainer.state()?;
         let params = &snapshot.params;
         checkpoint::save_weights(&req.run.path(WEIGHTS_FILE), params, extra)?;
-        let gt = set.ground_truth()?;
-        // Items that name their concepts (the demo world's) let detection F1 be scored.
-        let present = match &gt {
-            Some(gt) if set.rows() > 0 => set
-                .items()
-                .ok()
-                .filter(|items| items.len() == set.rows())
-                .map(|items| presence(&items, gt)),
-            _ => None,
-        };
-        let truth = gt.as_ref().map(|gt| Truth {
-            gt,
-            present: present.as_deref(),
-        });
-        let (metrics, _) = evaluate(params, set.data(), &set.stats(), t.l1, truth, req.threads);
+        let metrics = evaluate_on_set(params, set, t.l1, req.threads)?;
         let steps = self.trainer.step_count() - self.start_step;
         let trained = steps as f64 * t.batch.min(set.rows()) as f64;
         let results = RunResults {
@@ -390,6 +386,31 @@ impl Loop {
             results,
         })
     }
+}
+
+/// The SAE's metrics on the whole set, with the demo world's ground-truth scores where the
+/// set has them.
+pub fn evaluate_on_set(
+    params: &SaeParams,
+    set: &EmbeddingSet,
+    l1: L1Convention,
+    threads: Threads,
+) -> Result<EvalMetrics> {
+    let gt = set.ground_truth()?;
+    // Items that name their concepts (the demo world's) let detection F1 be scored.
+    let present = match &gt {
+        Some(gt) if set.rows() > 0 => set
+            .items()
+            .ok()
+            .filter(|items| items.len() == set.rows())
+            .map(|items| presence(&items, gt)),
+        _ => None,
+    };
+    let truth = gt.as_ref().map(|gt| Truth {
+        gt,
+        present: present.as_deref(),
+    });
+    Ok(evaluate(params, set.data(), &set.stats(), l1, truth, threads).0)
 }
 
 /// Examples seen after `done` steps, counting each epoch's short last batch.

@@ -4,6 +4,7 @@
 //! that every reader (several runs of a sweep, the TUI) shares one copy in the page cache.
 
 mod batches;
+pub mod import;
 mod meta;
 mod write;
 

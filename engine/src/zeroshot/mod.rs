@@ -206,7 +206,7 @@ pub fn classifier(
 }
 
 /// Unit embeddings and class labels of the set's rows that the task labels.
-fn labelled_rows(task: &TaskSpec, set: &EmbeddingSet) -> Result<(Vec<f32>, Vec<usize>)> {
+pub(crate) fn labelled_rows(task: &TaskSpec, set: &EmbeddingSet) -> Result<(Vec<f32>, Vec<usize>)> {
     let mut x = Vec::new();
     let mut labels = Vec::new();
     for item in set.items()? {
@@ -231,7 +231,7 @@ fn labelled_rows(task: &TaskSpec, set: &EmbeddingSet) -> Result<(Vec<f32>, Vec<u
 }
 
 /// Unit reconstructions of unit embeddings x ([n, d]) through the SAE, and the control.
-fn through_sae(p: &SaeParams, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
+pub(crate) fn through_sae(p: &SaeParams, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
     let d = p.d;
     let mut scratch = Scratch::new(d, p.m, CHUNK_ROWS);
     let (mut recon, mut control) = (Vec::with_capacity(x.len()), Vec::with_capacity(x.len()));

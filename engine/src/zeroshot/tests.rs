@@ -27,6 +27,7 @@ fn workspace_with_a_run() -> (tempfile::TempDir, Workspace) {
         dim: 512,
         created: 0,
         train: train_cfg,
+        imported: None,
     };
     create_run(&run, &config).unwrap();
     let request = TrainRequest {
@@ -155,6 +156,7 @@ fn a_run_on_another_models_embeddings_is_refused() {
             batch: 1,
             ..TrainConfig::default()
         },
+        imported: None,
     };
     create_run(&run, &config).unwrap();
     let err = evaluate(

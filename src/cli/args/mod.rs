@@ -5,7 +5,9 @@ mod argv;
 mod bench;
 mod demo;
 mod embed;
+mod eval;
 mod explain;
+mod interop;
 mod latents;
 mod report;
 mod runs;
@@ -22,7 +24,9 @@ pub use argv::ToArgv;
 pub use bench::BenchArgs;
 pub use demo::{DemoArgs, ImageArgs};
 pub use embed::EmbedArgs;
+pub use eval::EvalArgs;
 pub use explain::ExplainArgs;
+pub use interop::{ExportArgs, FormatArg, ImportArgs, ImportSetArgs};
 pub use latents::{LabelArg, LatentsArgs, ShowArgs};
 pub use report::ReportArgs;
 pub use runs::{MetricsArgs, ResumeArgs};
@@ -109,6 +113,14 @@ pub enum Command {
     Report(ReportArgs),
     /// Explains an image, a text or a class in terms of a run's SAE latents.
     Explain(ExplainArgs),
+    /// The evaluation card of finished runs (fidelity, firing, zero-shot recovered, probing).
+    Eval(EvalArgs),
+    /// Writes a finished run as a SAELens (or sparsify) SAE folder.
+    Export(ExportArgs),
+    /// Reads a SAELens or sparsify SAE (folder or hub repo) as a run on a set.
+    Import(ImportArgs),
+    /// Makes an embedding set from .npy, .safetensors or .parquet embeddings made elsewhere.
+    ImportSet(ImportSetArgs),
     /// Times SAE training at the study's shapes (compare with tools/bench/ref_sae.py).
     Bench(BenchArgs),
 }

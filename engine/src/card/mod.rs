@@ -1,0 +1,69 @@
+//! The evaluation card of a run, beside the study's metrics, as SAEBench's core metrics read:
+//! reconstruction fidelity and shrinkage, how latents fire and how alike their directions are
+//! (`fidelity.rs`), zero-shot accuracy and loss recovered against mean ablation
+//! (`recovered.rs`), and sparse probing on labelled sets (`probing.rs`). Kept in the run's
+//! `card.json`, which `metrics --json` and the report read.
+
+pub mod fidelity;
+pub mod probing;
+pub mod recovered;
+
+use serde::{Deserialize, Serialize};
+
+pub use fidelity::{fidelity, Fidelity};
+pub use probing::{probing, Probing};
+pub use recovered::{recovered, Recovered};
+
+use crate::error::Error;
+use crate::error::Result;
+use crate::fsutil;
+use crate::run::{self, RunDir, Status, WEIGHTS_FILE};
+use crate::sae::checkpoint::load_weights;
+use crate::set::EmbeddingSet;
+use crate::workspace::Workspace;
+
+pub const CARD_FILE: &str = "card.json";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Card {
+    pub run: String,
+    /// The set the fidelity and probing parts were measured on.
+    pub set: String,
+    #[serde(flatten)]
+    pub fidelity: Fidelity,
+    /// Where the set has a zero-shot task.
+    pub zeroshot: Option<Recovered>,
+    /// Where the set's items carry labels.
+    pub probing: Option<Probing>,
+}
+
+/// Measures a finished run's card on its set and keeps it in the run's `card.json`.
+pub fn evaluate_card(ws: &Workspace, name: &str) -> Result<Card> {
+    let run = RunDir::existing(ws, name)?;
+    let summary = run::list_runs(ws, &[name.to_string()])?.remove(0);
+    if summary.status != Status::Done {
+        return Err(Error::invalid(
+            "run",
+            format!("run '{name}' has not finished; `saelab resume {name}` finishes it"),
+        ));
+    }
+    let set = EmbeddingSet::open(ws, &summary.data)?;
+    let p = load_weights(&run.path(WEIGHTS_FILE))?;
+    let card = Card {
+        run: name.to_string(),
+        set: summary.data.clone(),
+        fidelity: fidelity(&p, set.data()),
+        zeroshot: recovered(ws, &p, &set)?,
+        probing: probing(&p, &set)?,
+    };
+    fsutil::write_json(&run.path(CARD_FILE), &card)?;
+    Ok(card)
+}
+
+/// The card a run keeps, if `saelab eval` measured one.
+pub fn saved_card(run: &RunDir) -> Option<Card> {
+    fsutil::read_json(&run.path(CARD_FILE)).ok()
+}
+
+#[cfg(test)]
+mod tests;
