@@ -71,6 +71,36 @@ pub const KANDINSKY_PRIOR: ModelKind = ModelKind {
 pub const DEFAULT_DECODER: &str = "kandinsky-community/kandinsky-2-2-decoder";
 pub const DEFAULT_PRIOR: &str = "kandinsky-community/kandinsky-2-2-prior";
 
+/// `--model random:vit-b32` (or `random:tiny`): a CLIP of that shape with random weights, for
+/// timing the embedding path where no real model can be downloaded (the GPU smoke run).
+pub const RANDOM_PREFIX: &str = "random:";
+
+/// The random model's folder, made once in the temporary folder (weights are not seeded: a
+/// set embedded with one is for timing, not for reading).
+fn random_clip(name: &str) -> Result<PathBuf> {
+    let config = match name {
+        "vit-b32" => crate::clip::random::vit_b32(),
+        "tiny" => crate::clip::random::tiny(),
+        _ => {
+            return Err(Error::invalid(
+                "--model",
+                format!("'random:{name}' is not a random model: use random:vit-b32 or random:tiny"),
+            ))
+        }
+    };
+    let dir = std::env::temp_dir().join(format!("saelab-random-{name}"));
+    if !dir.join("model.safetensors").is_file() {
+        let fresh =
+            std::env::temp_dir().join(format!(".saelab-random-{name}.tmp-{}", fsutil::temp_tag()));
+        crate::clip::random::save_random(&config, &fresh)?;
+        if std::fs::rename(&fresh, &dir).is_err() {
+            // Another process made it first.
+            let _ = std::fs::remove_dir_all(&fresh);
+        }
+    }
+    Ok(dir)
+}
+
 /// How `--model` is looked up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelSource {
@@ -102,6 +132,9 @@ impl ModelSource {
 
     /// The folder holding the model's files, downloading them if needed.
     pub fn resolve(&self) -> Result<PathBuf> {
+        if let Some(name) = self.spec.strip_prefix(RANDOM_PREFIX) {
+            return random_clip(name);
+        }
         let path = fsutil::expand_home(&self.spec);
         if path.is_dir() {
             return check_folder(&path, self.kind).map(|()| path);
