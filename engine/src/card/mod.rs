@@ -14,10 +14,9 @@ pub use fidelity::{fidelity, Fidelity};
 pub use probing::{probing, Probing};
 pub use recovered::{recovered, Recovered};
 
-use crate::error::Error;
 use crate::error::Result;
 use crate::fsutil;
-use crate::run::{self, RunDir, Status, WEIGHTS_FILE};
+use crate::run::{self, RunDir, WEIGHTS_FILE};
 use crate::sae::checkpoint::load_weights;
 use crate::set::EmbeddingSet;
 use crate::workspace::Workspace;
@@ -39,14 +38,7 @@ pub struct Card {
 
 /// Measures a finished run's card on its set and keeps it in the run's `card.json`.
 pub fn evaluate_card(ws: &Workspace, name: &str) -> Result<Card> {
-    let run = RunDir::existing(ws, name)?;
-    let summary = run::list_runs(ws, &[name.to_string()])?.remove(0);
-    if summary.status != Status::Done {
-        return Err(Error::invalid(
-            "run",
-            format!("run '{name}' has not finished; `saelab resume {name}` finishes it"),
-        ));
-    }
+    let (run, summary) = run::finished(ws, name)?;
     let set = EmbeddingSet::open(ws, &summary.data)?;
     let p = load_weights(&run.path(WEIGHTS_FILE))?;
     let card = Card {

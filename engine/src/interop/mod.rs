@@ -84,14 +84,7 @@ pub fn firing_frequency(p: &SaeParams, x: &[f32]) -> Vec<f32> {
 
 /// Writes a finished run in `format` into `out`, a folder that must not hold anything yet.
 pub fn export(ws: &Workspace, name: &str, format: Format, out: &Path) -> Result<()> {
-    let run = RunDir::existing(ws, name)?;
-    let summary = run::list_runs(ws, &[name.to_string()])?.remove(0);
-    if summary.status != Status::Done {
-        return Err(Error::invalid(
-            "run",
-            format!("run '{name}' has not finished; `saelab resume {name}` finishes it"),
-        ));
-    }
+    let (run, summary) = run::finished(ws, name)?;
     if out.read_dir().is_ok_and(|mut d| d.next().is_some()) {
         return Err(Error::bad_file(
             out,

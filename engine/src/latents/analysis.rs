@@ -14,7 +14,7 @@ use super::label::{
 use super::store::{index_for_run, COLLAGES_DIR, LATENTS_DIR};
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::run::{RunDir, Status, WEIGHTS_FILE};
+use crate::run::{RunDir, WEIGHTS_FILE};
 use crate::sae::checkpoint::load_weights;
 use crate::sae::SaeParams;
 use crate::set::EmbeddingSet;
@@ -61,14 +61,7 @@ pub fn analyse(ws: &Workspace, name: &str, k: usize) -> Result<Analysis> {
     if k == 0 {
         return Err(Error::invalid("--top", "must be at least 1"));
     }
-    let run = RunDir::existing(ws, name)?;
-    let summary = crate::run::list_runs(ws, &[name.to_string()])?.remove(0);
-    if summary.status != Status::Done {
-        return Err(Error::invalid(
-            "run",
-            format!("run '{name}' has not finished; `saelab resume {name}` finishes it"),
-        ));
-    }
+    let (run, summary) = crate::run::finished(ws, name)?;
     let set = EmbeddingSet::open(ws, &summary.data)?;
     let params = load_weights(&run.path(WEIGHTS_FILE))?;
     if params.d != set.dim() {

@@ -128,6 +128,20 @@ impl RunDir {
     }
 }
 
+/// A finished run and its summary, or an error that says how to finish it: what reading a
+/// run's SAE (latents, export, the card) starts with.
+pub fn finished(ws: &Workspace, name: &str) -> Result<(RunDir, RunSummary)> {
+    let run = RunDir::existing(ws, name)?;
+    let summary = list_runs(ws, &[name.to_string()])?.remove(0);
+    if summary.status != Status::Done {
+        return Err(Error::invalid(
+            "run",
+            format!("run '{name}' has not finished; `saelab resume {name}` finishes it"),
+        ));
+    }
+    Ok((run, summary))
+}
+
 /// A default run name from the set and the SAE: `demo-lam1e-3` (the study's ReLU),
 /// `demo-topk-k32`, `demo-jumprelu-lam1e-3`; made unique in the workspace.
 pub fn default_name(ws: &Workspace, data: &str, config: &TrainConfig) -> String {
