@@ -565,15 +565,7 @@ fn case_08_the_training_lock_is_the_operating_systems() {
         codes.contains(&Some(0)) && codes.contains(&Some(1)),
         "{a:?}\n{b:?}"
     );
-    let log = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-    let steps: Vec<u64> = log
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let steps = lab.logged_steps("demo-lam1e-2");
     assert!(
         steps.windows(2).all(|w| w[0] < w[1]),
         "duplicate metrics lines: {steps:?}"
@@ -703,29 +695,8 @@ fn case_06_a_damaged_checkpoint_falls_back_to_the_previous_one() {
     let runs: serde_json::Value = serde_json::from_str(&lab.ok(&["--json", "runs"])).unwrap();
     assert_eq!(runs[0]["status"], "done", "{runs}");
     assert_eq!(runs[0]["step"], runs[0]["total_steps"], "{runs}");
-    let log = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
-    let steps: Vec<u64> = log
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let steps = lab.logged_steps("c");
     assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
-}
-
-/// Sixteen small pictures, as `folder:` data.
-fn pictures(lab: &Lab) -> std::path::PathBuf {
-    let dir = lab.dir.path().join("pictures");
-    std::fs::create_dir_all(&dir).unwrap();
-    for i in 0..16u32 {
-        let img = image::RgbImage::from_fn(32, 32, |x, y| {
-            image::Rgb([(x * 7 + i * 13) as u8, (y * 7) as u8, (i * 16) as u8])
-        });
-        img.save(dir.join(format!("p{i:02}.png"))).unwrap();
-    }
-    dir
 }
 
 const TINY_CLIP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/clip-tiny-gelu");
@@ -735,7 +706,7 @@ const TINY_CLIP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/clip-tiny
 #[test]
 fn case_13_an_os_error_is_printed_once() {
     let lab = Lab::new();
-    let data = format!("folder:{}", pictures(&lab).display());
+    let data = format!("folder:{}", lab.pictures(32).display());
     lab.ok(&[
         "embed",
         "--model",
@@ -831,7 +802,7 @@ fn case_13_reading_commands_write_nothing() {
 #[test]
 fn case_13_a_truncated_jpeg_is_not_embedded() {
     let lab = Lab::new();
-    let dir = pictures(&lab);
+    let dir = lab.pictures(32);
     let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 90]));
     let mut jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)

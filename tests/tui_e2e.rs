@@ -177,14 +177,7 @@ fn the_explain_tab_explains_a_typed_text() {
 fn the_steer_tab_generates_a_triptych() {
     let lab = Lab::new();
     let k = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/kandinsky-tiny");
-    let pictures = lab.dir.path().join("pictures");
-    std::fs::create_dir_all(&pictures).unwrap();
-    for i in 0..16u32 {
-        let img = image::RgbImage::from_fn(40, 40, |x, y| {
-            image::Rgb([(x * 6 + i * 13) as u8, (y * 6) as u8, (i * 16) as u8])
-        });
-        img.save(pictures.join(format!("p{i:02}.png"))).unwrap();
-    }
+    let pictures = lab.pictures(40);
     let data = format!("folder:{}", pictures.display());
     let encoder = format!("{k}/prior/image_encoder");
     lab.ok(&[

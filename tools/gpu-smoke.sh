@@ -44,12 +44,19 @@ if [ -z "$bin" ]; then
         if [ -n "$b" ] && [ -x "$b" ]; then bin=$b; break; fi
     done
 fi
-if [ -z "$bin" ] || [ ! -x "$bin" ]; then
+if [ -z "$bin" ] || { [ ! -x "$bin" ] && [[ "$bin" != *.xz ]]; }; then
     echo "gpu-smoke: no saelab binary (pass --bin PATH)" >&2
     exit 2
 fi
 work=${work:-$(mktemp -d)}
 mkdir -p "$work"
+# A binary carried compressed (build-cuda.sh's .xz) is unpacked beside the results.
+if [[ "$bin" == *.xz ]]; then
+    xz -dc "$bin" >"$work/saelab" && chmod +x "$work/saelab" && bin="$work/saelab" || {
+        echo "gpu-smoke: could not unpack $bin" >&2
+        exit 2
+    }
+fi
 ws="$work/ws"
 stages="$work/stages.jsonl"
 : >"$stages"

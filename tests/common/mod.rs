@@ -68,6 +68,33 @@ impl Lab {
             .unwrap()
     }
 
+    /// Sixteen small distinct pictures of `side` pixels in a folder of the lab, for
+    /// `folder:` data.
+    pub fn pictures(&self, side: u32) -> PathBuf {
+        let dir = self.dir.path().join("pictures");
+        std::fs::create_dir_all(&dir).unwrap();
+        let step = 240 / side;
+        for i in 0..16u32 {
+            let img = image::RgbImage::from_fn(side, side, |x, y| {
+                image::Rgb([(x * step + i * 13) as u8, (y * step) as u8, (i * 16) as u8])
+            });
+            img.save(dir.join(format!("p{i:02}.png"))).unwrap();
+        }
+        dir
+    }
+
+    /// The steps a run's metrics log holds, in order.
+    pub fn logged_steps(&self, run: &str) -> Vec<u64> {
+        let log = std::fs::read_to_string(self.run_dir(run).join("metrics.jsonl")).unwrap();
+        log.lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    }
+
     pub fn run_dir(&self, name: &str) -> PathBuf {
         self.ws().join("runs").join(name)
     }
