@@ -291,17 +291,7 @@ fn kill_9_loses_at_most_a_checkpoint_interval_and_resumes_to_the_same_weights() 
         weights("killed") == weights("whole"),
         "resumed weights differ from an uninterrupted run's"
     );
-    let steps = |name: &str| -> Vec<u64> {
-        let log = std::fs::read_to_string(lab.run_dir(name).join("metrics.jsonl")).unwrap();
-        log.lines()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
-                    .as_u64()
-                    .unwrap()
-            })
-            .collect()
-    };
-    assert_eq!(steps("killed"), steps("whole"));
+    assert_eq!(lab.logged_steps("killed"), lab.logged_steps("whole"));
 }
 
 #[test]

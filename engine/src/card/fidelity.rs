@@ -3,15 +3,16 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::each_code;
+use crate::sae::evaluate::DENSE_FIRING;
 use crate::sae::linalg::{matmul, MatRef, Threads};
-use crate::sae::step::{forward, Scratch};
 use crate::sae::SaeParams;
 
-/// Rows encoded at a time.
-const CHUNK_ROWS: usize = 1024;
-/// The firing shares SAEBench counts latents above.
+/// Rows of the decoder's Gram matrix made at a time.
+const GRAM_ROWS: usize = 1024;
+/// The firing shares SAEBench counts latents above (the higher is the metrics' "dense").
 const DENSE_1: f64 = 0.01;
-const DENSE_10: f64 = 0.10;
+const DENSE_10: f64 = DENSE_FIRING;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fidelity {
@@ -38,26 +39,19 @@ pub fn fidelity(p: &SaeParams, x: &[f32]) -> Fidelity {
     let rows = x.len() / p.d.max(1);
     let mut fired = vec![0u64; p.m];
     let (mut cosine, mut ratio, mut counted) = (0.0, 0.0, 0usize);
-    let mut s = Scratch::new(p.d, p.m, CHUNK_ROWS);
-    for chunk in x.chunks(CHUNK_ROWS * p.d) {
-        let n = chunk.len() / p.d;
-        forward(p, chunk, n, &mut s, Threads::All);
-        for z in s.z[..n * p.m].chunks(p.m) {
-            for (f, &v) in fired.iter_mut().zip(z) {
-                *f += (v != 0.0) as u64;
-            }
+    each_code(p, x, |_, xr, z, hr| {
+        for (f, &v) in fired.iter_mut().zip(z) {
+            *f += (v != 0.0) as u64;
         }
-        for (xr, hr) in chunk.chunks(p.d).zip(s.recon[..n * p.d].chunks(p.d)) {
-            let (nx, nh) = (norm(xr), norm(hr));
-            if nx == 0.0 {
-                continue;
-            }
-            let dot: f64 = xr.iter().zip(hr).map(|(&a, &b)| a as f64 * b as f64).sum();
-            cosine += if nh == 0.0 { 0.0 } else { dot / (nx * nh) };
-            ratio += nh / nx;
-            counted += 1;
+        let (nx, nh) = (norm(xr), norm(hr));
+        if nx == 0.0 {
+            return;
         }
-    }
+        let dot: f64 = xr.iter().zip(hr).map(|(&a, &b)| a as f64 * b as f64).sum();
+        cosine += if nh == 0.0 { 0.0 } else { dot / (nx * nh) };
+        ratio += nh / nx;
+        counted += 1;
+    });
     let share = |above: f64| {
         fired
             .iter()
@@ -92,8 +86,8 @@ fn decoder_cosines(p: &SaeParams) -> (f64, f64) {
         }
     }
     let (mut sum, mut max) = (0.0f64, f64::NEG_INFINITY);
-    let mut gram = vec![0.0f32; CHUNK_ROWS * m];
-    for (b, block) in unit.chunks(CHUNK_ROWS * d).enumerate() {
+    let mut gram = vec![0.0f32; GRAM_ROWS * m];
+    for (b, block) in unit.chunks(GRAM_ROWS * d).enumerate() {
         let n = block.len() / d;
         matmul(
             &mut gram[..n * m],
@@ -103,7 +97,7 @@ fn decoder_cosines(p: &SaeParams) -> (f64, f64) {
             Threads::All,
         );
         for (r, row) in gram[..n * m].chunks(m).enumerate() {
-            let i = b * CHUNK_ROWS + r;
+            let i = b * GRAM_ROWS + r;
             for (j, &c) in row.iter().enumerate() {
                 if j != i {
                     sum += (c as f64).abs();

@@ -18,6 +18,9 @@ use crate::error::Result;
 use crate::fsutil;
 use crate::run::{self, RunDir, WEIGHTS_FILE};
 use crate::sae::checkpoint::load_weights;
+use crate::sae::linalg::Threads;
+use crate::sae::step::{forward, Scratch};
+use crate::sae::SaeParams;
 use crate::set::EmbeddingSet;
 use crate::workspace::Workspace;
 
@@ -50,6 +53,23 @@ pub fn evaluate_card(ws: &Workspace, name: &str) -> Result<Card> {
     };
     fsutil::write_json(&run.path(CARD_FILE), &card)?;
     Ok(card)
+}
+
+/// Rows encoded at a time.
+const CHUNK_ROWS: usize = 1024;
+
+/// Every row of `x` through the SAE, a chunk at a time, to `each(row, x, z, x̂)`.
+fn each_code(p: &SaeParams, x: &[f32], mut each: impl FnMut(usize, &[f32], &[f32], &[f32])) {
+    let mut s = Scratch::new(p.d, p.m, CHUNK_ROWS);
+    for (c, chunk) in x.chunks(CHUNK_ROWS * p.d).enumerate() {
+        let n = chunk.len() / p.d;
+        forward(p, chunk, n, &mut s, Threads::All);
+        let codes = s.z[..n * p.m].chunks(p.m);
+        let recons = s.recon[..n * p.d].chunks(p.d);
+        for (r, ((xr, z), xh)) in chunk.chunks(p.d).zip(codes).zip(recons).enumerate() {
+            each(c * CHUNK_ROWS + r, xr, z, xh);
+        }
+    }
 }
 
 /// The card a run keeps, if `saelab eval` measured one.

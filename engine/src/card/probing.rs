@@ -11,9 +11,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::each_code;
 use crate::error::Result;
-use crate::sae::linalg::Threads;
-use crate::sae::step::{forward, Scratch};
 use crate::sae::SaeParams;
 use crate::set::EmbeddingSet;
 
@@ -29,7 +28,6 @@ pub const PROBE_LATENTS: usize = 5;
 /// Newton steps on the probe's class-balanced logistic loss, and its ridge.
 const PROBE_STEPS: usize = 25;
 const PROBE_RIDGE: f64 = 1e-3;
-const CHUNK_ROWS: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Probing {
@@ -185,18 +183,6 @@ fn solve(mut a: Vec<f64>, mut b: Vec<f64>, n: usize) -> Vec<f64> {
     s
 }
 
-/// The latent activations of every row, a chunk at a time, to `each(row, z)`.
-fn each_code(p: &SaeParams, x: &[f32], mut each: impl FnMut(usize, &[f32])) {
-    let mut s = Scratch::new(p.d, p.m, CHUNK_ROWS);
-    for (c, chunk) in x.chunks(CHUNK_ROWS * p.d).enumerate() {
-        let n = chunk.len() / p.d;
-        forward(p, chunk, n, &mut s, Threads::All);
-        for (r, z) in s.z[..n * p.m].chunks(p.m).enumerate() {
-            each(c * CHUNK_ROWS + r, z);
-        }
-    }
-}
-
 /// The probed classes: the most frequent labels with enough rows on both sides of the split.
 fn classes(labels: &[Option<String>]) -> Vec<String> {
     let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
@@ -237,7 +223,7 @@ pub fn probing(p: &SaeParams, set: &EmbeddingSet) -> Result<Option<Probing>> {
     let mut total = vec![0.0f64; m];
     let mut counts = vec![0usize; probed.len()];
     let mut train_rows = 0usize;
-    each_code(p, set.data(), |row, z| {
+    each_code(p, set.data(), |row, _, z, _| {
         if row % TEST_EVERY == 0 {
             return;
         }
@@ -265,7 +251,7 @@ pub fn probing(p: &SaeParams, set: &EmbeddingSet) -> Result<Option<Probing>> {
     chosen.sort_unstable();
     chosen.dedup();
     let mut features = vec![0.0f32; set.rows() * chosen.len()];
-    each_code(p, set.data(), |row, z| {
+    each_code(p, set.data(), |row, _, z, _| {
         for (k, &j) in chosen.iter().enumerate() {
             features[row * chosen.len() + k] = z[j];
         }

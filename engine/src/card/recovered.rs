@@ -11,17 +11,15 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::sae::linalg::{matmul, MatRef, Threads};
 use crate::sae::SaeParams;
 use crate::set::EmbeddingSet;
 use crate::unit::normalise;
 use crate::workspace::Workspace;
+use crate::zeroshot::score::each_logits;
 use crate::zeroshot::{self, Classifier, TaskSpec};
 
 /// CLIP's logit scale: softmax over 100 · cosine.
 pub const LOGIT_SCALE: f32 = 100.0;
-/// Rows scored at a time.
-const CHUNK_ROWS: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recovered {
@@ -40,26 +38,14 @@ pub struct Recovered {
 
 /// Mean cross-entropy and top-1 accuracy of unit rows `x` against `labels`.
 pub fn loss_and_accuracy(clf: &Classifier, x: &[f32], labels: &[usize]) -> (f64, f64) {
-    let (d, k) = (clf.dim, clf.classes.len());
-    let mut logits = vec![0.0f32; CHUNK_ROWS * k];
     let (mut loss, mut hits) = (0.0f64, 0usize);
-    for (chunk, chunk_labels) in x.chunks(CHUNK_ROWS * d).zip(labels.chunks(CHUNK_ROWS)) {
-        let rows = chunk_labels.len();
-        matmul(
-            &mut logits[..rows * k],
-            MatRef::new(chunk, rows, d),
-            MatRef::new(&clf.weights, k, d).t(),
-            false,
-            Threads::All,
-        );
-        for (row, &label) in logits[..rows * k].chunks(k).zip(chunk_labels) {
-            let scaled: Vec<f64> = row.iter().map(|&c| (LOGIT_SCALE * c) as f64).collect();
-            let top = scaled.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let log_sum = top + scaled.iter().map(|s| (s - top).exp()).sum::<f64>().ln();
-            loss += log_sum - scaled[label];
-            hits += (scaled[label] >= top) as usize;
-        }
-    }
+    each_logits(clf, x, labels, |row, label| {
+        let scaled: Vec<f64> = row.iter().map(|&c| (LOGIT_SCALE * c) as f64).collect();
+        let top = scaled.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let log_sum = top + scaled.iter().map(|s| (s - top).exp()).sum::<f64>().ln();
+        loss += log_sum - scaled[label];
+        hits += (scaled[label] >= top) as usize;
+    });
     let n = labels.len().max(1) as f64;
     (loss / n, hits as f64 / n)
 }

@@ -18,8 +18,8 @@ use crate::run::train::{evaluate_on_set, RunResults};
 use crate::run::{self, RunConfig, RunDir, RunState, Status, RESULTS_FILE, WEIGHTS_FILE};
 use crate::sae::arch::Activation;
 use crate::sae::checkpoint::{load_weights, save_weights};
+use crate::sae::evaluate::evaluate;
 use crate::sae::linalg::Threads;
-use crate::sae::step::{forward, Scratch};
 use crate::sae::{Arch, SaeParams, TrainConfig};
 use crate::set::EmbeddingSet;
 use crate::workspace::Workspace;
@@ -59,29 +59,6 @@ pub struct Imported {
     pub format: String,
 }
 
-/// Rows encoded at a time when measuring.
-const CHUNK_ROWS: usize = 1024;
-
-/// Each latent's firing frequency on `x` (rows × d): the share of rows where it is nonzero.
-pub fn firing_frequency(p: &SaeParams, x: &[f32]) -> Vec<f32> {
-    let rows = x.len() / p.d.max(1);
-    let mut counts = vec![0u64; p.m];
-    let mut scratch = Scratch::new(p.d, p.m, CHUNK_ROWS);
-    for chunk in x.chunks(CHUNK_ROWS * p.d) {
-        let n = chunk.len() / p.d;
-        forward(p, chunk, n, &mut scratch, Threads::All);
-        for z in scratch.z[..n * p.m].chunks(p.m) {
-            for (c, &v) in counts.iter_mut().zip(z) {
-                *c += (v != 0.0) as u64;
-            }
-        }
-    }
-    counts
-        .iter()
-        .map(|&c| c as f32 / rows.max(1) as f32)
-        .collect()
-}
-
 /// Writes a finished run in `format` into `out`, a folder that must not hold anything yet.
 pub fn export(ws: &Workspace, name: &str, format: Format, out: &Path) -> Result<()> {
     let (run, summary) = run::finished(ws, name)?;
@@ -103,7 +80,12 @@ pub fn export(ws: &Workspace, name: &str, format: Format, out: &Path) -> Result<
                 run: name.to_string(),
                 arch,
             };
-            saelens::write(out, &p, &origin, &firing_frequency(&p, set.data()))
+            // The firing counts evaluate already takes, over the whole set.
+            let l1 = TrainConfig::default().l1;
+            let (_, firing) = evaluate(&p, set.data(), &set.stats(), l1, None, Threads::All);
+            let rows = firing.rows.max(1) as f32;
+            let frequency: Vec<f32> = firing.counts.iter().map(|&c| c as f32 / rows).collect();
+            saelens::write(out, &p, &origin, &frequency)
         }
     }
 }

@@ -21,6 +21,7 @@ use super::Origin;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::sae::arch::Activation;
+use crate::sae::checkpoint;
 use crate::sae::SaeParams;
 use crate::tensorfile::{self, Named};
 
@@ -64,13 +65,7 @@ pub fn write(dir: &Path, p: &SaeParams, origin: &Origin, frequency: &[f32]) -> R
     fsutil::create_dir(dir)?;
     let text = serde_json::to_string_pretty(&config(p, origin)).expect("JSON values serialise");
     fsutil::write_atomic(&dir.join(CFG_FILE), text.as_bytes())?;
-    let shapes = SaeParams::shapes(p.d, p.m);
-    let mut tensors: Vec<Named> = ["W_enc", "b_enc", "W_dec", "b_dec"]
-        .into_iter()
-        .zip(shapes)
-        .zip(p.buffers())
-        .map(|((n, s), b)| Named::new(n, s, b))
-        .collect();
+    let mut tensors = checkpoint::named("", p);
     if let Activation::JumpRelu { threshold } = &p.activation {
         tensors.push(Named::new("threshold", vec![p.m], threshold));
     }

@@ -18,22 +18,12 @@ use super::floats::{self, take};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::sae::arch::Activation;
+use crate::sae::rows::transpose;
 use crate::sae::SaeParams;
 use crate::tensorfile::{self, Named};
 
 pub const CFG_FILE: &str = "cfg.json";
 pub const WEIGHTS_FILE: &str = "sae.safetensors";
-
-/// [rows, cols] → [cols, rows], row-major.
-fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0; values.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            out[c * rows + r] = values[r * cols + c];
-        }
-    }
-    out
-}
 
 /// Writes the folder; only a TopK SAE has this layout's forward.
 pub fn write(dir: &Path, p: &SaeParams, arch: &str) -> Result<()> {

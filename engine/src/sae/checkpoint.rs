@@ -27,7 +27,8 @@ pub struct Position {
     pub seed: u64,
 }
 
-fn named<'a>(prefix: &str, p: &'a SaeParams) -> Vec<Named<'a>> {
+/// The four weight tensors under SAELens' names, each prefixed (`adam_m.` for a moment).
+pub(crate) fn named<'a>(prefix: &str, p: &'a SaeParams) -> Vec<Named<'a>> {
     let shapes = SaeParams::shapes(p.d, p.m);
     TENSOR_NAMES
         .iter()

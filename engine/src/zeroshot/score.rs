@@ -25,11 +25,14 @@ impl Scores {
     }
 }
 
-/// Scores unit embeddings `x` ([labels.len(), dim]) with true class `labels`.
-pub fn score(classifier: &Classifier, x: &[f32], labels: &[usize]) -> Scores {
+/// Each row's cosines with the classes, [k], and its true class, a chunk of rows at a time.
+pub fn each_logits(
+    classifier: &Classifier,
+    x: &[f32],
+    labels: &[usize],
+    mut each: impl FnMut(&[f32], usize),
+) {
     let (d, k) = (classifier.dim, classifier.classes.len());
-    let mut per_class = vec![(0usize, 0usize); k];
-    let (mut top1, mut top5) = (0usize, 0usize);
     let mut logits = vec![0.0f32; CHUNK_ROWS * k];
     for (chunk, chunk_labels) in x.chunks(CHUNK_ROWS * d).zip(labels.chunks(CHUNK_ROWS)) {
         let rows = chunk_labels.len();
@@ -40,18 +43,27 @@ pub fn score(classifier: &Classifier, x: &[f32], labels: &[usize]) -> Scores {
             false,
             Threads::All,
         );
-        for (row, &label) in logits.chunks(k).zip(chunk_labels) {
-            let own = row[label];
-            // The rank of the true class: how many classes score strictly higher.
-            let above = row.iter().filter(|&&v| v > own).count();
-            per_class[label].1 += 1;
-            if above == 0 {
-                top1 += 1;
-                per_class[label].0 += 1;
-            }
-            top5 += (above < 5) as usize;
+        for (row, &label) in logits[..rows * k].chunks(k).zip(chunk_labels) {
+            each(row, label);
         }
     }
+}
+
+/// Scores unit embeddings `x` ([labels.len(), dim]) with true class `labels`.
+pub fn score(classifier: &Classifier, x: &[f32], labels: &[usize]) -> Scores {
+    let mut per_class = vec![(0usize, 0usize); classifier.classes.len()];
+    let (mut top1, mut top5) = (0usize, 0usize);
+    each_logits(classifier, x, labels, |row, label| {
+        let own = row[label];
+        // The rank of the true class: how many classes score strictly higher.
+        let above = row.iter().filter(|&&v| v > own).count();
+        per_class[label].1 += 1;
+        if above == 0 {
+            top1 += 1;
+            per_class[label].0 += 1;
+        }
+        top5 += (above < 5) as usize;
+    });
     let n = labels.len();
     Scores {
         top1: top1 as f64 / n.max(1) as f64,
