@@ -154,3 +154,55 @@ fn a_device_this_build_lacks_is_named_and_leaves_no_run() {
     assert!(err.contains("--features cuda"), "{err}");
     assert!(!lab.run_dir("gpu").exists());
 }
+
+#[test]
+fn a_gpu_precision_on_the_cpu_is_named_and_leaves_no_run() {
+    let lab = Lab::new();
+    demo(&lab);
+    for precision in ["bf16", "tf32"] {
+        let err = lab.fails(
+            &[
+                "--device",
+                "cpu",
+                "train",
+                "--data",
+                "demo",
+                "--lambda",
+                "1e-3",
+                "--dict",
+                "16",
+                "--precision",
+                precision,
+                "--name",
+                "p",
+            ],
+            1,
+        );
+        assert!(
+            err.contains("--precision") && err.contains(precision),
+            "{err}"
+        );
+        assert!(!lab.run_dir("p").exists());
+    }
+    let err = lab.fails(
+        &[
+            "--device",
+            "cpu",
+            "sweep",
+            "--data",
+            "demo",
+            "--lambdas",
+            "1e-3,1e-2",
+            "--dict",
+            "16",
+            "--precision",
+            "bf16",
+        ],
+        1,
+    );
+    assert!(err.contains("--precision"), "{err}");
+    assert!(
+        !lab.ws().join("runs").exists()
+            || lab.ws().join("runs").read_dir().unwrap().next().is_none()
+    );
+}

@@ -355,6 +355,11 @@ fn a_k_sweep_of_each_family_runs_through_every_command() {
         let r = row(name);
         assert_eq!(r["arch"], arch);
         assert_eq!(r["k"].as_u64(), k.map(|k| k as u64));
+        assert_eq!(
+            (&r["precision"], &r["batch"]),
+            (&"f32".into(), &64.into()),
+            "{r}"
+        );
         for key in ["gt_mcc", "gt_f1", "avg_l0", "r2"] {
             assert!(r[key].as_f64().is_some(), "{name} lacks {key}: {r}");
         }

@@ -126,18 +126,16 @@ pub fn train_throughput(
     let mut plan = BatchPlan::new(rows, config.batch, config.seed);
     let total = config.total_steps(rows);
     let steps = max_steps.unwrap_or(u64::MAX).min(total);
-    let mut batch = Vec::new();
+    let mut scratch = Vec::new();
     let mut examples = 0u64;
     let start = Instant::now();
+    trainer.hold(data, rows)?;
     for step in 0..steps {
-        let idx = plan.batch(step);
-        batch.clear();
-        for &i in idx {
-            batch.extend_from_slice(&data[i as usize * d..(i as usize + 1) * d]);
-        }
-        trainer.step(&batch, idx.len(), config.lr_at(step, total))?;
-        examples += idx.len() as u64;
+        let lr = config.lr_at(step, total);
+        examples += trainer.step_planned(&mut plan, data, step, lr, &mut scratch)? as u64;
     }
+    // The GPU's queue drains before the clock stops.
+    trainer.read()?;
     let seconds = start.elapsed().as_secs_f64();
     let snapshot = trainer.state()?;
     let truth = gt.map(|gt| Truth { gt, present: None });

@@ -112,8 +112,8 @@ fn metrics_json(ctx: &Ctx, r: &RunSummary) -> serde_json::Value {
     let mut row = json!({
         "run": r.run, "data": r.data, "lambda": t.shown_lambda(), "dict": t.dict,
         "l1_convention": t.l1.name(), "status": r.status.name(),
-        "arch": t.arch.name(), "k": t.shown_k(), "epochs": t.epochs,
-        "imported": r.imported, "card": card,
+        "arch": t.arch.name(), "k": t.shown_k(), "epochs": t.epochs, "batch": t.batch,
+        "precision": t.precision.name(), "imported": r.imported, "card": card,
     });
     if let Some(res) = &r.results {
         let m = &res.metrics;

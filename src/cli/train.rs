@@ -53,6 +53,7 @@ pub fn train(
     let set = EmbeddingSet::open(&ctx.ws, data)?;
     // Before the run is created, so an unusable device leaves nothing behind.
     let device = ctx.device.open()?;
+    config.check_device(&device)?;
     let name = match name {
         Some(n) => {
             validate_name("--name", &n)?;

@@ -34,6 +34,7 @@ pub fn sweep(
     // Every run is checked before any is made, so a bad one leaves nothing behind.
     for train in &plan.configs {
         train.validate()?;
+        train.check_device(device)?;
     }
     for train in &plan.configs {
         train.check_fits(set.rows(), set.dim())?;

@@ -23,6 +23,8 @@ use crate::sae::config::L1Convention;
 use crate::sae::evaluate::{evaluate, EvalMetrics, Truth};
 use crate::sae::gt_match::presence;
 use crate::sae::linalg::Threads;
+use crate::sae::loss::StepStats;
+use crate::sae::trainer::Reading;
 use crate::sae::{Init, SaeParams, Snapshot, TrainConfig, Trainer};
 use crate::set::{BatchPlan, EmbeddingSet};
 use candle_core::Device;
@@ -252,7 +254,8 @@ impl Loop {
         let set = req.set;
         let per_epoch = self.cfg.train.steps_per_epoch(set.rows());
         let mut plan = BatchPlan::new(set.rows(), self.cfg.train.batch, self.cfg.train.seed);
-        let mut batch = Vec::new();
+        let mut scratch = Vec::new();
+        self.trainer.hold(set.data(), set.rows())?;
         let mut window = (Instant::now(), 0u64);
         while self.trainer.step_count() < self.total {
             let step = self.trainer.step_count();
@@ -260,6 +263,7 @@ impl Loop {
             // stops this run alone.
             let stop = req.run.path(STOP_FILE);
             if req.cancel.load(Ordering::Relaxed) || stop.exists() {
+                self.read(req)?;
                 if !self.checkpoint(req, set.rows())? {
                     return Err(self.diverged(req, step, f64::NAN));
                 }
@@ -271,16 +275,24 @@ impl Loop {
                 let _ = std::fs::remove_file(&stop);
                 return Err(Error::Interrupted);
             }
-            let idx = plan.batch(step);
-            set.gather(idx, &mut batch);
             let lr = self.cfg.train.lr_at(step, self.total);
-            let stats = self.trainer.step(&batch, idx.len(), lr)?;
-            if !stats.loss.is_finite() {
-                return Err(self.diverged(req, step + 1, stats.loss));
-            }
-            window.1 += idx.len() as u64;
+            let rows = self
+                .trainer
+                .step_planned(&mut plan, set.data(), step, lr, &mut scratch)?;
+            window.1 += rows as u64;
             let done = step + 1;
-            if done.is_multiple_of(self.cfg.train.log_every) || done == self.total {
+            let log = done.is_multiple_of(self.cfg.train.log_every) || done == self.total;
+            let save = done.is_multiple_of(self.cfg.train.checkpoint_every)
+                || done.is_multiple_of(per_epoch)
+                || done == self.total;
+            // A GPU's stats are read where they are used; waiting for them every step would
+            // idle it between steps.
+            let stats = if log || save || self.trainer.wants_read() {
+                self.read(req)?
+            } else {
+                None
+            };
+            if let (true, Some(stats)) = (log, stats) {
                 let per_sec = window.1 as f64 / window.0.elapsed().as_secs_f64().max(1e-9);
                 let row = MetricsRow {
                     step: done,
@@ -301,10 +313,7 @@ impl Loop {
                 req.observer.logged(&req.run.name, &row, self.total);
                 window = (Instant::now(), 0);
             }
-            if done.is_multiple_of(self.cfg.train.checkpoint_every)
-                || done.is_multiple_of(per_epoch)
-                || done == self.total
-            {
+            if save {
                 if !self.checkpoint(req, set.rows())? {
                     return Err(self.diverged(req, done, f64::NAN));
                 }
@@ -312,6 +321,16 @@ impl Loop {
             }
         }
         self.finish(req)
+    }
+
+    /// The last step's stats (None when no step was taken since the last read), or the
+    /// run's end when a step's loss was not finite.
+    fn read(&mut self, req: &TrainRequest) -> Result<Option<StepStats>> {
+        match self.trainer.read()? {
+            Reading::Nothing => Ok(None),
+            Reading::Stats(stats) => Ok(Some(stats)),
+            Reading::Diverged { step, loss } => Err(self.diverged(req, step, loss)),
+        }
     }
 
     /// Saves a checkpoint unless the weights hold a NaN or infinity (then returns false and

@@ -9,6 +9,7 @@ use super::family_state::FamilyState;
 use super::family_step::{Select, Spec};
 use super::loss::{self, BatchSums, StepStats};
 use super::model::{self, top_k_cut};
+use super::products::Products;
 use crate::error::{Error, Result};
 
 /// Weights as tensors: W_enc [d, m], b_enc [m], W_dec [m, d], b_dec [d].
@@ -20,7 +21,8 @@ pub struct DeviceFamily {
     dead_after: f64,
     /// Steps since each latent fired. [m]
     since_fired: Tensor,
-    pub batch_threshold: f32,
+    /// BatchTopK's running inference threshold. []
+    pub batch_threshold: Tensor,
     /// JumpReLU: θ and its Adam moments. [m] each
     pub theta: Option<[Tensor; 3]>,
     /// Per prefix s: 1 where latent j < p_s. [1, m] each
@@ -29,12 +31,16 @@ pub struct DeviceFamily {
     segment_masks: Vec<Tensor>,
 }
 
-/// A step's gradients (None when the loss is not finite) and stats.
+/// A step's gradients and its sums, left on the device: nothing here waits for the GPU.
 pub struct FamilyStep {
-    pub stats: StepStats,
-    pub grads: Option<(Four, Option<Tensor>)>,
-    /// BatchTopK's cut-off in this batch.
-    pub cut: Option<f32>,
+    /// The sums [`DeviceFamily::stats`] reads: SSE, the prefixes' SSE, AuxK's SSE, Σz, active
+    /// and dead latents, and BatchTopK's cut-off. [7]
+    pub sums: Tensor,
+    pub grads: Four,
+    /// JumpReLU's ∂θ. [m]
+    pub g_theta: Option<Tensor>,
+    /// BatchTopK's cut-off in this batch (f32::MAX when nothing was kept). []
+    pub cut: Option<Tensor>,
 }
 
 /// 1 where start ≤ j < end, else 0. [1, m]
@@ -76,7 +82,7 @@ impl DeviceFamily {
             spec,
             dead_after: dead_after as f64,
             since_fired: Tensor::from_vec(since, m, device)?,
-            batch_threshold: state.batch_threshold,
+            batch_threshold: Tensor::new(state.batch_threshold, device)?,
             theta,
             prefix_masks,
             segment_masks,
@@ -92,7 +98,7 @@ impl DeviceFamily {
         };
         Ok(FamilyState {
             since_fired: host(&self.since_fired)?.iter().map(|&n| n as u32).collect(),
-            batch_threshold: self.batch_threshold,
+            batch_threshold: self.batch_threshold.to_scalar::<f32>()?,
             threshold,
             threshold_m,
             threshold_v,
@@ -129,12 +135,13 @@ impl DeviceFamily {
         })
     }
 
-    /// Forward and backward of one batch x: [B, d] through `params`.
-    pub fn step(&mut self, params: &Four, x: &Tensor) -> Result<FamilyStep> {
+    /// Forward and backward of one batch x: [B, d] through `params`, its products at `mm`'s
+    /// precision.
+    pub fn step(&mut self, mm: &Products, params: &Four, x: &Tensor) -> Result<FamilyStep> {
         let [w_enc, b_enc, w_dec, b_dec] = params;
         let (rows, d) = x.dims2()?;
         let scale = 2.0 / (rows * d) as f64;
-        let (centred, pre) = model::pre_activation(x, w_enc, b_enc, b_dec)?;
+        let (centred, pre) = model::pre_activation(mm, x, w_enc, b_enc, b_dec)?;
         let pos = pre.relu()?;
         let (mask, cut) = self.select(&pre, &pos)?;
         let z = (&pos * &mask)?;
@@ -149,7 +156,7 @@ impl DeviceFamily {
         let mut sse_full = sse_prefixes.clone();
         let mut full_recon = None;
         for mask_s in &self.prefix_masks {
-            let recon = model::decode(&z.broadcast_mul(mask_s)?, w_dec, b_dec)?;
+            let recon = model::decode(mm, &z.broadcast_mul(mask_s)?, w_dec, b_dec)?;
             let diff = (&recon - x)?;
             sse_full = diff.sqr()?.sum_all()?;
             sse_prefixes = (sse_prefixes + &sse_full)?;
@@ -171,8 +178,8 @@ impl DeviceFamily {
         let mut dz = pre.zeros_like()?;
         let mut g_w_dec = w_dec.zeros_like()?;
         for (g_s, seg) in g.iter().zip(&self.segment_masks) {
-            dz = (dz + g_s.matmul(&w_dec_t)?.broadcast_mul(seg)?)?;
-            g_w_dec = (g_w_dec + z.broadcast_mul(seg)?.t()?.matmul(g_s)?)?;
+            dz = (dz + mm.mm(g_s, &w_dec_t)?.broadcast_mul(seg)?)?;
+            g_w_dec = (g_w_dec + mm.mm(&z.broadcast_mul(seg)?.t()?, g_s)?)?;
         }
         let mut dpre = (&dz * &mask)?;
         let mut aux_sse = Tensor::zeros((), DType::F32, x.device())?;
@@ -184,15 +191,15 @@ impl DeviceFamily {
             let residual = (x - &full_recon)?.detach();
             // Nothing at all while no latent is dead, as on the CPU.
             let any_dead = dead.max(0)?;
-            let aux_diff = (z_aux.matmul(w_dec)? - residual)?.broadcast_mul(&any_dead)?;
+            let aux_diff = (mm.mm(&z_aux, w_dec)? - residual)?.broadcast_mul(&any_dead)?;
             aux_sse = aux_diff.sqr()?.sum_all()?;
             let g_aux = (aux_diff * (scale * self.spec.aux_coef))?;
-            dpre = (dpre + (g_aux.matmul(&w_dec_t)? * &aux_mask)?)?;
-            g_w_dec = (g_w_dec + z_aux.t()?.matmul(&g_aux)?)?;
+            dpre = (dpre + (mm.mm(&g_aux, &w_dec_t)? * &aux_mask)?)?;
+            g_w_dec = (g_w_dec + mm.mm(&z_aux.t()?, &g_aux)?)?;
         }
-        let g_w_enc = centred.t()?.matmul(&dpre)?;
+        let g_w_enc = mm.mm(&centred.t()?, &dpre)?;
         let g_b_enc = dpre.sum(0)?;
-        let through_encoder = w_enc.matmul(&g_b_enc.unsqueeze(1)?)?.squeeze(1)?;
+        let through_encoder = mm.mm(w_enc, &g_b_enc.unsqueeze(1)?)?.squeeze(1)?;
         let g_b_dec = (g[0].sum(0)? - through_encoder)?;
         let g_theta = self.theta_grad(&pre, &dz)?;
 
@@ -213,10 +220,18 @@ impl DeviceFamily {
                 cut_value,
             ],
             0,
-        )?
-        .to_dtype(DType::F64)?
-        .to_vec1::<f64>()?;
-        let m = w_dec.dim(0)?;
+        )?;
+        Ok(FamilyStep {
+            sums,
+            grads: [g_w_enc, g_b_enc, g_w_dec, g_b_dec],
+            g_theta,
+            cut,
+        })
+    }
+
+    /// A step's stats from its [`FamilyStep::sums`], read to the host, for a batch of `rows`
+    /// rows of `d` dimensions and `m` latents.
+    pub fn stats(&self, sums: &[f64], rows: usize, d: usize, m: usize) -> StepStats {
         let batch = BatchSums {
             rows,
             sse: sums[0],
@@ -225,16 +240,20 @@ impl DeviceFamily {
             l1: sums[3],
             active: sums[4] as u64,
         };
-        let stats = StepStats {
+        StepStats {
             dead_frac: Some(sums[5] / m as f64),
             ..loss::stats(&batch, &self.spec.loss_terms(d))
-        };
-        let finite = stats.loss.is_finite();
-        Ok(FamilyStep {
-            stats,
-            cut: cut.map(|_| sums[6] as f32).filter(|&c| c < f32::MAX),
-            grads: finite.then_some(([g_w_enc, g_b_enc, g_w_dec, g_b_dec], g_theta)),
-        })
+        }
+    }
+
+    /// Moves BatchTopK's threshold towards this batch's cut-off (kept when nothing was
+    /// kept), on the device: `followed` of family_state.rs.
+    pub fn follow_cut(&mut self, cut: &Tensor, rate: f32) -> Result<()> {
+        let old = &self.batch_threshold;
+        let moved = (old + ((cut - old)? * f64::from(rate))?)?;
+        let followed = old.eq(0f32)?.where_cond(cut, &moved)?;
+        self.batch_threshold = cut.lt(f32::MAX)?.where_cond(&followed, old)?;
+        Ok(())
     }
 
     /// JumpReLU's ∂θ through the rectangle kernel (None for the other families).

@@ -1,19 +1,27 @@
 //! The training step of `step.rs` (ReLU) and of the other families (`candle_family.rs`),
 //! written in candle tensor ops so it runs on CUDA and Metal. Same equations, same Adam;
 //! checked against the CPU paths in `tests.rs`.
+//!
+//! Nothing in a step waits for the device: the training set can be held on it (`hold`), a
+//! batch is picked there from the epoch's order, and a step's sums stay there until `read`
+//! asks for them (the run's log and checkpoint steps). A step whose loss is not finite is
+//! remembered on the device, and `read` names the first one.
+
+use std::ops::Range;
 
 use candle_core::{DType, Device, Tensor, D};
 
 use super::adam::{bias_corrected, Adam};
 use super::candle_family::{DeviceFamily, FamilyStep};
 use super::config::{TrainConfig, ADAM_BETA1, ADAM_BETA2, ADAM_EPS};
-use super::family_state::{followed, FamilyState};
+use super::family_state::FamilyState;
 use super::family_trainer::{inference_activation, spec_of, THRESHOLD_RATE};
 use super::loss::{BatchSums, StepStats};
 use super::params::SaeParams;
+use super::products::Products;
 use super::snapshot::Snapshot;
 use super::{model, step};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Weights (or moments) as tensors, in `TENSOR_NAMES` order: W_enc [d, m], b_enc [m],
 /// W_dec [m, d], b_dec [d].
@@ -30,6 +38,67 @@ pub struct CandleTrainer {
     t: u64,
     /// The TopK family's or JumpReLU's state (None for ReLU).
     family: Option<DeviceFamily>,
+    products: Products,
+    /// The training set, when held on the device.
+    held: Option<Held>,
+    /// The last step's sums, not yet read.
+    last: Option<Sums>,
+    /// Steps since the last read, and the first of them (counted from 1) whose loss was not
+    /// finite (`NOT_YET` while none). [] each, f32 (Metal has no f64): exact to 2²⁴ steps
+    /// between reads
+    since_read: Tensor,
+    first_bad: Tensor,
+    /// The step count at the last read.
+    read_at: u64,
+}
+
+/// The set's rows on the device, and one epoch's order of them.
+struct Held {
+    /// [n, d]
+    rows: Tensor,
+    /// The epoch whose order `order` holds. [n], u32
+    epoch: Option<u64>,
+    order: Tensor,
+}
+
+/// A step's sums on the device, and its batch's size.
+struct Sums {
+    sums: Tensor,
+    rows: usize,
+}
+
+/// `first_bad` while every step's loss was finite: past any step count.
+const NOT_YET: f32 = 1e30;
+
+/// The most steps between reads: the f32 count of `since_read` is exact well below this.
+const MAX_UNREAD: u64 = 1 << 20;
+
+/// The most bytes of a set `hold` puts on the device: the rest of the memory is the
+/// trainer's, and a larger set trains from host batches.
+pub const HOLD_LIMIT_BYTES: usize = 16 << 30;
+
+/// A batch for [`CandleTrainer::step`].
+pub enum Batch<'a> {
+    /// Rows gathered on the host: x [rows, d], row-major.
+    Rows(&'a [f32], usize),
+    /// Rows `order[range]` of the held set, `order` being `epoch`'s permutation.
+    Held {
+        epoch: u64,
+        order: &'a [u32],
+        range: Range<usize>,
+    },
+}
+
+/// What [`CandleTrainer::read`] finds.
+pub enum Reading {
+    /// No step since the last read.
+    Nothing,
+    Stats(StepStats),
+    /// The first step whose loss was not finite (1-based), and its loss when it was the last.
+    Diverged {
+        step: u64,
+        loss: f64,
+    },
 }
 
 fn upload(p: &SaeParams, device: &Device) -> Result<Four> {
@@ -69,6 +138,7 @@ impl CandleTrainer {
                 device,
             )?),
         };
+        let products = Products::for_run(config.precision, device)?;
         Ok(CandleTrainer {
             family,
             config,
@@ -79,7 +149,52 @@ impl CandleTrainer {
             moment1: upload(&adam.m, device)?,
             moment2: upload(&adam.v, device)?,
             t: adam.t,
+            products,
+            held: None,
+            last: None,
+            since_read: Tensor::new(0f32, device)?,
+            first_bad: Tensor::new(NOT_YET, device)?,
+            read_at: adam.t,
         })
+    }
+
+    /// Puts the set's rows [n, d] on the device for `Batch::Held`; false (and nothing held)
+    /// when it is larger than `HOLD_LIMIT_BYTES` or the device has no room for it.
+    pub fn hold(&mut self, data: &[f32], rows: usize) -> Result<bool> {
+        if std::mem::size_of_val(data) > HOLD_LIMIT_BYTES {
+            return Ok(false);
+        }
+        let Ok(on_device) = Tensor::from_slice(data, (rows, self.d), &self.device) else {
+            return Ok(false);
+        };
+        self.held = Some(Held {
+            rows: on_device,
+            epoch: None,
+            order: Tensor::zeros(0, DType::U32, &self.device)?,
+        });
+        Ok(true)
+    }
+
+    /// The batch's rows on the device. [rows, d]
+    fn batch_rows(&mut self, batch: Batch<'_>) -> Result<Tensor> {
+        match batch {
+            Batch::Rows(x, rows) => Ok(Tensor::from_slice(x, (rows, self.d), &self.device)?),
+            Batch::Held {
+                epoch,
+                order,
+                range,
+            } => {
+                let Some(held) = self.held.as_mut() else {
+                    return Err(Error::invalid("batch", "no set is held on the device"));
+                };
+                if held.epoch != Some(epoch) {
+                    held.order = Tensor::from_slice(order, order.len(), &self.device)?;
+                    held.epoch = Some(epoch);
+                }
+                let picked = held.order.narrow(0, range.start, range.len())?;
+                Ok(held.rows.index_select(&picked, 0)?)
+            }
+        }
     }
 
     pub fn step_count(&self) -> u64 {
@@ -109,25 +224,89 @@ impl CandleTrainer {
         })
     }
 
-    /// One step on a batch x: [rows, d] (host memory). Weights are kept when the loss is not
-    /// finite.
-    pub fn step(&mut self, x: &[f32], rows: usize, lr: f64) -> Result<StepStats> {
-        let x = Tensor::from_slice(x, (rows, self.d), &self.device)?;
-        let Some(mut family) = self.family.take() else {
-            return self.step_relu(&x, rows, lr);
+    /// One step on a batch, at learning rate `lr`. Nothing is read back: see `read`.
+    pub fn step(&mut self, batch: Batch<'_>, lr: f64) -> Result<()> {
+        let x = self.batch_rows(batch)?;
+        let rows = x.dim(0)?;
+        let sums = match self.family.take() {
+            None => self.step_relu(&x, rows, lr)?,
+            Some(mut family) => {
+                let sums = self.step_family(&mut family, &x, lr);
+                self.family = Some(family);
+                sums?
+            }
         };
-        let stats = self.step_family(&mut family, &x, lr);
-        self.family = Some(family);
-        stats
+        self.note_finite(&sums)?;
+        self.last = Some(Sums { sums, rows });
+        Ok(())
     }
 
-    fn step_family(&mut self, family: &mut DeviceFamily, x: &Tensor, lr: f64) -> Result<StepStats> {
-        let FamilyStep { stats, grads, cut } = family.step(&self.params, x)?;
-        let Some((mut grads, g_theta)) = grads else {
-            return Ok(stats);
+    /// Counts the step and, when one of its sums is not finite, remembers it (the first).
+    fn note_finite(&mut self, sums: &Tensor) -> Result<()> {
+        // |x| ≤ f32::MAX is false for ±∞ and NaN alike.
+        let finite = sums
+            .abs()?
+            .le(f64::from(f32::MAX))?
+            .to_dtype(DType::F32)?
+            .min(0)?;
+        self.since_read = (&self.since_read + 1.0)?;
+        // The step's number where it was not finite, NOT_YET past it where it was.
+        let this = ((&finite * f64::from(NOT_YET))? + &self.since_read)?;
+        self.first_bad = self.first_bad.minimum(&this)?;
+        Ok(())
+    }
+
+    /// Whether so many steps went unread that the next must be read.
+    pub fn wants_read(&self) -> bool {
+        self.t - self.read_at >= MAX_UNREAD
+    }
+
+    /// The last step's stats, or the first step since the last read whose loss was not
+    /// finite: the one place a step waits for the device.
+    pub fn read(&mut self) -> Result<Reading> {
+        let Some(Sums { sums, rows }) = self.last.take() else {
+            return Ok(Reading::Nothing);
         };
+        let first_bad = self.first_bad.to_scalar::<f32>()?;
+        let sums: Vec<f64> = sums.to_vec1::<f32>()?.into_iter().map(f64::from).collect();
+        let stats = match &self.family {
+            Some(family) => family.stats(&sums, rows, self.d, self.m),
+            None => self.relu_stats(&sums, rows),
+        };
+        let read_at = std::mem::replace(&mut self.read_at, self.t);
+        self.since_read = self.since_read.zeros_like()?;
+        self.first_bad = (self.first_bad.zeros_like()? + f64::from(NOT_YET))?;
+        if first_bad < NOT_YET {
+            let step = read_at + first_bad as u64;
+            let loss = if step == self.t { stats.loss } else { f64::NAN };
+            return Ok(Reading::Diverged { step, loss });
+        }
+        Ok(Reading::Stats(stats))
+    }
+
+    /// A step on host rows and its stats read at once (the tests' CPU comparisons).
+    #[cfg(test)]
+    pub fn step_read(&mut self, x: &[f32], rows: usize, lr: f64) -> Result<StepStats> {
+        self.step(Batch::Rows(x, rows), lr)?;
+        match self.read()? {
+            Reading::Stats(stats) => Ok(stats),
+            Reading::Diverged { step, loss } => Err(Error::invalid(
+                "step",
+                format!("step {step}'s loss is {loss}"),
+            )),
+            Reading::Nothing => Err(Error::invalid("step", "nothing to read")),
+        }
+    }
+
+    fn step_family(&mut self, family: &mut DeviceFamily, x: &Tensor, lr: f64) -> Result<Tensor> {
+        let FamilyStep {
+            sums,
+            mut grads,
+            g_theta,
+            cut,
+        } = family.step(&self.products, &self.params, x)?;
         if let Some(cut) = cut {
-            family.batch_threshold = followed(family.batch_threshold, cut, THRESHOLD_RATE);
+            family.follow_cut(&cut, THRESHOLD_RATE)?;
         }
         if let (Some(g), Some([theta, m, v])) = (g_theta, family.theta.as_mut()) {
             let t = self.t + 1;
@@ -150,7 +329,7 @@ impl CandleTrainer {
         if self.config.unit_norm_decoder {
             self.normalise_decoder()?;
         }
-        Ok(stats)
+        Ok(sums)
     }
 
     fn normalise_decoder(&mut self) -> Result<()> {
@@ -160,43 +339,42 @@ impl CandleTrainer {
         Ok(())
     }
 
-    fn step_relu(&mut self, x: &Tensor, rows: usize, lr: f64) -> Result<StepStats> {
-        let (d, m) = (self.d, self.m);
+    /// ReLU + L1's step; its sums (SSE, Σz, active latents) stay on the device. [3]
+    fn step_relu(&mut self, x: &Tensor, rows: usize, lr: f64) -> Result<Tensor> {
+        let mm = self.products;
         let [w_enc, b_enc, w_dec, b_dec] = &self.params;
-        let (centred, pre) = model::pre_activation(x, w_enc, b_enc, b_dec)?;
+        let (centred, pre) = model::pre_activation(&mm, x, w_enc, b_enc, b_dec)?;
         let z = pre.relu()?;
-        let diff = (model::decode(&z, w_dec, b_dec)? - x)?;
+        let diff = (model::decode(&mm, &z, w_dec, b_dec)? - x)?;
         let active = z.gt(0f32)?.to_dtype(DType::F32)?;
         let sums = Tensor::stack(
             &[diff.sqr()?.sum_all()?, z.sum_all()?, active.sum_all()?],
             0,
-        )?
-        .to_dtype(DType::F64)?
-        .to_vec1::<f64>()?;
-        let l1_div = self.config.l1.divisor(rows, m);
-        let stats = step::stats(
-            &BatchSums::plain(rows, sums[0], sums[1], sums[2] as u64),
-            d,
-            m,
-            self.config.lambda,
-            self.config.l1,
-        );
-        if !stats.loss.is_finite() {
-            return Ok(stats);
-        }
+        )?;
+        let l1_div = self.config.l1.divisor(rows, self.m);
         // Gradients, as in step.rs.
-        let g = (diff * (2.0 / (rows * d) as f64))?;
-        let grad_w_dec = z.t()?.matmul(&g)?;
-        let dpre = ((g.matmul(&w_dec.t()?)? + self.config.lambda / l1_div)? * &active)?;
+        let g = (diff * (2.0 / (rows * self.d) as f64))?;
+        let grad_w_dec = mm.mm(&z.t()?, &g)?;
+        let dpre = ((mm.mm(&g, &w_dec.t()?)? + self.config.lambda / l1_div)? * &active)?;
         let grad_b_enc = dpre.sum(0)?;
-        let grad_w_enc = centred.t()?.matmul(&dpre)?;
-        let through_encoder = w_enc.matmul(&grad_b_enc.unsqueeze(1)?)?.squeeze(1)?;
+        let grad_w_enc = mm.mm(&centred.t()?, &dpre)?;
+        let through_encoder = mm.mm(w_enc, &grad_b_enc.unsqueeze(1)?)?.squeeze(1)?;
         let grad_b_dec = (g.sum(0)? - through_encoder)?;
         self.adam_update([grad_w_enc, grad_b_enc, grad_w_dec, grad_b_dec], lr)?;
         if self.config.unit_norm_decoder {
             self.normalise_decoder()?;
         }
-        Ok(stats)
+        Ok(sums)
+    }
+
+    fn relu_stats(&self, sums: &[f64], rows: usize) -> StepStats {
+        step::stats(
+            &BatchSums::plain(rows, sums[0], sums[1], sums[2] as u64),
+            self.d,
+            self.m,
+            self.config.lambda,
+            self.config.l1,
+        )
     }
 
     fn adam_update(&mut self, grads: Four, lr: f64) -> Result<()> {

@@ -45,6 +45,30 @@ impl L1Convention {
     }
 }
 
+/// The matrix products' arithmetic on a GPU. Weights, gradients and Adam's moments are f32
+/// in every case; only the products' inputs (bf16) or their multiply units (tf32) change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Full f32 products: the CPU's arithmetic, and what agreement checks compare.
+    #[default]
+    F32,
+    /// f32 products on CUDA's TF32 tensor cores (10-bit mantissa inputs, f32 sums).
+    Tf32,
+    /// Products of bf16 copies of the operands, summed in f32; f32 master weights.
+    Bf16,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Tf32 => "tf32",
+            Precision::Bf16 => "bf16",
+        }
+    }
+}
+
 /// How the decoder bias starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -102,6 +126,8 @@ pub struct TrainConfig {
     /// scaled to the data's mean norm).
     pub jump_bandwidth: f64,
     pub jump_init_threshold: f64,
+    /// The matrix products' arithmetic on a GPU (the CPU trainer is f32 only).
+    pub precision: Precision,
 }
 
 /// AuxK's defaults (Gao et al. 2024: k_aux 512, weight 1/32).
@@ -149,6 +175,7 @@ impl Default for TrainConfig {
             decay_steps: 0,
             jump_bandwidth: JUMP_BANDWIDTH,
             jump_init_threshold: JUMP_INIT_THRESHOLD,
+            precision: Precision::F32,
         }
     }
 }
@@ -228,6 +255,28 @@ impl TrainConfig {
             );
         }
         Ok(())
+    }
+
+    /// Refuses a precision the device's trainer does not have: the CPU trains in f32 alone,
+    /// and TF32 is CUDA's.
+    pub fn check_device(&self, device: &candle_core::Device) -> Result<()> {
+        let p = self.precision;
+        let why = match device {
+            candle_core::Device::Cpu if p != Precision::F32 => {
+                "is a GPU's arithmetic; the CPU trainer computes in f32"
+            }
+            candle_core::Device::Metal(_) if p == Precision::Tf32 => {
+                "is CUDA's tensor-core arithmetic; Metal has f32 and bf16"
+            }
+            _ => return Ok(()),
+        };
+        Err(Error::invalid(
+            "--precision",
+            format!(
+                "{} {why}: pass --precision f32 (or bf16 on a GPU), or train with --device cuda",
+                p.name()
+            ),
+        ))
     }
 
     /// k for the families that use it (the default when none was given).

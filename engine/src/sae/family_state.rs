@@ -48,7 +48,7 @@ impl FamilyState {
 }
 
 /// A running threshold moved toward `cut` at `rate` (started at the first cut it sees).
-pub fn followed(threshold: f32, cut: f32, rate: f32) -> f32 {
+fn followed(threshold: f32, cut: f32, rate: f32) -> f32 {
     if threshold == 0.0 {
         cut
     } else {

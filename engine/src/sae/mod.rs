@@ -17,18 +17,21 @@ pub mod linalg;
 pub mod loss;
 pub mod model;
 pub mod params;
+pub mod products;
 pub mod rows;
 pub mod snapshot;
 pub mod step;
 pub mod trainer;
 
 #[cfg(test)]
+mod candle_tests;
+#[cfg(test)]
 mod family_tests;
 #[cfg(test)]
 mod tests;
 
 pub use arch::{Activation, Arch};
-pub use config::{BiasInit, L1Convention, TrainConfig};
+pub use config::{BiasInit, L1Convention, Precision, TrainConfig};
 pub use evaluate::{evaluate, EvalMetrics, Truth};
 pub use init::Init;
 pub use model::Sae;

@@ -13,6 +13,7 @@ use candle_core::{DType, Device, Tensor, D};
 
 use super::arch::Activation;
 use super::params::SaeParams;
+use super::products::Products;
 use crate::error::Result;
 
 pub struct Sae {
@@ -53,7 +54,7 @@ impl Sae {
 
     /// x: [n, d] → z: [n, m]
     pub fn encode(&self, x: &Tensor) -> Result<Tensor> {
-        let (_, pre) = pre_activation(x, &self.w_enc, &self.b_enc, &self.b_dec)?;
+        let (_, pre) = pre_activation(&Products::EXACT, x, &self.w_enc, &self.b_enc, &self.b_dec)?;
         let pos = pre.relu()?;
         let keep = match &self.act {
             DeviceActivation::Relu => return Ok(pos),
@@ -65,7 +66,7 @@ impl Sae {
 
     /// z: [n, m] → x̂: [n, d]
     pub fn decode(&self, z: &Tensor) -> Result<Tensor> {
-        decode(z, &self.w_dec, &self.b_dec)
+        decode(&Products::EXACT, z, &self.w_dec, &self.b_dec)
     }
 
     /// x: [n, d] → (z, x̂)
@@ -79,19 +80,20 @@ impl Sae {
 /// The encoder before its activation: x: [n, d] → (x − b_dec: [n, d], pre: [n, m]).
 /// w_enc: [d, m], b_enc: [m], b_dec: [d]
 pub fn pre_activation(
+    mm: &Products,
     x: &Tensor,
     w_enc: &Tensor,
     b_enc: &Tensor,
     b_dec: &Tensor,
 ) -> Result<(Tensor, Tensor)> {
     let centred = x.broadcast_sub(b_dec)?;
-    let pre = centred.matmul(w_enc)?.broadcast_add(b_enc)?;
+    let pre = mm.mm(&centred, w_enc)?.broadcast_add(b_enc)?;
     Ok((centred, pre))
 }
 
 /// The decoder: z: [n, m] → x̂: [n, d]. w_dec: [m, d], b_dec: [d]
-pub fn decode(z: &Tensor, w_dec: &Tensor, b_dec: &Tensor) -> Result<Tensor> {
-    Ok(z.matmul(w_dec)?.broadcast_add(b_dec)?)
+pub fn decode(mm: &Products, z: &Tensor, w_dec: &Tensor, b_dec: &Tensor) -> Result<Tensor> {
+    Ok(mm.mm(z, w_dec)?.broadcast_add(b_dec)?)
 }
 
 /// Halvings of the bisection interval [0, max]: the cut separates the k-th from the (k+1)-th

@@ -17,11 +17,17 @@ use super::linalg::Threads;
 use super::params::SaeParams;
 use super::step::{forward_backward, Scratch, StepStats};
 use crate::error::{Error, Result};
+use crate::set::BatchPlan;
 
+pub use super::candle_trainer::{Batch, Reading};
 pub use super::snapshot::Snapshot;
 
 pub struct Trainer {
     backend: Backend,
+    /// Whether `hold` put the training set on the device.
+    held: bool,
+    /// The CPU trainers' last step's stats and the step they were taken at (1-based).
+    last: Option<(StepStats, u64)>,
 }
 
 enum Backend {
@@ -88,6 +94,7 @@ impl Trainer {
         } = snapshot;
         // From here on the state is None exactly for ReLU.
         check_family(&config, family.as_ref(), params.m)?;
+        config.check_device(device)?;
         let backend = match (device, family) {
             (Device::Cpu, None) => Backend::Cpu(Box::new(CpuTrainer {
                 scratch: Scratch::new(params.d, params.m, config.batch),
@@ -109,7 +116,63 @@ impl Trainer {
                 config, &params, &adam, family, mean_norm, gpu,
             )?)),
         };
-        Ok(Trainer { backend })
+        Ok(Trainer {
+            backend,
+            held: false,
+            last: None,
+        })
+    }
+
+    /// Puts the training set [rows, d] on the GPU so that batches are picked there
+    /// (`Batch::Held`); false where it stays on the host (the CPU trainers, or a set too large).
+    pub fn hold(&mut self, data: &[f32], rows: usize) -> Result<bool> {
+        if let Backend::Candle(g) = &mut self.backend {
+            self.held = g.hold(data, rows)?;
+        }
+        Ok(self.held)
+    }
+
+    /// Step `step` of `plan` over `data` [rows, d]: its batch is picked on the device when
+    /// the set is held there, else gathered into `scratch`. Returns the batch's row count.
+    pub fn step_planned(
+        &mut self,
+        plan: &mut BatchPlan,
+        data: &[f32],
+        step: u64,
+        lr: f64,
+        scratch: &mut Vec<f32>,
+    ) -> Result<usize> {
+        let (epoch, order, range) = plan.in_epoch(step);
+        let rows = range.len();
+        if self.held {
+            self.step(
+                Batch::Held {
+                    epoch,
+                    order,
+                    range,
+                },
+                lr,
+            )?;
+        } else {
+            let d = data.len() / order.len().max(1);
+            scratch.clear();
+            for &i in &order[range] {
+                let i = i as usize;
+                scratch.extend_from_slice(&data[i * d..(i + 1) * d]);
+            }
+            self.step(Batch::Rows(scratch, rows), lr)?;
+        }
+        Ok(rows)
+    }
+
+    /// Whether the last step should be read even where its stats are not used: always on
+    /// the CPU, where reading costs nothing and a divergence stops the run at once; on a GPU
+    /// when too many steps went unread.
+    pub fn wants_read(&self) -> bool {
+        match &self.backend {
+            Backend::Candle(g) => g.wants_read(),
+            _ => true,
+        }
     }
 
     /// Steps taken so far.
@@ -121,15 +184,50 @@ impl Trainer {
         }
     }
 
-    /// One optimiser step at learning rate `lr` on a batch x: [rows, d]. Returns the batch's
-    /// stats before the update. Weights are left untouched when the loss is not finite (a
-    /// non-finite gradient makes the next step's loss non-finite, which the caller catches
-    /// before any checkpoint).
-    pub fn step(&mut self, x: &[f32], rows: usize, lr: f64) -> Result<StepStats> {
-        match &mut self.backend {
-            Backend::Cpu(c) => Ok(c.step(x, rows, lr)),
-            Backend::Family(f) => Ok(f.step(x, rows, lr)),
-            Backend::Candle(g) => g.step(x, rows, lr),
+    /// One optimiser step at learning rate `lr` on a batch. On the CPU a step whose loss is
+    /// not finite leaves the weights untouched; on a GPU it is not waited for, and `read`
+    /// names it before any checkpoint can keep what followed it.
+    pub fn step(&mut self, batch: Batch<'_>, lr: f64) -> Result<()> {
+        let at = self.step_count() + 1;
+        let stats = match (&mut self.backend, batch) {
+            (Backend::Candle(g), batch) => return g.step(batch, lr),
+            (_, Batch::Held { .. }) => {
+                return Err(Error::invalid("batch", "the CPU trainers hold no set"))
+            }
+            (Backend::Cpu(c), Batch::Rows(x, rows)) => c.step(x, rows, lr),
+            (Backend::Family(f), Batch::Rows(x, rows)) => f.step(x, rows, lr),
+        };
+        self.last = Some((stats, at));
+        Ok(())
+    }
+
+    /// The last step's stats before its update, or the first step since the last read whose
+    /// loss was not finite. On a GPU this waits for the device.
+    pub fn read(&mut self) -> Result<Reading> {
+        if let Backend::Candle(g) = &mut self.backend {
+            return g.read();
+        }
+        Ok(match self.last.take() {
+            None => Reading::Nothing,
+            Some((stats, step)) if !stats.loss.is_finite() => Reading::Diverged {
+                step,
+                loss: stats.loss,
+            },
+            Some((stats, _)) => Reading::Stats(stats),
+        })
+    }
+
+    /// A step on host rows and its stats read at once (the tests' comparisons).
+    #[cfg(test)]
+    pub fn step_read(&mut self, x: &[f32], rows: usize, lr: f64) -> Result<StepStats> {
+        self.step(Batch::Rows(x, rows), lr)?;
+        match self.read()? {
+            Reading::Stats(stats) => Ok(stats),
+            Reading::Diverged { step, loss } => Err(Error::invalid(
+                "step",
+                format!("step {step}'s loss is {loss}"),
+            )),
+            Reading::Nothing => Err(Error::invalid("step", "nothing to read")),
         }
     }
 

@@ -1,6 +1,8 @@
 //! The data order: a fresh seeded permutation of the rows each epoch, so that the batch for any
 //! step can be recomputed from (seed, rows, step) alone — which is all a checkpoint must keep.
 
+use std::ops::Range;
+
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -30,6 +32,12 @@ impl BatchPlan {
 
     /// The row indices of global step `step` (0-based); the last batch of an epoch may be short.
     pub fn batch(&mut self, step: u64) -> &[u32] {
+        let (_, order, range) = self.in_epoch(step);
+        &order[range]
+    }
+
+    /// Step `step`'s epoch, that epoch's order, and the step's range of it.
+    pub fn in_epoch(&mut self, step: u64) -> (u64, &[u32], Range<usize>) {
         let per_epoch = self.steps_per_epoch();
         let (epoch, within) = (step / per_epoch, (step % per_epoch) as usize);
         if self.epoch.as_ref().map(|e| e.0) != Some(epoch) {
@@ -37,7 +45,7 @@ impl BatchPlan {
         }
         let order = &self.epoch.as_ref().expect("set above").1;
         let start = within * self.batch;
-        &order[start..(start + self.batch).min(self.rows)]
+        (epoch, order, start..(start + self.batch).min(self.rows))
     }
 }
 

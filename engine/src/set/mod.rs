@@ -217,14 +217,6 @@ impl EmbeddingSet {
         &self.data()[i * self.dim()..(i + 1) * self.dim()]
     }
 
-    /// Copies the rows `idx` into `out` (cleared first). shape: [idx.len(), d]
-    pub fn gather(&self, idx: &[u32], out: &mut Vec<f32>) {
-        out.clear();
-        for &i in idx {
-            out.extend_from_slice(self.row(i as usize));
-        }
-    }
-
     /// The per-dimension mean and the total sum of squares about it.
     pub fn stats(&self) -> DataStats {
         DataStats::of(self.data(), self.dim())

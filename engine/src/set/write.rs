@@ -159,9 +159,7 @@ mod tests {
         assert_eq!(stats.mean, vec![3.0, 6.0]);
         // Σ (x − x̄)² = (4 + 0 + 4) + (16 + 0 + 16)
         assert!((stats.sst - 40.0).abs() < 1e-12);
-        let mut out = Vec::new();
-        set.gather(&[2, 0], &mut out);
-        assert_eq!(out, vec![5.0, 10.0, 1.0, 2.0]);
+        assert_eq!(set.row(2), [5.0, 10.0]);
         assert_eq!(set.items().unwrap().len(), 3);
         assert_eq!(set.ground_truth().unwrap().unwrap(), gt);
         // Only the finished set is left behind: no staging folders.

@@ -4,15 +4,27 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::train::{ArchArg, BiasArg, L1Arg};
+use super::train::{ArchArg, BiasArg, L1Arg, PrecisionArg};
 use crate::engine::sae::{Arch, TrainConfig};
 
 /// `saelab bench`: times SAE training at the study's shapes.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Steps to time (default: the whole 5 epochs).
+    /// Steps to time (default: every step of --epochs).
     #[arg(long)]
     pub steps: Option<u64>,
+    /// Passes over the rows.
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
+    pub epochs: usize,
+    /// Rows per step.
+    #[arg(long, default_value_t = TrainConfig::default().batch)]
+    pub batch: usize,
+    /// Number of latents.
+    #[arg(long, default_value_t = TrainConfig::default().dict)]
+    pub dict: usize,
+    /// The matrix products' arithmetic on a GPU (the CPU trains in f32).
+    #[arg(long, value_enum, default_value = "f32")]
+    pub precision: PrecisionArg,
     /// Train on the rows of `ref_sae.py --save-data FILE` instead of our own generator.
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
@@ -60,6 +72,10 @@ impl BenchArgs {
             b_dec_init: self.b_dec_init.into(),
             lr: self.lr,
             decay_steps: self.decay_steps,
+            epochs: self.epochs,
+            batch: self.batch,
+            dict: self.dict,
+            precision: self.precision.into(),
             ..Default::default()
         }
     }

@@ -2,7 +2,7 @@
 
 use clap::{Args, ValueEnum};
 
-use crate::engine::sae::{Arch, BiasInit, L1Convention, TrainConfig};
+use crate::engine::sae::{Arch, BiasInit, L1Convention, Precision, TrainConfig};
 
 /// `saelab train`: trains one SAE.
 #[derive(Debug, Clone, PartialEq, Args)]
@@ -52,6 +52,26 @@ impl From<ArchArg> for Arch {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionArg {
+    /// f32 products (the CPU's arithmetic).
+    F32,
+    /// f32 products on CUDA's TF32 tensor cores.
+    Tf32,
+    /// Products of bf16 copies of the operands; f32 weights and Adam state.
+    Bf16,
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(a: PrecisionArg) -> Self {
+        match a {
+            PrecisionArg::F32 => Precision::F32,
+            PrecisionArg::Tf32 => Precision::Tf32,
+            PrecisionArg::Bf16 => Precision::Bf16,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum L1Arg {
     Mean,
     Sum,
@@ -90,6 +110,9 @@ pub struct TrainOpts {
     /// Rows per step.
     #[arg(long, default_value_t = TrainConfig::default().batch)]
     pub batch: usize,
+    /// The matrix products' arithmetic on a GPU (the CPU trains in f32).
+    #[arg(long, value_enum, default_value = "f32")]
+    pub precision: PrecisionArg,
     /// Adam's learning rate (default: 1e-3, the study's, for relu and jumprelu; 2e-3 for
     /// topk, batchtopk and matryoshka, whose short runs learn the ground truth better with it).
     #[arg(long, allow_negative_numbers = true)]
@@ -182,6 +205,7 @@ impl TrainOpts {
             prefixes: self.prefixes.clone(),
             warmup_steps: self.warmup,
             decay_steps: self.decay_steps,
+            precision: self.precision.into(),
             ..TrainConfig::default()
         }
     }
@@ -207,6 +231,7 @@ impl TrainOpts {
             .opt("--dict", self.dict)
             .opt("--epochs", self.epochs)
             .opt("--batch", self.batch)
+            .choice("--precision", self.precision)
             .opt_some("--lr", self.lr)
             .choice("--l1", self.l1)
             .opt("--seed", self.seed)
