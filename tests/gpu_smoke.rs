@@ -38,7 +38,13 @@ fn smoke(dir: &Path, args: &[&str]) -> (Option<i32>, serde_json::Value) {
 #[test]
 fn the_smoke_script_runs_its_stages_on_the_cpu_and_writes_its_json() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, v) = smoke(dir.path(), &["--only", "demo,sweep,agreement,steer,embed"]);
+    let (code, v) = smoke(
+        dir.path(),
+        &[
+            "--only",
+            "demo,sweep,agreement,throughput,steer,embed,caption,kandinsky",
+        ],
+    );
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(v["device"], "cpu");
     assert_eq!(v["quick"], true);
@@ -49,7 +55,16 @@ fn the_smoke_script_runs_its_stages_on_the_cpu_and_writes_its_json() {
         .collect();
     assert_eq!(
         names,
-        ["demo", "sweep", "agreement", "steer", "embed"],
+        [
+            "demo",
+            "sweep",
+            "agreement",
+            "throughput",
+            "steer",
+            "embed",
+            "caption",
+            "kandinsky"
+        ],
         "{v}"
     );
     assert!(stages.iter().all(|s| s["ok"] == true), "{v}");
@@ -60,9 +75,31 @@ fn the_smoke_script_runs_its_stages_on_the_cpu_and_writes_its_json() {
     assert_eq!(stages[1]["figures"]["runs"], 3, "{v}");
     // The CPU against itself agrees exactly.
     assert_eq!(stages[2]["figures"]["relative_difference"], 0.0, "{v}");
-    assert_eq!(stages[3]["figures"]["latent"][0], 19, "{v}");
+    // f32 alone on the CPU, ReLU and TopK.
+    let rates = &stages[3]["figures"];
+    assert!(rates["relu_f32"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(rates["topk_f32"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(rates.get("relu_bf16").is_none(), "{v}");
+    assert_eq!(stages[4]["figures"]["latent"][0], 19, "{v}");
     // Demo pictures through a random CLIP (`--model random:tiny` when quick).
-    assert_eq!(stages[4]["figures"]["rows"], 24, "{v}");
+    assert_eq!(stages[5]["figures"]["rows"], 24, "{v}");
+    // Four captions each for the labelled latents of the eight asked.
+    let labelled = stages[6]["figures"]["latents_labelled"].as_u64().unwrap();
+    assert!((1..=8).contains(&labelled), "{v}");
+    assert_eq!(
+        stages[6]["figures"]["captions"].as_u64(),
+        Some(4 * labelled),
+        "{v}"
+    );
+    // The triptych's three pictures, at the quick size.
+    let k = &stages[7]["figures"];
+    assert_eq!(k["height"], 32, "{v}");
+    for panel in ["orig", "plus", "minus"] {
+        assert!(
+            Path::new(k["files"][panel].as_str().unwrap()).is_file(),
+            "{v}"
+        );
+    }
 }
 
 #[test]

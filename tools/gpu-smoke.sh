@@ -9,9 +9,13 @@
 #
 # Stages: libs (CUDA libraries found and linked: stops at once when one is missing), demo,
 # sweep (the study's 3-λ sweep), topk (a TopK sweep), agreement (one short run on the CPU and
-# on the device, f32, their metrics to 1e-4), zeroshot, latents, steer (a preview), embed (a
-# few hundred pictures through a random full-size ViT-B/32), ref_sae (PyTorch's
-# tools/bench/ref_sae.py on the same device, when torch is there).
+# on the device, f32, their metrics to 1e-4), throughput (training examples/s at batch 4096 in
+# f32, tf32 and bf16, ReLU and TopK), zeroshot, latents, steer (a preview), embed (a few
+# hundred pictures through a random full-size ViT-B/32), caption (latents labelled by a
+# random BLIP of the base model's sizes), kandinsky (the study's triptych from a set's row
+# through Kandinsky 2.2's decoder at its real sizes, random weights, 512 px, a few steps),
+# ref_sae and ref_sae_4096 (PyTorch's tools/bench/ref_sae.py on the same device at batch 256
+# and 4096, when torch is there). --quick uses small sizes and the repo's tiny fixtures.
 set -uo pipefail
 
 usage() {
@@ -64,8 +68,15 @@ stages="$work/stages.jsonl"
 # Sizes: the study's, or small ones for a quick check.
 if [ $quick = 1 ]; then
     images=2000 dict=256 epochs=1 pictures=24 agree_images=1000
+    big_batch=512 bench_steps=10 side=32 denoise=2
+    blip="$here/../fixtures/blip-tiny"
+    k_prior="$here/../fixtures/kandinsky-tiny/prior" k_decoder="$here/../fixtures/kandinsky-tiny/decoder"
+    k_encoder="$k_prior/image_encoder"
 else
     images=31783 dict=4096 epochs=5 pictures=300 agree_images=4000
+    big_batch=4096 bench_steps=200 side=512 denoise=4
+    blip=random:blip-base
+    k_prior=random:kandinsky-2-2 k_decoder=random:kandinsky-2-2 k_encoder=random:kandinsky-2-2
 fi
 
 json_escape() {
@@ -194,28 +205,77 @@ agreement() {
         exit (d <= 1e-4 ? 0 : 1) }'
 }
 
-embed() {
+# The demo's first pictures as PNG files, once: what embed and kandinsky read.
+pictures() {
     local pics="$work/pictures" i
     mkdir -p "$pics"
     for ((i = 0; i < pictures; i++)); do
+        [ -s "$pics/p$i.png" ] && continue
         "$bin" --workspace "$ws" image demo "$i" --out "$pics/p$i.png" >/dev/null 2>&1 || return 1
     done
+}
+
+embed() {
+    pictures || return 1
     local model=random:vit-b32
     [ $quick = 1 ] && model=random:tiny
-    S --json embed --model "$model" --dataset "folder:$pics" --name pictures | tr -d '\n '
+    S --json embed --model "$model" --dataset "folder:$work/pictures" --name pictures | tr -d '\n '
     echo
 }
 
+# Training examples/s at a large batch per precision (f32 alone on the CPU, which has no
+# tf32 or bf16 trainer), ReLU and TopK.
+throughput() {
+    local precisions=(f32) p arch rate figures=""
+    [ "$device" = cuda ] && precisions=(f32 tf32 bf16)
+    for arch in relu topk; do
+        for p in "${precisions[@]}"; do
+            rate=$(S --json bench --arch "$arch" --batch "$big_batch" --dict "$dict" --epochs 1000 \
+                --steps "$bench_steps" --precision "$p" | tr -d ' \n' |
+                grep -o '"train_examples_per_sec":[0-9.e+-]*' | cut -d: -f2) || return 1
+            [ -n "$rate" ] || return 1
+            figures+="${figures:+,}\"${arch}_$p\":$rate"
+        done
+    done
+    printf '{"batch":%s,"dict":%s,%s}\n' "$big_batch" "$dict" "$figures"
+}
+
+# Eight latents of the study's run labelled from their top pictures' captions.
+caption() {
+    S --json latents study-lam1e-2 --label caption --captioner "$blip" --from 0 --count 8 \
+        --captioned 4 --list 8 >"$work/caption.json" || return 1
+    local labelled captions
+    labelled=$(grep -c '"captions":' "$work/caption.json")
+    captions=$(tr -d ' \n' <"$work/caption.json" | grep -o '"captions":\[[^]]*\]' |
+        grep -o '","\|\["' | wc -l)
+    printf '{"latents_labelled":%s,"captions":%s}\n' "$labelled" "$captions"
+}
+
+# The triptych: pictures embedded into the prior's dimensions, an SAE on them, one latent
+# steered through the decoder.
+kandinsky() {
+    pictures || return 1
+    S embed --model "$k_encoder" --dataset "folder:$work/pictures" --name kpics >&2 &&
+        S train --data kpics --lambda 1e-3 --dict 64 --epochs 1 --batch 8 --name kr >&2 || return 1
+    S --json steer kr --image 0 --latent 1 --strength 3 --method add --generate \
+        --prior "$k_prior" --decoder "$k_decoder" --steps "$denoise" --size "$side" |
+        tr -d '\n '
+    echo
+}
+
+# ref_sae [BATCH]: PyTorch's reference trainer on the same device.
 ref_sae() {
     [ -f "$here/bench/ref_sae.py" ] || { echo "no tools/bench/ref_sae.py beside the script" >&2; return 1; }
     python3 -c "import torch" 2>/dev/null || { echo "no PyTorch here" >&2; return 1; }
-    local args=(--device "$device" --threads "$(nproc)")
+    local args=(--device "$device" --threads "$(nproc)" --batch "${1:-256}")
     [ $quick = 1 ] && args+=(--n 2000 --m 256 --epochs 1)
     python3 "$here/bench/ref_sae.py" "${args[@]}" | tail -n 1
 }
 
-export bin ws work device quick images dict epochs pictures agree_images here
-export -f S J speed libs sweep topk agreement embed ref_sae json_escape
+export bin ws work device quick images dict epochs pictures agree_images here big_batch \
+    bench_steps side denoise blip k_prior k_decoder k_encoder
+export -f S J speed libs sweep topk agreement pictures embed throughput caption kandinsky ref_sae \
+    json_escape
 
 if [ "$device" = cuda ] && command -v nvidia-smi >/dev/null; then
     (while true; do
@@ -235,10 +295,14 @@ stage demo 120 S demo --images "$images"
 stage sweep 300 sweep
 stage topk 300 topk
 stage agreement 180 agreement
+stage throughput 180 throughput
 stage zeroshot 120 J zeroshot --task demo100
 stage latents 120 S latents study-lam1e-2
 stage steer 60 J steer study-lam1e-2 --image 7 --latent 19 --strength 3
 stage embed 300 embed
-if wanted ref_sae; then stage ref_sae 300 ref_sae; fi
+stage caption 180 caption
+stage kandinsky 300 kandinsky
+if wanted ref_sae; then stage ref_sae 300 ref_sae 256; fi
+if wanted ref_sae_4096; then stage ref_sae_4096 300 ref_sae 4096; fi
 echo "gpu-smoke: wrote $out" >&2
 exit $failed

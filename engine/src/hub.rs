@@ -71,8 +71,10 @@ pub const KANDINSKY_PRIOR: ModelKind = ModelKind {
 pub const DEFAULT_DECODER: &str = "kandinsky-community/kandinsky-2-2-decoder";
 pub const DEFAULT_PRIOR: &str = "kandinsky-community/kandinsky-2-2-prior";
 
-/// `--model random:vit-b32` (or `random:tiny`): a CLIP of that shape with random weights, for
-/// timing the embedding path where no real model can be downloaded (the GPU smoke run).
+/// `--model random:vit-b32` (or `random:tiny`, or `random:kandinsky-2-2`, a tiny CLIP into
+/// Kandinsky 2.2's 1280 dimensions): a CLIP of that shape with random weights, for timing the
+/// embedding path where no real model can be downloaded (the GPU smoke run). A random BLIP is
+/// `random:blip-base`, a random Kandinsky `random:kandinsky-2-2` (caption/, kandinsky/random.rs).
 pub const RANDOM_PREFIX: &str = "random:";
 
 /// The random model's folder, made once in the temporary folder (weights are not seeded: a
@@ -81,10 +83,14 @@ fn random_clip(name: &str) -> Result<PathBuf> {
     let config = match name {
         "vit-b32" => crate::clip::random::vit_b32(),
         "tiny" => crate::clip::random::tiny(),
+        crate::kandinsky::random::RANDOM_KANDINSKY => crate::clip::random::into_kandinsky(),
         _ => {
             return Err(Error::invalid(
                 "--model",
-                format!("'random:{name}' is not a random model: use random:vit-b32 or random:tiny"),
+                format!(
+                    "'random:{name}' is not a random model: use random:vit-b32, random:tiny or random:{}",
+                    crate::kandinsky::random::RANDOM_KANDINSKY
+                ),
             ))
         }
     };

@@ -17,6 +17,9 @@ use crate::clip::layers::pixel_batch;
 use crate::error::Result;
 use crate::hub::{self, ModelSource, BLIP};
 
+/// The name after `random:` of a random BLIP of the base model's sizes.
+pub const RANDOM_BASE: &str = "blip-base";
+
 pub struct Captioner {
     /// The model's stable name (repo id or full folder path), for caches.
     pub name: String,
@@ -28,8 +31,12 @@ pub struct Captioner {
 }
 
 impl Captioner {
-    /// A BLIP folder or hub repo id, fetched into the Hugging Face cache if needed.
+    /// A BLIP folder or hub repo id, fetched into the Hugging Face cache if needed; or
+    /// `random:blip-base`, the base model's sizes with random weights (for timing).
     pub fn load(spec: &str, offline: bool, device: &Device) -> Result<Self> {
+        if spec.strip_prefix(hub::RANDOM_PREFIX) == Some(RANDOM_BASE) {
+            return Self::random(BlipConfig::base(), device);
+        }
         let mut source = ModelSource::of_kind(spec, BLIP);
         source.offline = offline;
         let dir = source.resolve()?;

@@ -65,6 +65,12 @@ pub fn tiny() -> ClipConfig {
     config(tower(32, 2, 4), tower(32, 2, 4), 32, 16, 16)
 }
 
+/// A tiny model into Kandinsky 2.2's image-embedding dimensions (its prior's image encoder
+/// is ViT-bigG/14's, 1280-d), for the random Kandinsky prior.
+pub fn into_kandinsky() -> ClipConfig {
+    config(tower(32, 2, 4), tower(32, 2, 4), 32, 16, 1280)
+}
+
 /// A model of this config with random weights, and the variables that hold them.
 pub fn build(config: &ClipConfig, device: &Device) -> Result<(Clip, VarMap)> {
     let vars = VarMap::new();

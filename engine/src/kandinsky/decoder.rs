@@ -54,6 +54,22 @@ impl KandinskyDecoder {
         })
     }
 
+    /// Kandinsky 2.2's decoder at its real sizes with random weights (`random.rs`).
+    pub fn random(dtype: DType, device: &Device) -> Result<Self> {
+        let (unet, movq) = super::random::decoder_parts(
+            super::unet::UNetConfig::kandinsky22(),
+            super::movq::MovqConfig::kandinsky22(),
+            dtype,
+            device,
+        )?;
+        Ok(KandinskyDecoder {
+            unet,
+            movq,
+            scheduler: super::random::decoder_scheduler(),
+            dtype,
+        })
+    }
+
     /// The latents' side for a picture side: rounded up so the picture side is a multiple of
     /// MoVQ's scale squared, as diffusers' `downscale_height_and_width`.
     pub fn latent_side(&self, side: usize) -> usize {

@@ -9,6 +9,7 @@ pub mod layers;
 pub mod movq;
 pub mod prior;
 pub mod prior_pipeline;
+pub mod random;
 pub mod record;
 pub mod scheduler;
 pub mod settings;

@@ -41,7 +41,8 @@ struct PromptSide {
 }
 
 pub struct KandinskyPrior {
-    dir: PathBuf,
+    /// The repo's folder (None for the random prior, which has no prompt side).
+    dir: Option<PathBuf>,
     device: Device,
     prompts: OnceLock<PromptSide>,
     image: Clip,
@@ -59,10 +60,28 @@ impl KandinskyPrior {
         UnClip::new(scheduler.clone())?;
         Ok(KandinskyPrior {
             image: Clip::load(&dir.join("image_encoder"), device)?,
-            dir: dir.to_path_buf(),
+            dir: Some(dir.to_path_buf()),
             device: device.clone(),
             prompts: OnceLock::new(),
             scheduler,
+            dtype,
+        })
+    }
+
+    /// A prior of random weights: `random.rs`'s image encoder into Kandinsky 2.2's
+    /// dimensions, and no prompt side.
+    pub fn random(dtype: DType, device: &Device) -> Result<Self> {
+        let encoder = crate::hub::ModelSource::new(format!(
+            "{}{}",
+            crate::hub::RANDOM_PREFIX,
+            super::random::RANDOM_KANDINSKY
+        ));
+        Ok(KandinskyPrior {
+            image: Clip::load(&encoder.resolve()?, device)?,
+            dir: None,
+            device: device.clone(),
+            prompts: OnceLock::new(),
+            scheduler: super::random::prior_scheduler(),
             dtype,
         })
     }
@@ -72,10 +91,16 @@ impl KandinskyPrior {
         if let Some(side) = self.prompts.get() {
             return Ok(side);
         }
-        let prior = PriorTransformer::load(&self.dir.join("prior"), self.dtype, &self.device)?;
+        let Some(dir) = &self.dir else {
+            return Err(Error::invalid(
+                "--prompt",
+                "the random prior has no prompt side: steer a set's row or a picture with it, or pass a real prior",
+            ));
+        };
+        let prior = PriorTransformer::load(&dir.join("prior"), self.dtype, &self.device)?;
         let side = PromptSide {
             tokenizer: ClipTokenizer::new().with_context(prior.config.num_embeddings),
-            text: Clip::load(&self.dir.join("text_encoder"), &self.device)?,
+            text: Clip::load(&dir.join("text_encoder"), &self.device)?,
             prior,
         };
         Ok(self.prompts.get_or_init(|| side))

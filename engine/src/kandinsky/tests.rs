@@ -319,3 +319,67 @@ fn the_decoder_runs_in_f16() {
     let values = pictures.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     assert!(values.iter().all(|v| (0.0..=1.0).contains(v)));
 }
+
+/// `random:kandinsky-2-2`'s pieces on the tiny configs: every weight drawn (two draws
+/// differ), in f16 as on a GPU, and a prior into 1280 dimensions that refuses prompts.
+#[test]
+fn random_kandinsky_draws_its_weights_and_refuses_prompts() {
+    use super::movq::MovqConfig;
+    use super::random::decoder_parts;
+    use super::unet::UNetConfig;
+
+    let decoder = root().join("decoder");
+    let unet: UNetConfig = fsutil::read_json(&decoder.join("unet/config.json")).unwrap();
+    let movq: MovqConfig = fsutil::read_json(&decoder.join("movq/config.json")).unwrap();
+    let d = unet.encoder_hid_dim;
+    let cpu = Device::Cpu;
+    let sample = Tensor::randn(0f32, 1.0, (1, unet.in_channels, 8, 8), &cpu).unwrap();
+    let embeds = Tensor::randn(0f32, 1.0, (1, d), &cpu).unwrap();
+    let picture = || {
+        let (u, m) = decoder_parts(unet.clone(), movq.clone(), DType::F16, &cpu).unwrap();
+        let f16 = |t: &Tensor| t.to_dtype(DType::F16).unwrap();
+        let out = u.forward(&f16(&sample), 500.0, &f16(&embeds)).unwrap();
+        let latents = out.narrow(1, 0, unet.in_channels).unwrap();
+        let image = m.decode(&latents).unwrap().to_dtype(DType::F32).unwrap();
+        image.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    };
+    let (a, b) = (picture(), picture());
+    assert!(a.iter().all(|v| v.is_finite()));
+    assert!(
+        a.iter().any(|v| (v - a[0]).abs() > 1e-3),
+        "a constant picture"
+    );
+    assert_ne!(a, b, "two random decoders drew the same weights");
+    // The real repos' schedulers, as the random decoder and prior run them.
+    let real: DdpmConfig =
+        fsutil::read_json(&decoder.join("scheduler/scheduler_config.json")).unwrap();
+    let ours = super::random::decoder_scheduler();
+    assert_eq!(
+        (
+            ours.beta_start,
+            ours.beta_end,
+            ours.steps_offset,
+            ours.prediction_type.as_str()
+        ),
+        (
+            real.beta_start,
+            real.beta_end,
+            real.steps_offset,
+            real.prediction_type.as_str()
+        )
+    );
+    UnClip::new(super::random::prior_scheduler()).unwrap();
+
+    let prior = KandinskyPrior::random(DType::F32, &cpu).unwrap();
+    assert_eq!(prior.dim(), 1280);
+    let err = prior
+        .embed_prompts(
+            &["a cat"],
+            &PriorOptions::default(),
+            &mut super::SeededNoise::new(0),
+            &mut |_, _| {},
+        )
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("--prompt"), "{err}");
+}

@@ -29,8 +29,16 @@ impl Kandinsky {
         } else {
             DType::F16
         };
-        let prior = KandinskyPrior::load(&prior.resolve()?, dtype, device)?;
-        let decoder = KandinskyDecoder::load(&decoder.resolve()?, dtype, device)?;
+        let prior = if is_random(prior) {
+            KandinskyPrior::random(dtype, device)?
+        } else {
+            KandinskyPrior::load(&prior.resolve()?, dtype, device)?
+        };
+        let decoder = if is_random(decoder) {
+            KandinskyDecoder::random(dtype, device)?
+        } else {
+            KandinskyDecoder::load(&decoder.resolve()?, dtype, device)?
+        };
         if prior.dim() != decoder.unet.config.encoder_hid_dim {
             return Err(Error::invalid(
                 "--decoder",
@@ -51,6 +59,11 @@ impl Kandinsky {
     pub fn dim(&self) -> usize {
         self.prior.dim()
     }
+}
+
+/// `random:kandinsky-2-2` (`random.rs`).
+fn is_random(source: &ModelSource) -> bool {
+    source.spec.strip_prefix(crate::hub::RANDOM_PREFIX) == Some(super::random::RANDOM_KANDINSKY)
 }
 
 /// What the three pictures are made with.
