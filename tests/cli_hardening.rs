@@ -292,6 +292,7 @@ fn case_04_a_set_re_created_under_a_run_is_refused() {
         split: None,
         tasks: vec![],
         mean_norm: None,
+        shards: Vec::new(),
     };
     let items: Vec<Item> = (0..300)
         .map(|id| Item {

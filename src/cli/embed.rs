@@ -8,6 +8,7 @@ use super::tables::print_json;
 use super::{Ctx, CANCEL};
 use crate::engine::dataset::{parse_spec, Split};
 use crate::engine::device::describe;
+use crate::engine::embed::slices::Slice;
 use crate::engine::embed::{embed, EmbedOptions, PriorSource};
 use crate::engine::hub::{ModelSource, KANDINSKY_PRIOR};
 use crate::engine::kandinsky::PriorOptions;
@@ -21,6 +22,12 @@ pub fn run(ctx: &Ctx, req: EmbedArgs) -> anyhow::Result<()> {
     opts.split = Split::parse(&req.split)?;
     opts.batch = req.batch;
     opts.limit = req.limit;
+    opts.chunk = req.chunk;
+    opts.slice = req
+        .shard
+        .as_deref()
+        .map(|spec| Slice::parse(spec, |k| std::env::var(k).ok()))
+        .transpose()?;
     let progress = opts.model.progress;
     opts.prior = req.prior.as_ref().map(|spec| PriorSource {
         source: ModelSource {
@@ -62,9 +69,15 @@ pub fn run(ctx: &Ctx, req: EmbedArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| format!("row {}", s.source_index));
         ctx.note(&format!("skipped {at}: {}", s.reason));
     }
+    let what = match outcome.slice {
+        Some(s) => format!(
+            "slice {} of {} of set '{}' (`saelab sets merge {}` once every slice is done)",
+            s.index, s.count, outcome.set, outcome.set
+        ),
+        None => format!("set '{}'", outcome.set),
+    };
     println!(
-        "set '{}': {} embeddings of {} dims, {} skipped, {:.1} images/s{}",
-        outcome.set,
+        "{what}: {} embeddings of {} dims, {} skipped, {:.1} images/s{}",
         outcome.rows,
         outcome.dim,
         outcome.skipped.len(),

@@ -12,6 +12,7 @@ mod interop;
 mod latents;
 mod picture;
 mod progress;
+mod sets;
 mod steer;
 mod tables;
 mod train;
@@ -19,7 +20,7 @@ mod zeroshot;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use args::{Cli, Command};
+use args::{Cli, Command, SetsAction, SetsArgs};
 
 use crate::engine::device::{describe, DeviceChoice};
 use crate::engine::workspace::Workspace;
@@ -88,7 +89,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         .unwrap_or_else(Workspace::default_root);
     let reads_only = matches!(
         cli.command,
-        Some(Command::Sets | Command::Runs | Command::Metrics(_) | Command::Report(_))
+        Some(
+            Command::Sets(SetsArgs {
+                action: None | Some(SetsAction::Verify { .. })
+            }) | Command::Runs
+                | Command::Metrics(_)
+                | Command::Report(_)
+        )
     );
     let ws = if reads_only {
         Workspace::for_reading(root)?
@@ -107,7 +114,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::Demo(a) => demo::create(&ctx, a.images, a.seed),
         Command::Embed(a) => embed::run(&ctx, a),
-        Command::Sets => tables::sets(&ctx),
+        Command::Sets(SetsArgs { action: None }) => tables::sets(&ctx),
+        Command::Sets(SetsArgs {
+            action: Some(SetsAction::Merge { name }),
+        }) => sets::merge(&ctx, &name),
+        Command::Sets(SetsArgs {
+            action: Some(SetsAction::Verify { name }),
+        }) => sets::verify(&ctx, &name),
         Command::Image(a) => demo::image(&ctx, &a.set, a.id, &a.out),
         Command::Train(a) => train::train(&ctx, &a.data, a.lambda, a.k, a.name, &a.opts),
         Command::Sweep(a) => train::sweep_cmd(&ctx, &a.data, &a.lambdas, &a.ks, a.prefix, &a.opts),

@@ -14,8 +14,17 @@ use crate::engine::set::{self, EmbeddingSet};
 pub fn sets(ctx: &Ctx) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for name in set::list(&ctx.ws)? {
-        let meta = match EmbeddingSet::open(&ctx.ws, &name) {
-            Ok(s) => s.meta,
+        // A sharded set's rows are not read to list it; `sets verify` checks them.
+        let sharded = crate::engine::fsutil::read_toml::<set::SetMeta>(
+            &ctx.ws.set_dir(&name).join(set::META_FILE),
+        )
+        .ok()
+        .filter(|m| !m.shards.is_empty());
+        let meta = match sharded
+            .map(Ok)
+            .unwrap_or_else(|| EmbeddingSet::open(&ctx.ws, &name).map(|s| s.meta))
+        {
+            Ok(m) => m,
             Err(e) => {
                 eprintln!("warning: set '{name}' cannot be read: {e}");
                 continue;

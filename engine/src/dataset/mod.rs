@@ -1,11 +1,12 @@
 //! Image datasets as the study used them, each read by the loader its format needs:
 //! an image folder (class = sub-folder), Flickr30k (images, captions optional), and CIFAR-10 /
-//! CIFAR-100 in their binary distribution, and Hugging Face parquet datasets. A dataset is a list of [`Example`]s; pictures are
+//! CIFAR-100 in their binary distribution, Hugging Face parquet datasets, and webdataset tars. A dataset is a list of [`Example`]s; pictures are
 //! decoded one at a time, so an unreadable file is reported, not fatal.
 
 pub mod cifar;
 pub mod folder;
 pub mod parquet;
+pub mod webdataset;
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,8 @@ pub enum Picture {
     Pixels(RgbImage),
     /// An encoded picture held in memory (a parquet row's image bytes).
     Encoded(Arc<[u8]>),
+    /// An encoded picture inside a tar (webdataset), read when it is decoded.
+    InTar(webdataset::TarMember),
 }
 
 /// One image of a dataset.
@@ -54,6 +57,20 @@ impl Example {
                     ),
                 )
             }),
+            Picture::InTar(m) => {
+                let bytes = m
+                    .read()
+                    .map_err(|e| Error::io("could not read", m.tar.as_ref(), e))?;
+                decode::decode_bytes(&bytes).map_err(|why| {
+                    Error::bad_file(
+                        m.tar.as_ref(),
+                        format!(
+                            "member {} is not a readable image ({why}); it is skipped",
+                            m.member
+                        ),
+                    )
+                })
+            }
         }
     }
 
@@ -74,6 +91,7 @@ pub enum Kind {
     Cifar10,
     Cifar100,
     Parquet,
+    Webdataset,
 }
 
 impl Kind {
@@ -84,6 +102,7 @@ impl Kind {
             Kind::Cifar10 => "cifar10",
             Kind::Cifar100 => "cifar100",
             Kind::Parquet => "parquet",
+            Kind::Webdataset => "webdataset",
         }
     }
 }
@@ -129,11 +148,12 @@ pub fn parse_spec(spec: &str) -> Result<(Kind, PathBuf)> {
         "cifar10" => Kind::Cifar10,
         "cifar100" => Kind::Cifar100,
         "parquet" => Kind::Parquet,
+        "webdataset" => Kind::Webdataset,
         other => {
             return Err(Error::invalid(
                 "--dataset",
                 format!(
-                    "'{other}' is not a dataset kind: use folder, flickr30k, cifar10, cifar100 or parquet"
+                    "'{other}' is not a dataset kind: use folder, flickr30k, cifar10, cifar100, parquet or webdataset"
                 ),
             ));
         }
@@ -149,6 +169,7 @@ pub fn load(kind: Kind, path: &Path, split: Split) -> Result<Vec<Example>> {
         Kind::Cifar10 => cifar::cifar10(path, split),
         Kind::Cifar100 => cifar::cifar100(path, split),
         Kind::Parquet => parquet::parquet(path, split),
+        Kind::Webdataset => webdataset::webdataset(path),
     }
 }
 

@@ -176,3 +176,19 @@ fn parquet_reads_hugging_face_layouts_with_class_names_from_metadata() {
         .to_string();
     assert!(err.contains("not a readable parquet file"), "{err}");
 }
+
+#[test]
+fn brace_patterns_expand_in_order() {
+    use super::webdataset::expand_braces;
+    assert_eq!(
+        expand_braces("/d/{0008..0011}.tar").unwrap(),
+        ["/d/0008.tar", "/d/0009.tar", "/d/0010.tar", "/d/0011.tar"]
+    );
+    assert_eq!(
+        expand_braces("{a,b}-{1..2}").unwrap(),
+        ["a-1", "a-2", "b-1", "b-2"]
+    );
+    for bad in ["/d/{3..1}.tar", "/d/{x..2}.tar", "/d/{0..2.tar"] {
+        assert!(expand_braces(bad).is_err(), "{bad}");
+    }
+}

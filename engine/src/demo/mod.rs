@@ -113,6 +113,7 @@ fn write_demo_set(
         split: None,
         tasks: TASKS.iter().map(|t| t.to_string()).collect(),
         mean_norm: None,
+        shards: Vec::new(),
     };
     write_set(
         &ws.sets_dir(),

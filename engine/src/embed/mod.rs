@@ -8,6 +8,7 @@
 
 pub mod chunks;
 pub mod encoder;
+pub mod slices;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use self::chunks::{Chunk, JobKey, Partial};
 use self::encoder::{Encoder, Prepared, PriorEncoder};
+use self::slices::{Slice, SliceFiles};
 use super::clip::model::Clip;
 use super::dataset::{self, Example, Kind, Split};
 use super::error::{Error, Result};
@@ -50,6 +52,8 @@ pub struct EmbedOptions {
     pub chunk: usize,
     /// Embed captions through this Kandinsky 2.2 prior instead of pictures through CLIP.
     pub prior: Option<PriorSource>,
+    /// Embed only this slice of the examples, into the set's `slices/` (`slices.rs`).
+    pub slice: Option<Slice>,
 }
 
 /// The prior that embeds captions, and how.
@@ -72,6 +76,7 @@ impl EmbedOptions {
             limit: None,
             chunk: CHUNK,
             prior: None,
+            slice: None,
         }
     }
 }
@@ -97,6 +102,9 @@ pub struct EmbedOutcome {
     pub resumed: usize,
     pub seconds: f64,
     pub images_per_sec: f64,
+    /// The slice embedded (`--shard`), whose rows join the set at `sets merge`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slice: Option<Slice>,
 }
 
 /// Progress: examples done so far (resumed ones included) out of the total.
@@ -114,10 +122,7 @@ pub fn embed(
     if opts.batch == 0 || opts.chunk == 0 {
         return Err(Error::invalid("--batch", "must be at least 1"));
     }
-    let mut examples = dataset::load(opts.kind, &opts.path, opts.split)?;
-    if let Some(n) = opts.limit {
-        examples.truncate(n);
-    }
+    let examples = examples_of(opts)?;
     let (encoder, model) = load_encoder(opts, device)?;
     let key = JobKey {
         model,
@@ -128,7 +133,11 @@ pub fn embed(
         image_size: encoder.image_size()?,
         chunk: opts.chunk,
     };
-    let partial = Partial::open(ws, &opts.name, &key)?;
+    let job = match opts.slice {
+        Some(slice) => format!("{}.{}", opts.name, slice.folder()),
+        None => opts.name.clone(),
+    };
+    let partial = Partial::open(ws, &job, &key)?;
     let started = Instant::now();
     let resumed = run_chunks(&encoder, &examples, opts, &partial, cancel, progress)?;
     if cancel.load(Ordering::SeqCst) {
@@ -138,6 +147,34 @@ pub fn embed(
     let outcome = publish(ws, opts, &key, &examples, &partial, resumed, seconds)?;
     partial.remove();
     Ok(outcome)
+}
+
+/// The examples to embed: the dataset's, the first `--limit` of them, or a slice's (whole
+/// tars for webdataset). A slice's source indices count from its first example; the merge
+/// adds the examples of the slices before it.
+fn examples_of(opts: &EmbedOptions) -> Result<Vec<Example>> {
+    let Some(slice) = opts.slice else {
+        let mut examples = dataset::load(opts.kind, &opts.path, opts.split)?;
+        examples.truncate(opts.limit.unwrap_or(usize::MAX));
+        return Ok(examples);
+    };
+    if opts.limit.is_some() {
+        return Err(Error::invalid(
+            "--limit",
+            "takes the first N examples of the whole dataset, which slices do not see: use --limit or --shard",
+        ));
+    }
+    if opts.kind == Kind::Webdataset {
+        return dataset::webdataset::slice_of(&opts.path, slice);
+    }
+    let mut examples = dataset::load(opts.kind, &opts.path, opts.split)?;
+    let range = slice.chunk_range(examples.len(), opts.chunk);
+    examples.truncate(range.end);
+    examples.drain(..range.start);
+    for ex in &mut examples {
+        ex.source_index -= range.start;
+    }
+    Ok(examples)
 }
 
 /// The encoder and the model name the set records. A prior's set records the prior's image
@@ -238,7 +275,7 @@ fn embed_chunk(
     Ok(chunk)
 }
 
-/// Gathers the chunks into the set and publishes it.
+/// Gathers the chunks into the set, or the slice of it, and publishes it.
 fn publish(
     ws: &Workspace,
     opts: &EmbedOptions,
@@ -268,7 +305,8 @@ fn publish(
             reason,
         }));
     }
-    if items.is_empty() {
+    // A slice may come out empty; the merge refuses a set with no rows at all.
+    if items.is_empty() && opts.slice.is_none() {
         return Err(Error::bad_file(
             &opts.path,
             format!(
@@ -291,18 +329,36 @@ fn publish(
         mean_norm: norms
             .filter(|n| !n.is_empty())
             .map(|n| n.iter().sum::<f32>() / n.len() as f32),
+        shards: Vec::new(),
     };
-    let report = serde_json::json!({ "skipped": &skipped });
-    write_set(
-        &ws.sets_dir(),
-        &SetFiles {
-            meta,
-            embeddings: &embeddings,
-            items: &items,
-            ground_truth: None,
-            report: Some(&report),
-        },
-    )?;
+    match opts.slice {
+        Some(slice) => {
+            slices::publish(
+                ws,
+                &SliceFiles {
+                    slice,
+                    examples: examples.len(),
+                    meta,
+                    embeddings: &embeddings,
+                    items: &items,
+                    skipped: &skipped,
+                },
+            )?;
+        }
+        None => {
+            let report = serde_json::json!({ "skipped": &skipped });
+            write_set(
+                &ws.sets_dir(),
+                &SetFiles {
+                    meta,
+                    embeddings: &embeddings,
+                    items: &items,
+                    ground_truth: None,
+                    report: Some(&report),
+                },
+            )?;
+        }
+    }
     let fresh = examples.len() - resumed;
     Ok(EmbedOutcome {
         set: opts.name.clone(),
@@ -313,6 +369,7 @@ fn publish(
         resumed,
         seconds,
         images_per_sec: fresh as f64 / seconds.max(1e-9),
+        slice: opts.slice,
     })
 }
 
@@ -350,7 +407,7 @@ fn item(id: usize, ex: &Example) -> Item {
 }
 
 /// The built-in tasks whose classes cover every label of the set.
-fn tasks_for(items: &[Item]) -> Vec<String> {
+pub fn tasks_for(items: &[Item]) -> Vec<String> {
     let labelled: Vec<&Item> = items.iter().filter(|i| i.label.is_some()).collect();
     if labelled.is_empty() {
         return Vec::new();

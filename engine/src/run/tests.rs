@@ -154,6 +154,7 @@ fn set_with_a_bomb(
         split: None,
         tasks: vec![],
         mean_norm: None,
+        shards: Vec::new(),
     };
     write_set(
         &ws.sets_dir(),

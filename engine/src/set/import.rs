@@ -80,6 +80,7 @@ pub fn import_set(ws: &Workspace, req: &ImportSetRequest) -> Result<EmbeddingSet
         split: None,
         tasks: Vec::new(),
         mean_norm: None,
+        shards: Vec::new(),
     };
     write_set(
         &ws.sets_dir(),

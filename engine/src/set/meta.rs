@@ -31,6 +31,9 @@ pub struct SetMeta {
     /// decoder takes a steered row back to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean_norm: Option<f32>,
+    /// A sharded set's shard files in row order (empty: the rows are `embeddings.safetensors`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<super::shards::ShardEntry>,
 }
 
 /// One line of `items.jsonl`: what row `id` of the embeddings stands for.

@@ -6,6 +6,7 @@
 mod batches;
 pub mod import;
 mod meta;
+pub mod shards;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use safetensors::SafeTensors;
 pub use crate::clock::now_unix;
 pub use batches::{epoch_order, steps_per_epoch, BatchPlan};
 pub use meta::{Item, SetMeta};
-pub use write::{write_set, GroundTruth, SetFiles};
+pub use write::{write_items, write_set, GroundTruth, SetFiles};
 
 use super::error::{Error, Result};
 use super::fsutil;
@@ -129,6 +130,9 @@ impl EmbeddingSet {
                 "says dim = 0: an embedding has at least one dimension; re-create the set",
             ));
         }
+        if !meta.shards.is_empty() {
+            return Self::read_sharded(dir, meta);
+        }
         let path = dir.join(EMBEDDINGS_FILE);
         let file = std::fs::File::open(&path).map_err(|e| Error::io("could not open", &path, e))?;
         // SAFETY: the map is read-only; sets are replaced by renaming a new folder into place,
@@ -152,6 +156,26 @@ impl EmbeddingSet {
             dir: dir.to_owned(),
             meta,
             storage,
+        })
+    }
+
+    /// A sharded set's rows, read from every shard into memory.
+    fn read_sharded(dir: &Path, meta: SetMeta) -> Result<Self> {
+        let listed: usize = meta.shards.iter().map(|s| s.rows).sum();
+        if listed != meta.count {
+            return Err(Error::bad_file(
+                dir.join(META_FILE),
+                format!(
+                    "lists shards of {listed} rows in all but says count = {}; merge the slices again",
+                    meta.count
+                ),
+            ));
+        }
+        let data = shards::read_all(dir, &meta.shards, meta.dim)?;
+        Ok(EmbeddingSet {
+            dir: dir.to_owned(),
+            meta,
+            storage: Storage::Owned(data),
         })
     }
 
@@ -225,16 +249,7 @@ impl EmbeddingSet {
     /// The set's items (what each row stands for).
     pub fn items(&self) -> Result<Vec<Item>> {
         let path = self.dir.join(ITEMS_FILE);
-        let text = fsutil::read_text(&path)?;
-        let items: Vec<Item> = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| {
-                serde_json::from_str(l)
-                    .map_err(|e| Error::bad_file(&path, format!("line {}: {e}", i + 1)))
-            })
-            .collect::<Result<_>>()?;
+        let items = read_items(&path)?;
         // One item a row, each naming its own row: a shorter file would score part of the set.
         if items.len() != self.rows() {
             return Err(Error::bad_file(
@@ -274,6 +289,64 @@ impl EmbeddingSet {
         let directions = f.f32("directions", &[names.len(), self.dim()])?;
         Ok(Some(GroundTruth { names, directions }))
     }
+}
+
+/// The items of an `items.jsonl`, one a line.
+pub fn read_items(path: &Path) -> Result<Vec<Item>> {
+    let text = fsutil::read_text(path)?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .map_err(|e| Error::bad_file(path, format!("line {}: {e}", i + 1)))
+        })
+        .collect()
+}
+
+/// What `sets verify` found for one file of a set: None when it is whole.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileCheck {
+    pub file: String,
+    pub rows: usize,
+    pub problem: Option<String>,
+}
+
+/// Checks every embeddings file of the set in `dir` against its checksum, shape and listing.
+pub fn verify(dir: &Path) -> Result<Vec<FileCheck>> {
+    let meta: SetMeta = fsutil::read_toml(&dir.join(META_FILE))?;
+    if meta.shards.is_empty() {
+        let problem = EmbeddingSet::map_dir(dir)
+            .and_then(|set| {
+                TensorFile::read(&dir.join(EMBEDDINGS_FILE))?;
+                let kept = std::fs::read_to_string(dir.join(CHECKSUM_FILE)).unwrap_or_default();
+                if !kept.trim().is_empty() && kept.trim() != checksum_of(set.data()) {
+                    return Err(Error::bad_file(
+                        dir.join(EMBEDDINGS_FILE),
+                        "does not match the set's checksum: it was changed after the set was written",
+                    ));
+                }
+                Ok(())
+            })
+            .err()
+            .map(|e| e.to_string());
+        return Ok(vec![FileCheck {
+            file: EMBEDDINGS_FILE.into(),
+            rows: meta.count,
+            problem,
+        }]);
+    }
+    Ok(meta
+        .shards
+        .iter()
+        .map(|entry| FileCheck {
+            file: entry.file.clone(),
+            rows: entry.rows,
+            problem: shards::read_shard(dir, entry, meta.dim)
+                .err()
+                .map(|e| e.to_string()),
+        })
+        .collect())
 }
 
 /// Names of the sets in a workspace.

@@ -66,6 +66,18 @@ pub fn write_set(sets_dir: &Path, files: &SetFiles) -> Result<PathBuf> {
     Ok(target)
 }
 
+/// Writes `items.jsonl`, one item a line, atomically.
+pub fn write_items(path: &Path, items: &[Item]) -> Result<()> {
+    fsutil::write_atomic_with(path, |f| {
+        let mut w = std::io::BufWriter::new(f);
+        for item in items {
+            serde_json::to_writer(&mut w, item)?;
+            w.write_all(b"\n")?;
+        }
+        w.flush()
+    })
+}
+
 fn write_files(dir: &Path, files: &SetFiles) -> Result<()> {
     let meta = &files.meta;
     tensorfile::write(
@@ -81,14 +93,7 @@ fn write_files(dir: &Path, files: &SetFiles) -> Result<()> {
         &dir.join(super::CHECKSUM_FILE),
         super::checksum_of(files.embeddings).as_bytes(),
     )?;
-    fsutil::write_atomic_with(&dir.join(ITEMS_FILE), |f| {
-        let mut w = std::io::BufWriter::new(f);
-        for item in files.items {
-            serde_json::to_writer(&mut w, item)?;
-            w.write_all(b"\n")?;
-        }
-        w.flush()
-    })?;
+    write_items(&dir.join(ITEMS_FILE), files.items)?;
     if let Some(gt) = files.ground_truth {
         let names = serde_json::to_string(&gt.names).expect("strings serialise");
         tensorfile::write(
@@ -125,6 +130,7 @@ mod tests {
             split: None,
             tasks: vec![],
             mean_norm: None,
+            shards: Vec::new(),
         }
     }
 

@@ -132,6 +132,7 @@ fn a_run_on_another_models_embeddings_is_refused() {
         split: None,
         tasks: vec![],
         mean_norm: None,
+        shards: Vec::new(),
     };
     let items = [Item::default()];
     write_set(
@@ -222,6 +223,7 @@ fn a_sets_own_labels_make_its_natural_task() {
             split: None,
             tasks: vec![],
             mean_norm: None,
+            shards: Vec::new(),
         };
         let embeddings = vec![0.5; 4 * items.len()];
         write_set(

@@ -80,14 +80,31 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// `saelab sets`: the list, or one set's slices merged or its files verified.
+#[derive(Debug, clap::Args)]
+pub struct SetsArgs {
+    #[command(subcommand)]
+    pub action: Option<SetsAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SetsAction {
+    /// Joins the slices `embed --shard I/N` made into one sharded set (no data is copied),
+    /// naming the slices still missing.
+    Merge { name: String },
+    /// Checks every embeddings file of a set (each shard of a sharded one) against its
+    /// checksum and shape, naming any that is missing or damaged.
+    Verify { name: String },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// (Re)creates the demo world's embedding set `demo`.
     Demo(DemoArgs),
     /// Embeds a dataset with CLIP into a new embedding set (resumes an interrupted one).
     Embed(EmbedArgs),
-    /// Lists embedding sets.
-    Sets,
+    /// Lists embedding sets (or merges a sharded one's slices, or verifies a set's files).
+    Sets(SetsArgs),
     /// Writes the picture of one item of a set as PNG (demo sets draw it on demand).
     Image(ImageArgs),
     /// Trains one SAE.
