@@ -136,10 +136,19 @@ fn a_damaged_or_missing_shard_is_named() {
         err.contains("shard-00000") && err.contains("missing"),
         "{err}"
     );
-    // A set embedded in one piece is not turned into slices.
+    // A set embedded in one piece is not turned into slices, nor a sliced one replaced whole.
     lab.ok(&embed(&data, "whole", None));
     let err = lab.fails(&embed(&data, "whole", Some("0/2")), 1);
     assert!(err.contains("one piece"), "{err}");
+    let err = lab.fails(&embed(&data, "parts", None), 1);
+    assert!(err.contains("made of slices"), "{err}");
+    assert!(shard.parent().unwrap().join("slice.toml").is_file());
+    // Slices cut in other chunks do not tile the dataset: the merge says so.
+    let mut other = embed(&data, "parts", Some("1/2"));
+    *other.iter_mut().rev().find(|a| **a == "4").unwrap() = "3";
+    lab.ok(&other);
+    let err = lab.fails(&["sets", "merge", "parts"], 1);
+    assert!(err.contains("cut differently"), "{err}");
 }
 
 #[test]
@@ -242,6 +251,21 @@ fn webdataset_tars_embed_as_the_folder_loader_would() {
         Some(10),
         "the corrupt sample keeps its number"
     );
+    // Slices of whole tars merge into the same items, and rows equal to a batch's rounding.
+    let wds = format!("webdataset:{}", tars.display());
+    for shard in ["0/2", "1/2"] {
+        lab.ok(&embed(&wds, "wparts", Some(shard)));
+    }
+    lab.ok(&["sets", "merge", "wparts"]);
+    let parts = open(&lab, "wparts");
+    assert_eq!(parts.items().unwrap(), items);
+    let far = b
+        .data()
+        .iter()
+        .zip(parts.data())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(far < 1e-5, "{far}");
     // A brace pattern names the tars; a tar cut short is named, as its lost samples cannot be.
     let pattern = format!("webdataset:{}/{{00000..00001}}.tar", tars.display());
     lab.ok(&embed(&pattern, "braced", None));

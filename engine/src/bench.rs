@@ -128,8 +128,8 @@ pub fn train_throughput(
     let steps = max_steps.unwrap_or(u64::MAX).min(total);
     let mut scratch = Vec::new();
     let mut examples = 0u64;
-    let start = Instant::now();
     trainer.hold(data, rows)?;
+    let start = Instant::now();
     for step in 0..steps {
         let lr = config.lr_at(step, total);
         examples += trainer.step_planned(&mut plan, data, step, lr, &mut scratch)? as u64;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{Example, Picture};
+use crate::embed::slices::{Place, Slice};
 use crate::error::{Error, Result};
 
 const PICTURE_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "webp"];
@@ -60,11 +61,12 @@ pub fn webdataset(spec: &Path) -> Result<Vec<Example>> {
 }
 
 /// The samples of whole tars `tars[slice.range(tars.len())]` only, so that each slice reads
-/// its own tars; their source indices count from 0 within the slice.
-pub fn slice_of(spec: &Path, slice: crate::embed::slices::Slice) -> Result<Vec<Example>> {
+/// its own tars (their source indices count from 0 within the slice), with where they lie.
+pub fn slice_of(spec: &Path, slice: Slice) -> Result<(Vec<Example>, Place)> {
     let tars = tar_files(spec)?;
     let range = slice.range(tars.len());
-    samples(tars[range].to_vec())
+    let examples = samples(tars[range.clone()].to_vec())?;
+    Ok((examples, Place::tars(range, tars.len())))
 }
 
 fn samples(tars: Vec<PathBuf>) -> Result<Vec<Example>> {
@@ -217,13 +219,15 @@ fn read_tar(tar: &Arc<PathBuf>, out: &mut Vec<Example>) -> Result<()> {
             sample.key = key.to_string();
         }
         let ext = ext.to_ascii_lowercase();
+        // Text that is not UTF-8 (or cut inside a character at the limit) is read lossily: a
+        // caption is no reason to lose the picture.
         let mut text = || -> Result<String> {
-            let mut t = String::new();
+            let mut bytes = Vec::new();
             (&mut entry)
                 .take(MAX_TEXT_BYTES)
-                .read_to_string(&mut t)
+                .read_to_end(&mut bytes)
                 .map_err(damaged)?;
-            Ok(t.trim().to_string())
+            Ok(String::from_utf8_lossy(&bytes).trim().to_string())
         };
         match ext.as_str() {
             "txt" => sample.caption = Some(text()?).filter(|c| !c.is_empty()),

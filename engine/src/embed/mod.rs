@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use self::chunks::{Chunk, JobKey, Partial};
 use self::encoder::{Encoder, Prepared, PriorEncoder};
-use self::slices::{Slice, SliceFiles};
+use self::slices::{Place, Slice, SliceFiles};
 use super::clip::model::Clip;
 use super::dataset::{self, Example, Kind, Split};
 use super::error::{Error, Result};
@@ -122,7 +122,9 @@ pub fn embed(
     if opts.batch == 0 || opts.chunk == 0 {
         return Err(Error::invalid("--batch", "must be at least 1"));
     }
-    let examples = examples_of(opts)?;
+    // Before any work: a set in slices is never replaced whole, nor a whole one sliced.
+    slices::check_name(ws, &opts.name, opts.slice.is_some())?;
+    let Listing { examples, place } = examples_of(opts)?;
     let (encoder, model) = load_encoder(opts, device)?;
     let key = JobKey {
         model,
@@ -139,24 +141,50 @@ pub fn embed(
     };
     let partial = Partial::open(ws, &job, &key)?;
     let started = Instant::now();
-    let resumed = run_chunks(&encoder, &examples, opts, &partial, cancel, progress)?;
+    // A prior's noise is seeded by the chunk's place in the whole dataset.
+    let first_chunk = place.as_ref().map_or(0, Place::first_chunk);
+    let resumed = run_chunks(
+        &encoder,
+        &examples,
+        (opts, first_chunk),
+        &partial,
+        cancel,
+        progress,
+    )?;
     if cancel.load(Ordering::SeqCst) {
         return Err(Error::Interrupted);
     }
     let seconds = started.elapsed().as_secs_f64();
-    let outcome = publish(ws, opts, &key, &examples, &partial, resumed, seconds)?;
+    let outcome = publish(
+        ws,
+        opts,
+        (&key, place),
+        &examples,
+        &partial,
+        resumed,
+        seconds,
+    )?;
     partial.remove();
     Ok(outcome)
 }
 
+/// What a job embeds: its examples and, for a slice, where they lie in the whole.
+struct Listing {
+    examples: Vec<Example>,
+    place: Option<Place>,
+}
+
 /// The examples to embed: the dataset's, the first `--limit` of them, or a slice's (whole
-/// tars for webdataset). A slice's source indices count from its first example; the merge
-/// adds the examples of the slices before it.
-fn examples_of(opts: &EmbedOptions) -> Result<Vec<Example>> {
+/// chunks; whole tars for webdataset). A slice's source indices count from its first
+/// example; the merge adds the examples of the slices before it.
+fn examples_of(opts: &EmbedOptions) -> Result<Listing> {
     let Some(slice) = opts.slice else {
         let mut examples = dataset::load(opts.kind, &opts.path, opts.split)?;
         examples.truncate(opts.limit.unwrap_or(usize::MAX));
-        return Ok(examples);
+        return Ok(Listing {
+            examples,
+            place: None,
+        });
     };
     if opts.limit.is_some() {
         return Err(Error::invalid(
@@ -165,16 +193,24 @@ fn examples_of(opts: &EmbedOptions) -> Result<Vec<Example>> {
         ));
     }
     if opts.kind == Kind::Webdataset {
-        return dataset::webdataset::slice_of(&opts.path, slice);
+        let (examples, place) = dataset::webdataset::slice_of(&opts.path, slice)?;
+        return Ok(Listing {
+            examples,
+            place: Some(place),
+        });
     }
     let mut examples = dataset::load(opts.kind, &opts.path, opts.split)?;
-    let range = slice.chunk_range(examples.len(), opts.chunk);
+    let total = examples.len();
+    let range = slice.chunk_range(total, opts.chunk);
     examples.truncate(range.end);
     examples.drain(..range.start);
     for ex in &mut examples {
         ex.source_index -= range.start;
     }
-    Ok(examples)
+    Ok(Listing {
+        examples,
+        place: Some(Place::chunks(range, total, opts.chunk)),
+    })
 }
 
 /// The encoder and the model name the set records. A prior's set records the prior's image
@@ -184,6 +220,12 @@ fn load_encoder(opts: &EmbedOptions, device: &Device) -> Result<(Encoder, String
         let clip = Clip::load(&opts.model.resolve()?, device)?;
         return Ok((Encoder::Images(Box::new(clip)), opts.model.name()));
     };
+    if crate::kandinsky::random::is_random(&p.source) {
+        return Err(Error::invalid(
+            "--prior",
+            "the random prior has no prompt side, so it embeds no captions: pass a real prior, or embed pictures with --model random:kandinsky-2-2",
+        ));
+    }
     let dtype = if device.is_cpu() {
         candle_core::DType::F32
     } else {
@@ -203,7 +245,7 @@ fn load_encoder(opts: &EmbedOptions, device: &Device) -> Result<(Encoder, String
 fn run_chunks(
     encoder: &Encoder,
     examples: &[Example],
-    opts: &EmbedOptions,
+    (opts, first_chunk): (&EmbedOptions, usize),
     partial: &Partial,
     cancel: &AtomicBool,
     progress: Progress,
@@ -234,7 +276,7 @@ fn run_chunks(
             }
         });
         for (c, pixels) in rx {
-            let chunk = embed_chunk(encoder, c, span(c).start, pixels, opts.batch)?;
+            let chunk = embed_chunk(encoder, (c, first_chunk), span(c).start, pixels, opts.batch)?;
             partial.save(&chunk)?;
             done += span(c).len();
             progress(done, total);
@@ -249,7 +291,7 @@ fn run_chunks(
 /// Runs the model over a chunk's readable examples in batches of `batch`.
 fn embed_chunk(
     encoder: &Encoder,
-    c: usize,
+    (c, first_chunk): (usize, usize),
     first: usize,
     pixels: Vec<Result<Prepared>>,
     batch: usize,
@@ -267,7 +309,7 @@ fn embed_chunk(
     }
     for (part, group) in ready.chunks(batch).enumerate() {
         let inputs: Vec<&Prepared> = group.iter().map(|(_, p)| p).collect();
-        let (unit, norms) = encoder.embed(&inputs, c, part)?;
+        let (unit, norms) = encoder.embed(&inputs, first_chunk + c, part)?;
         chunk.embeddings.extend(unit);
         chunk.norms.extend(norms);
         chunk.rows.extend(group.iter().map(|(r, _)| *r as u32));
@@ -279,7 +321,7 @@ fn embed_chunk(
 fn publish(
     ws: &Workspace,
     opts: &EmbedOptions,
-    key: &JobKey,
+    (key, place): (&JobKey, Option<Place>),
     examples: &[Example],
     partial: &Partial,
     resumed: usize,
@@ -331,12 +373,13 @@ fn publish(
             .map(|n| n.iter().sum::<f32>() / n.len() as f32),
         shards: Vec::new(),
     };
-    match opts.slice {
-        Some(slice) => {
+    match opts.slice.zip(place) {
+        Some((slice, place)) => {
             slices::publish(
                 ws,
                 &SliceFiles {
                     slice,
+                    place,
                     examples: examples.len(),
                     meta,
                     embeddings: &embeddings,

@@ -93,11 +93,55 @@ impl Slice {
     }
 }
 
-/// `slice.toml`: how many examples a slice covers and its part of the set (shards relative
-/// to the slice's folder; source indices counted from the slice's first example).
+/// Where a slice lies in the whole dataset, in the units it was cut in: the merge checks
+/// that the slices tile it exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Place {
+    /// `chunks of N` (examples in chunks of N) or `tars`.
+    pub unit: String,
+    pub start: usize,
+    pub end: usize,
+    /// The dataset's size in those units.
+    pub of: usize,
+}
+
+impl Place {
+    /// Examples `range` of `total`, cut in chunks of `chunk`.
+    pub fn chunks(range: Range<usize>, total: usize, chunk: usize) -> Self {
+        Place {
+            unit: format!("chunks of {chunk}"),
+            start: range.start.div_ceil(chunk),
+            end: range.end.div_ceil(chunk),
+            of: total.div_ceil(chunk),
+        }
+    }
+
+    /// Tars `range` of `total`.
+    pub fn tars(range: Range<usize>, total: usize) -> Self {
+        Place {
+            unit: "tars".into(),
+            start: range.start,
+            end: range.end,
+            of: total,
+        }
+    }
+
+    /// The slice's first chunk in the whole dataset (0 where it was cut in tars).
+    pub fn first_chunk(&self) -> usize {
+        if self.unit == "tars" {
+            0
+        } else {
+            self.start
+        }
+    }
+}
+
+/// `slice.toml`: where a slice lies, how many examples it listed, and its part of the set
+/// (shards relative to the slice's folder; source indices counted from its first example).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SliceMeta {
     slice: Slice,
+    place: Place,
     examples: usize,
     set: SetMeta,
 }
@@ -105,6 +149,7 @@ struct SliceMeta {
 /// What a slice holds, for `publish`.
 pub struct SliceFiles<'a> {
     pub slice: Slice,
+    pub place: Place,
     /// Examples listed (embedded or skipped).
     pub examples: usize,
     pub meta: SetMeta,
@@ -118,10 +163,10 @@ pub struct SliceFiles<'a> {
 /// slice only once this one is complete.
 pub fn publish(ws: &Workspace, files: &SliceFiles) -> Result<PathBuf> {
     let set_dir = ws.set_dir(&files.meta.name);
-    refuse_single_file_set(&set_dir)?;
     let slices = set_dir.join(SLICES_DIR);
     fsutil::create_dir(&slices)?;
     let folder = files.slice.folder();
+    remove_leftovers(&slices, &folder);
     let staging = slices.join(format!(".{folder}.partial-{}", fsutil::temp_tag()));
     fsutil::create_dir(&staging)?;
     if let Err(e) = write_slice(&staging, files) {
@@ -139,23 +184,38 @@ pub fn publish(ws: &Workspace, files: &SliceFiles) -> Result<PathBuf> {
     Ok(target)
 }
 
-/// A set of this name made in one piece is not turned into slices.
-fn refuse_single_file_set(set_dir: &Path) -> Result<()> {
+/// A set embedded in one piece is not sliced, and one in slices is not replaced whole
+/// (which would delete its slices).
+pub fn check_name(ws: &Workspace, name: &str, slicing: bool) -> Result<()> {
+    let set_dir = ws.set_dir(name);
     let meta_path = set_dir.join(META_FILE);
-    if !meta_path.is_file() {
-        return Ok(());
-    }
-    let meta: SetMeta = fsutil::read_toml(&meta_path)?;
-    if meta.shards.is_empty() {
+    let whole = meta_path.is_file() && fsutil::read_toml::<SetMeta>(&meta_path)?.shards.is_empty();
+    if slicing && whole {
         return Err(Error::invalid(
             "--name",
-            format!(
-                "set '{}' exists and was embedded in one piece; embed the slices under another --name",
-                meta.name
-            ),
+            format!("set '{name}' exists and was embedded in one piece; embed the slices under another --name"),
+        ));
+    }
+    if !slicing && set_dir.join(SLICES_DIR).exists() {
+        return Err(Error::invalid(
+            "--name",
+            format!("set '{name}' is made of slices (`embed --shard`), which a whole embed would delete: embed under another --name, or remove {} first", set_dir.display()),
         ));
     }
     Ok(())
+}
+
+/// What earlier, killed tries of this slice left half-written (other slices' are theirs).
+fn remove_leftovers(slices: &Path, folder: &str) {
+    let Ok(entries) = std::fs::read_dir(slices) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&format!(".{folder}.")) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn write_slice(dir: &Path, files: &SliceFiles) -> Result<()> {
@@ -167,6 +227,7 @@ fn write_slice(dir: &Path, files: &SliceFiles) -> Result<()> {
     )?;
     let meta = SliceMeta {
         slice: files.slice,
+        place: files.place.clone(),
         examples: files.examples,
         set: SetMeta {
             shards,
@@ -237,6 +298,13 @@ pub fn merge(ws: &Workspace, name: &str, tasks: impl Fn(&[Item]) -> Vec<String>)
         shards,
         ..first.clone()
     };
+    // A merge again first takes the folder out of the sets, so no reader sees the new items
+    // beside the old listing.
+    let meta_path = set_dir.join(META_FILE);
+    if meta_path.exists() {
+        std::fs::remove_file(&meta_path)
+            .map_err(|e| Error::io("could not replace", &meta_path, e))?;
+    }
     write_items(&set_dir.join(ITEMS_FILE), &items)?;
     fsutil::write_json(
         &set_dir.join(REPORT_FILE),
@@ -307,20 +375,41 @@ fn read_slices(dir: &Path, name: &str) -> Result<Vec<(String, SliceMeta)>> {
     Ok(found)
 }
 
-/// Slices of one job: the same model, source, split and dimension.
+/// Slices of one job: the same model, source, split, dimension and preparation, cut in the
+/// same units, and tiling the whole dataset with no gap or overlap.
 fn check_agree(dir: &Path, slices: &[(String, SliceMeta)]) -> Result<()> {
-    let a = &slices[0].1.set;
+    let (first, a) = (&slices[0].0, &slices[0].1);
+    let mut next = 0;
     for (folder, s) in slices {
-        let b = &s.set;
-        if (&a.model, &a.source, &a.split, a.dim) != (&b.model, &b.source, &b.split, b.dim) {
+        let (x, y) = (&a.set, &s.set);
+        let same = (&x.model, &x.source, &x.split, x.dim, &x.preprocessing)
+            == (&y.model, &y.source, &y.split, y.dim, &y.preprocessing);
+        if !same {
             return Err(Error::bad_file(
                 dir.join(folder),
                 format!(
-                    "is not a slice of the same embedding as {} (model {}, source {}): re-embed it with the same options",
-                    slices[0].0, a.model, a.source
+                    "is not a slice of the same embedding as {first} (model {}, source {}): re-embed it with the same options",
+                    x.model, x.source
                 ),
             ));
         }
+        let p = &s.place;
+        if p.unit != a.place.unit || p.of != a.place.of || p.start != next {
+            return Err(Error::bad_file(
+                dir.join(folder),
+                format!(
+                    "covers {} {}..{} of {}, where the slice before it ends at {next} of {} {}: the slices were cut differently (another --chunk, or a dataset that changed); re-embed them alike",
+                    p.unit, p.start, p.end, p.of, a.place.of, a.place.unit
+                ),
+            ));
+        }
+        next = p.end;
+    }
+    if next != a.place.of {
+        return Err(Error::bad_file(
+            dir.join(&slices[slices.len() - 1].0),
+            format!("ends at {next} {} of {}: the last slice does not reach the dataset's end; re-embed it", a.place.unit, a.place.of),
+        ));
     }
     Ok(())
 }

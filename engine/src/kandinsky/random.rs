@@ -16,6 +16,11 @@ use crate::error::Result;
 /// The name after `random:` of Kandinsky 2.2's random prior, decoder and image encoder.
 pub const RANDOM_KANDINSKY: &str = "kandinsky-2-2";
 
+/// Whether `--prior` or `--decoder` names the random Kandinsky.
+pub fn is_random(source: &crate::hub::ModelSource) -> bool {
+    source.spec.strip_prefix(crate::hub::RANDOM_PREFIX) == Some(RANDOM_KANDINSKY)
+}
+
 /// Weights drawn by each layer's own initialiser (zeros where a layer names none), in f32
 /// and cast: CUDA draws no f16.
 struct Drawn;

@@ -29,12 +29,12 @@ impl Kandinsky {
         } else {
             DType::F16
         };
-        let prior = if is_random(prior) {
+        let prior = if super::random::is_random(prior) {
             KandinskyPrior::random(dtype, device)?
         } else {
             KandinskyPrior::load(&prior.resolve()?, dtype, device)?
         };
-        let decoder = if is_random(decoder) {
+        let decoder = if super::random::is_random(decoder) {
             KandinskyDecoder::random(dtype, device)?
         } else {
             KandinskyDecoder::load(&decoder.resolve()?, dtype, device)?
@@ -59,11 +59,6 @@ impl Kandinsky {
     pub fn dim(&self) -> usize {
         self.prior.dim()
     }
-}
-
-/// `random:kandinsky-2-2` (`random.rs`).
-fn is_random(source: &ModelSource) -> bool {
-    source.spec.strip_prefix(crate::hub::RANDOM_PREFIX) == Some(super::random::RANDOM_KANDINSKY)
 }
 
 /// What the three pictures are made with.

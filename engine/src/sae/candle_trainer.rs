@@ -18,7 +18,7 @@ use super::family_state::FamilyState;
 use super::family_trainer::{inference_activation, spec_of, THRESHOLD_RATE};
 use super::loss::{BatchSums, StepStats};
 use super::params::SaeParams;
-use super::products::Products;
+use super::products::{Products, SwitchHold};
 use super::snapshot::Snapshot;
 use super::{model, step};
 use crate::error::{Error, Result};
@@ -39,6 +39,8 @@ pub struct CandleTrainer {
     /// The TopK family's or JumpReLU's state (None for ReLU).
     family: Option<DeviceFamily>,
     products: Products,
+    /// Kept for its drop: this run's hold on CUDA's process-wide TF32 switch.
+    _switch: Option<SwitchHold>,
     /// The training set, when held on the device.
     held: Option<Held>,
     /// The last step's sums, not yet read.
@@ -74,8 +76,9 @@ const NOT_YET: f32 = 1e30;
 const MAX_UNREAD: u64 = 1 << 20;
 
 /// The most bytes of a set `hold` puts on the device: the rest of the memory is the
-/// trainer's, and a larger set trains from host batches.
-pub const HOLD_LIMIT_BYTES: usize = 16 << 30;
+/// trainer's, and a larger set trains from host batches. Each run of a sweep holds its own
+/// copy, so three runs of a set at the limit take 12 GiB.
+pub const HOLD_LIMIT_BYTES: usize = 4 << 30;
 
 /// A batch for [`CandleTrainer::step`].
 pub enum Batch<'a> {
@@ -138,7 +141,7 @@ impl CandleTrainer {
                 device,
             )?),
         };
-        let products = Products::for_run(config.precision, device)?;
+        let (products, switch) = Products::for_run(config.precision, device)?;
         Ok(CandleTrainer {
             family,
             config,
@@ -150,6 +153,7 @@ impl CandleTrainer {
             moment2: upload(&adam.v, device)?,
             t: adam.t,
             products,
+            _switch: switch,
             held: None,
             last: None,
             since_read: Tensor::new(0f32, device)?,

@@ -110,7 +110,12 @@ impl EmbeddingSet {
     /// and trainable.
     pub fn open_dir(dir: &Path) -> Result<Self> {
         let set = Self::map_dir(dir)?;
-        set.check_values(&dir.join(EMBEDDINGS_FILE))?;
+        // A sharded set's rows come from many files: the set is named.
+        let file = match set.meta.shards.is_empty() {
+            true => dir.join(EMBEDDINGS_FILE),
+            false => dir.to_path_buf(),
+        };
+        set.check_values(&file)?;
         Ok(set)
     }
 
