@@ -103,6 +103,22 @@ fn temp_path(path: &Path) -> PathBuf {
 
 /// What temporary names end with: this machine's name and this process's id, so that on a
 /// folder several machines share, none cleans up another's live files.
+/// Puts the complete folder `staging` at `target`, replacing what was there only once the new
+/// one is whole: the old folder is moved aside first and removed after.
+pub fn replace_dir(staging: &Path, target: &Path) -> Result<()> {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let old = target.with_file_name(format!(".{name}.old-{}", temp_tag()));
+    if target.exists() {
+        std::fs::rename(target, &old).map_err(|e| Error::io("could not move aside", target, e))?;
+    }
+    std::fs::rename(staging, target).map_err(|e| Error::io("could not publish", target, e))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
 pub fn temp_tag() -> String {
     format!("{}-{}", host_name(), std::process::id())
 }

@@ -174,13 +174,7 @@ pub fn publish(ws: &Workspace, files: &SliceFiles) -> Result<PathBuf> {
         return Err(e);
     }
     let target = slices.join(&folder);
-    let old = slices.join(format!(".{folder}.old-{}", fsutil::temp_tag()));
-    if target.exists() {
-        std::fs::rename(&target, &old)
-            .map_err(|e| Error::io("could not move aside", &target, e))?;
-    }
-    std::fs::rename(&staging, &target).map_err(|e| Error::io("could not publish", &target, e))?;
-    let _ = std::fs::remove_dir_all(&old);
+    fsutil::replace_dir(&staging, &target)?;
     Ok(target)
 }
 

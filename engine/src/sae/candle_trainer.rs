@@ -92,6 +92,21 @@ pub enum Batch<'a> {
     },
 }
 
+impl Reading {
+    /// The stats read, or an error saying what was read instead (the tests' comparisons).
+    #[cfg(test)]
+    pub fn stats(self) -> Result<StepStats> {
+        match self {
+            Reading::Stats(stats) => Ok(stats),
+            Reading::Diverged { step, loss } => Err(Error::invalid(
+                "step",
+                format!("step {step}'s loss is {loss}"),
+            )),
+            Reading::Nothing => Err(Error::invalid("step", "nothing to read")),
+        }
+    }
+}
+
 /// What [`CandleTrainer::read`] finds.
 pub enum Reading {
     /// No step since the last read.
@@ -292,14 +307,7 @@ impl CandleTrainer {
     #[cfg(test)]
     pub fn step_read(&mut self, x: &[f32], rows: usize, lr: f64) -> Result<StepStats> {
         self.step(Batch::Rows(x, rows), lr)?;
-        match self.read()? {
-            Reading::Stats(stats) => Ok(stats),
-            Reading::Diverged { step, loss } => Err(Error::invalid(
-                "step",
-                format!("step {step}'s loss is {loss}"),
-            )),
-            Reading::Nothing => Err(Error::invalid("step", "nothing to read")),
-        }
+        self.read()?.stats()
     }
 
     fn step_family(&mut self, family: &mut DeviceFamily, x: &Tensor, lr: f64) -> Result<Tensor> {

@@ -56,13 +56,7 @@ pub fn write_set(sets_dir: &Path, files: &SetFiles) -> Result<PathBuf> {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
     }
-    let old = sets_dir.join(format!(".{}.old-{}", meta.name, fsutil::temp_tag()));
-    if target.exists() {
-        std::fs::rename(&target, &old)
-            .map_err(|e| Error::io("could not move aside", &target, e))?;
-    }
-    std::fs::rename(&staging, &target).map_err(|e| Error::io("could not publish", &target, e))?;
-    let _ = std::fs::remove_dir_all(&old);
+    fsutil::replace_dir(&staging, &target)?;
     Ok(target)
 }
 
