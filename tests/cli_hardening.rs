@@ -288,11 +288,7 @@ fn case_04_a_set_re_created_under_a_run_is_refused() {
         count: 300,
         preprocessing: "none".into(),
         created: 0,
-        seed: None,
-        split: None,
-        tasks: vec![],
-        mean_norm: None,
-        shards: Vec::new(),
+        ..Default::default()
     };
     let items: Vec<Item> = (0..300)
         .map(|id| Item {

@@ -15,15 +15,14 @@ pub fn sets(ctx: &Ctx) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for name in set::list(&ctx.ws)? {
         // A sharded set's rows are not read to list it; `sets verify` checks them.
-        let sharded = crate::engine::fsutil::read_toml::<set::SetMeta>(
+        let listed = crate::engine::fsutil::read_toml::<set::SetMeta>(
             &ctx.ws.set_dir(&name).join(set::META_FILE),
-        )
-        .ok()
-        .filter(|m| !m.shards.is_empty());
-        let meta = match sharded
-            .map(Ok)
-            .unwrap_or_else(|| EmbeddingSet::open(&ctx.ws, &name).map(|s| s.meta))
-        {
+        );
+        let meta = match listed {
+            Ok(m) if !m.shards.is_empty() => Ok(m),
+            _ => EmbeddingSet::open(&ctx.ws, &name).map(|s| s.meta),
+        };
+        let meta = match meta {
             Ok(m) => m,
             Err(e) => {
                 eprintln!("warning: set '{name}' cannot be read: {e}");

@@ -110,10 +110,8 @@ fn write_demo_set(
         preprocessing: "none (procedural scenes)".into(),
         created: now_unix(),
         seed: Some(seed),
-        split: None,
         tasks: TASKS.iter().map(|t| t.to_string()).collect(),
-        mean_norm: None,
-        shards: Vec::new(),
+        ..Default::default()
     };
     write_set(
         &ws.sets_dir(),

@@ -371,7 +371,7 @@ fn publish(
         mean_norm: norms
             .filter(|n| !n.is_empty())
             .map(|n| n.iter().sum::<f32>() / n.len() as f32),
-        shards: Vec::new(),
+        ..Default::default()
     };
     match opts.slice.zip(place) {
         Some((slice, place)) => {

@@ -97,19 +97,37 @@ impl Slice {
 /// that the slices tile it exactly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Place {
-    /// `chunks of N` (examples in chunks of N) or `tars`.
-    pub unit: String,
+    pub unit: Unit,
     pub start: usize,
     pub end: usize,
     /// The dataset's size in those units.
     pub of: usize,
 }
 
+/// What a dataset is cut in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// Chunks of this many examples.
+    Chunks(usize),
+    /// Whole webdataset tars.
+    Tars,
+}
+
+impl std::fmt::Display for Unit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unit::Chunks(n) => write!(f, "chunks of {n}"),
+            Unit::Tars => write!(f, "tars"),
+        }
+    }
+}
+
 impl Place {
     /// Examples `range` of `total`, cut in chunks of `chunk`.
     pub fn chunks(range: Range<usize>, total: usize, chunk: usize) -> Self {
         Place {
-            unit: format!("chunks of {chunk}"),
+            unit: Unit::Chunks(chunk),
             start: range.start.div_ceil(chunk),
             end: range.end.div_ceil(chunk),
             of: total.div_ceil(chunk),
@@ -119,7 +137,7 @@ impl Place {
     /// Tars `range` of `total`.
     pub fn tars(range: Range<usize>, total: usize) -> Self {
         Place {
-            unit: "tars".into(),
+            unit: Unit::Tars,
             start: range.start,
             end: range.end,
             of: total,
@@ -128,10 +146,9 @@ impl Place {
 
     /// The slice's first chunk in the whole dataset (0 where it was cut in tars).
     pub fn first_chunk(&self) -> usize {
-        if self.unit == "tars" {
-            0
-        } else {
-            self.start
+        match self.unit {
+            Unit::Chunks(_) => self.start,
+            Unit::Tars => 0,
         }
     }
 }

@@ -150,11 +150,7 @@ fn set_with_a_bomb(
         count: rows,
         preprocessing: "none".into(),
         created: 0,
-        seed: None,
-        split: None,
-        tasks: vec![],
-        mean_norm: None,
-        shards: Vec::new(),
+        ..Default::default()
     };
     write_set(
         &ws.sets_dir(),

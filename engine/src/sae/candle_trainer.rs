@@ -45,22 +45,19 @@ pub struct CandleTrainer {
     held: Option<Held>,
     /// The last step's sums, not yet read.
     last: Option<Sums>,
-    /// Steps since the last read, and the first of them (counted from 1) whose loss was not
-    /// finite (`NOT_YET` while none). [] each, f32 (Metal has no f64): exact to 2²⁴ steps
-    /// between reads
-    since_read: Tensor,
+    /// The first step since the last read whose loss was not finite, counted from 1 after
+    /// it (`NOT_YET` while none). [], f32 (Metal has no f64): exact to 2²⁴ steps between reads
     first_bad: Tensor,
     /// The step count at the last read.
     read_at: u64,
 }
 
-/// The set's rows on the device, and one epoch's order of them.
+/// The set's rows on the device, and the last epoch's order of them.
 struct Held {
     /// [n, d]
     rows: Tensor,
-    /// The epoch whose order `order` holds. [n], u32
-    epoch: Option<u64>,
-    order: Tensor,
+    /// The epoch and its order. [n], u32
+    order: Option<(u64, Tensor)>,
 }
 
 /// A step's sums on the device, and its batch's size.
@@ -72,7 +69,7 @@ struct Sums {
 /// `first_bad` while every step's loss was finite: past any step count.
 const NOT_YET: f32 = 1e30;
 
-/// The most steps between reads: the f32 count of `since_read` is exact well below this.
+/// The most steps between reads: `first_bad`'s f32 step count is exact well below this.
 const MAX_UNREAD: u64 = 1 << 20;
 
 /// The most bytes of a set `hold` puts on the device: the rest of the memory is the
@@ -171,7 +168,6 @@ impl CandleTrainer {
             _switch: switch,
             held: None,
             last: None,
-            since_read: Tensor::new(0f32, device)?,
             first_bad: Tensor::new(NOT_YET, device)?,
             read_at: adam.t,
         })
@@ -188,10 +184,14 @@ impl CandleTrainer {
         };
         self.held = Some(Held {
             rows: on_device,
-            epoch: None,
-            order: Tensor::zeros(0, DType::U32, &self.device)?,
+            order: None,
         });
         Ok(true)
+    }
+
+    /// Whether `hold` put the set on the device.
+    pub fn holds(&self) -> bool {
+        self.held.is_some()
     }
 
     /// The batch's rows on the device. [rows, d]
@@ -206,12 +206,14 @@ impl CandleTrainer {
                 let Some(held) = self.held.as_mut() else {
                     return Err(Error::invalid("batch", "no set is held on the device"));
                 };
-                if held.epoch != Some(epoch) {
-                    held.order = Tensor::from_slice(order, order.len(), &self.device)?;
-                    held.epoch = Some(epoch);
-                }
-                let picked = held.order.narrow(0, range.start, range.len())?;
-                Ok(held.rows.index_select(&picked, 0)?)
+                let uploaded = match held.order.take() {
+                    Some((e, tensor)) if e == epoch => tensor,
+                    _ => Tensor::from_slice(order, order.len(), &self.device)?,
+                };
+                let picked = uploaded.narrow(0, range.start, range.len())?;
+                let rows = held.rows.index_select(&picked, 0)?;
+                held.order = Some((epoch, uploaded));
+                Ok(rows)
             }
         }
     }
@@ -260,7 +262,7 @@ impl CandleTrainer {
         Ok(())
     }
 
-    /// Counts the step and, when one of its sums is not finite, remembers it (the first).
+    /// When one of the step's sums is not finite, remembers the step (the first such).
     fn note_finite(&mut self, sums: &Tensor) -> Result<()> {
         // |x| ≤ f32::MAX is false for ±∞ and NaN alike.
         let finite = sums
@@ -268,9 +270,10 @@ impl CandleTrainer {
             .le(f64::from(f32::MAX))?
             .to_dtype(DType::F32)?
             .min(0)?;
-        self.since_read = (&self.since_read + 1.0)?;
-        // The step's number where it was not finite, NOT_YET past it where it was.
-        let this = ((&finite * f64::from(NOT_YET))? + &self.since_read)?;
+        // The step's number since the last read where it was not finite, NOT_YET past it
+        // where it was; the count is the host's, so the device keeps no counter.
+        let since_read = (self.t - self.read_at) as f64;
+        let this = ((&finite * f64::from(NOT_YET))? + since_read)?;
         self.first_bad = self.first_bad.minimum(&this)?;
         Ok(())
     }
@@ -293,7 +296,6 @@ impl CandleTrainer {
             None => self.relu_stats(&sums, rows),
         };
         let read_at = std::mem::replace(&mut self.read_at, self.t);
-        self.since_read = self.since_read.zeros_like()?;
         self.first_bad = (self.first_bad.zeros_like()? + f64::from(NOT_YET))?;
         if first_bad < NOT_YET {
             let step = read_at + first_bad as u64;

@@ -24,8 +24,6 @@ pub use super::snapshot::Snapshot;
 
 pub struct Trainer {
     backend: Backend,
-    /// Whether `hold` put the training set on the device.
-    held: bool,
     /// The CPU trainers' last step's stats and the step they were taken at (1-based).
     last: Option<(StepStats, u64)>,
 }
@@ -118,7 +116,6 @@ impl Trainer {
         };
         Ok(Trainer {
             backend,
-            held: false,
             last: None,
         })
     }
@@ -126,10 +123,14 @@ impl Trainer {
     /// Puts the training set [rows, d] on the GPU so that batches are picked there
     /// (`Batch::Held`); false where it stays on the host (the CPU trainers, or a set too large).
     pub fn hold(&mut self, data: &[f32], rows: usize) -> Result<bool> {
-        if let Backend::Candle(g) = &mut self.backend {
-            self.held = g.hold(data, rows)?;
+        match &mut self.backend {
+            Backend::Candle(g) => g.hold(data, rows),
+            _ => Ok(false),
         }
-        Ok(self.held)
+    }
+
+    fn holds(&self) -> bool {
+        matches!(&self.backend, Backend::Candle(g) if g.holds())
     }
 
     /// Step `step` of `plan` over `data` [rows, d]: its batch is picked on the device when
@@ -144,7 +145,7 @@ impl Trainer {
     ) -> Result<usize> {
         let (epoch, order, range) = plan.in_epoch(step);
         let rows = range.len();
-        if self.held {
+        if self.holds() {
             self.step(
                 Batch::Held {
                     epoch,

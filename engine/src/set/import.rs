@@ -76,11 +76,7 @@ pub fn import_set(ws: &Workspace, req: &ImportSetRequest) -> Result<EmbeddingSet
             "imported".into()
         },
         created: now_unix(),
-        seed: None,
-        split: None,
-        tasks: Vec::new(),
-        mean_norm: None,
-        shards: Vec::new(),
+        ..Default::default()
     };
     write_set(
         &ws.sets_dir(),

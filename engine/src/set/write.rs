@@ -120,11 +120,7 @@ mod tests {
             count,
             preprocessing: "none".into(),
             created: 0,
-            seed: None,
-            split: None,
-            tasks: vec![],
-            mean_norm: None,
-            shards: Vec::new(),
+            ..Default::default()
         }
     }
 

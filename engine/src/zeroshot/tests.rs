@@ -128,11 +128,7 @@ fn a_run_on_another_models_embeddings_is_refused() {
         count: 1,
         preprocessing: "none".into(),
         created: 0,
-        seed: None,
-        split: None,
-        tasks: vec![],
-        mean_norm: None,
-        shards: Vec::new(),
+        ..Default::default()
     };
     let items = [Item::default()];
     write_set(
@@ -219,11 +215,7 @@ fn a_sets_own_labels_make_its_natural_task() {
             count: items.len(),
             preprocessing: "none".into(),
             created: 0,
-            seed: None,
-            split: None,
-            tasks: vec![],
-            mean_norm: None,
-            shards: Vec::new(),
+            ..Default::default()
         };
         let embeddings = vec![0.5; 4 * items.len()];
         write_set(
