@@ -8,8 +8,8 @@
 #                      [--quick] [--only STAGE,STAGE...]
 #
 # Stages: libs (CUDA libraries found and linked: stops at once when one is missing), demo,
-# sweep (the study's 3-λ sweep), topk (a TopK sweep), agreement (one short run on the CPU and
-# on the device, f32, their metrics to 1e-4), throughput (training examples/s at batch 4096 in
+# sweep (the study's 3-λ sweep), topk (a TopK sweep), agreement (short ReLU and TopK runs on
+# the CPU and on the device, f32, their metrics to 1e-4), throughput (training examples/s at batch 4096 in
 # f32, tf32 and bf16, ReLU and TopK), zeroshot, latents, steer (a preview), embed (a few
 # hundred pictures through a random full-size ViT-B/32), caption (latents labelled by a
 # random BLIP of the base model's sizes), kandinsky (the study's triptych from a set's row
@@ -193,15 +193,28 @@ agreement() {
     local a="$work/agree-cpu" b="$work/agree-dev" args
     args=(demo --images "$agree_images")
     "$bin" --workspace "$a" "${args[@]}" >&2 && "$bin" --workspace "$b" "${args[@]}" >&2 || return 1
-    args=(train --data demo --lambda 1e-2 --dict 256 --epochs 1 --name r)
-    "$bin" --workspace "$a" --device cpu "${args[@]}" >&2 &&
-        "$bin" --workspace "$b" --device "$device" "${args[@]}" >&2 || return 1
+    # ReLU, and TopK (on the device: one sort per row and the decode from gathered rows).
+    local run arch runs=""
+    for arch in relu topk; do
+        run=agree-$arch
+        args=(train --data demo --arch "$arch" --dict 256 --epochs 1 --name "$run")
+        if [ "$arch" = topk ]; then args+=(--k 16); else args+=(--lambda 1e-2); fi
+        "$bin" --workspace "$a" --device cpu "${args[@]}" >&2 &&
+            "$bin" --workspace "$b" --device "$device" "${args[@]}" >&2 || return 1
+        runs+="${runs:+,}$(compare "$a" "$b" "$run")" || return 1
+    done
+    printf '{%s}\n' "$runs"
+}
+
+# One run's final MSE on the CPU (workspace $1) and the device ($2), as "run":{...}; fails
+# past a relative difference of 1e-4.
+compare() {
     local x y
-    x=$("$bin" --workspace "$a" --json metrics r | tr -d ' \n' | grep -o '"mse":[0-9.e+-]*' | cut -d: -f2)
-    y=$("$bin" --workspace "$b" --json metrics r | tr -d ' \n' | grep -o '"mse":[0-9.e+-]*' | cut -d: -f2)
-    awk -v x="$x" -v y="$y" 'BEGIN {
+    x=$("$bin" --workspace "$1" --json metrics "$3" | tr -d ' \n' | grep -o '"mse":[0-9.e+-]*' | cut -d: -f2)
+    y=$("$bin" --workspace "$2" --json metrics "$3" | tr -d ' \n' | grep -o '"mse":[0-9.e+-]*' | cut -d: -f2)
+    awk -v r="$3" -v x="$x" -v y="$y" 'BEGIN {
         d = (x > y ? x - y : y - x) / (x > 0 ? x : 1)
-        printf "{\"cpu_mse\":%s,\"device_mse\":%s,\"relative_difference\":%.3g}\n", x, y, d
+        printf "\"%s\":{\"cpu_mse\":%s,\"device_mse\":%s,\"relative_difference\":%.3g}", r, x, y, d
         exit (d <= 1e-4 ? 0 : 1) }'
 }
 
@@ -274,7 +287,7 @@ ref_sae() {
 
 export bin ws work device quick images dict epochs pictures agree_images here big_batch \
     bench_steps side denoise blip k_prior k_decoder k_encoder
-export -f S J speed libs sweep topk agreement pictures embed throughput caption kandinsky ref_sae \
+export -f S J speed libs sweep topk agreement compare pictures embed throughput caption kandinsky ref_sae \
     json_escape
 
 if [ "$device" = cuda ] && command -v nvidia-smi >/dev/null; then

@@ -1,7 +1,9 @@
 //! The TopK family and JumpReLU's training step in candle tensor ops, for CUDA and Metal: the
 //! equations of `family_step.rs` written densely with masks. Selections find their cut-off by
-//! bisection on counts (a GPU sort works within one block only), so no sort is needed.
-//! Checked against the CPU kernels in `tests.rs`.
+//! bisection on counts (a GPU sort works within one block only), so no sort is needed; except
+//! TopK over at most [`SORT_LIMIT`] latents, which sorts each row once and decodes from the k
+//! gathered decoder rows (the sparse decode: B·k·d products where the dense one does B·m·d).
+//! Checked against the CPU kernels in `family_tests.rs`.
 
 use candle_core::{DType, Device, Tensor};
 
@@ -11,6 +13,10 @@ use super::loss::{self, BatchSums, StepStats};
 use super::model::{self, top_k_cut};
 use super::products::Products;
 use crate::error::{Error, Result};
+
+/// The widest row candle's CUDA sort takes: it sorts a row within one block's shared memory
+/// (48 KiB of u32 indices, rounded down to a power of two).
+pub const SORT_LIMIT: usize = 8192;
 
 /// Weights as tensors: W_enc [d, m], b_enc [m], W_dec [m, d], b_dec [d].
 pub type Four = [Tensor; 4];
@@ -29,6 +35,57 @@ pub struct DeviceFamily {
     prefix_masks: Vec<Tensor>,
     /// Per prefix segment s: 1 where p_{s−1} ≤ j < p_s. [1, m] each
     segment_masks: Vec<Tensor>,
+    /// TopK by one sort per row and the sparse decode (see the module's note).
+    gathers: bool,
+}
+
+/// A batch's selection.
+struct Kept {
+    /// 1 where the latent is kept. [B, m]
+    mask: Tensor,
+    /// BatchTopK's cut-off in this batch. []
+    cut: Option<Tensor>,
+    /// TopK's kept latents, when sorted for.
+    gathered: Option<Gathered>,
+}
+
+/// Each row's k largest latents and their decoder rows.
+struct Gathered {
+    /// Latent indices. [B, k] u32
+    idx: Tensor,
+    /// Their activations (0 where not positive). [B, k]
+    vals: Tensor,
+    /// W_dec's rows at idx. [B, k, d]
+    rows: Tensor,
+}
+
+impl Gathered {
+    /// The top k of pos [B, m] and their rows of w_dec [m, d].
+    fn of(pos: &Tensor, k: usize, w_dec: &Tensor) -> Result<Self> {
+        let (b, _) = pos.dims2()?;
+        let d = w_dec.dim(1)?;
+        let idx = pos
+            .arg_sort_last_dim(false)?
+            .narrow(1, 0, k)?
+            .contiguous()?;
+        let vals = pos.gather(&idx, 1)?;
+        let rows = w_dec
+            .index_select(&idx.flatten_all()?, 0)?
+            .reshape((b, k, d))?;
+        Ok(Gathered { idx, vals, rows })
+    }
+
+    /// x̂ = Σ_j vals_j · rows_j + b_dec. [B, d]
+    fn decode(&self, mm: &Products, b_dec: &Tensor) -> Result<Tensor> {
+        let recon = mm.mm(&self.vals.unsqueeze(1)?, &self.rows)?.squeeze(1)?;
+        Ok(recon.broadcast_add(b_dec)?)
+    }
+
+    /// ∂z = g · W_decᵀ at the kept latents, zero elsewhere, for g = ∂x̂ [B, d]. [B, m]
+    fn spread(&self, mm: &Products, g: &Tensor, like: &Tensor) -> Result<Tensor> {
+        let dvals = mm.mm(&self.rows, &g.unsqueeze(2)?)?.squeeze(2)?;
+        Ok(like.zeros_like()?.scatter_add(&self.idx, &dvals, 1)?)
+    }
 }
 
 /// A step's gradients and its sums, left on the device: nothing here waits for the GPU.
@@ -78,7 +135,11 @@ impl DeviceFamily {
             segment_masks.push(range_mask(start, end, m, device)?);
             start = end;
         }
+        let gathers = matches!(spec.select, Select::TopK { k } if k <= m)
+            && spec.prefixes.len() == 1
+            && m <= SORT_LIMIT;
         Ok(DeviceFamily {
+            gathers,
             spec,
             dead_after: dead_after as f64,
             since_fired: Tensor::from_vec(since, m, device)?,
@@ -102,6 +163,33 @@ impl DeviceFamily {
             threshold,
             threshold_m,
             threshold_v,
+        })
+    }
+
+    /// Dense TopK and bisection everywhere, as for wide dictionaries: to check the sparse path.
+    #[cfg(test)]
+    pub fn decode_densely(&mut self) {
+        self.gathers = false;
+    }
+
+    /// The selection of `pre` [B, m] and `pos` = ReLU(pre), with TopK's rows of `w_dec` when
+    /// it gathers.
+    fn keep(&self, pre: &Tensor, pos: &Tensor, w_dec: &Tensor) -> Result<Kept> {
+        if let (true, Select::TopK { k }) = (self.gathers, self.spec.select) {
+            let gathered = Gathered::of(pos, k, w_dec)?;
+            let kept = gathered.vals.gt(0f32)?.to_dtype(DType::F32)?;
+            let mask = pos.zeros_like()?.scatter_add(&gathered.idx, &kept, 1)?;
+            return Ok(Kept {
+                mask,
+                cut: None,
+                gathered: Some(gathered),
+            });
+        }
+        let (mask, cut) = self.select(pre, pos)?;
+        Ok(Kept {
+            mask,
+            cut,
+            gathered: None,
         })
     }
 
@@ -143,7 +231,11 @@ impl DeviceFamily {
         let scale = 2.0 / (rows * d) as f64;
         let (centred, pre) = model::pre_activation(mm, x, w_enc, b_enc, b_dec)?;
         let pos = pre.relu()?;
-        let (mask, cut) = self.select(&pre, &pos)?;
+        let Kept {
+            mask,
+            cut,
+            gathered,
+        } = self.keep(&pre, &pos, w_dec)?;
         let z = (&pos * &mask)?;
         // Dead latents: counted after this batch's firing, as the CPU trainer does.
         let fired = mask.max(0)?;
@@ -156,7 +248,10 @@ impl DeviceFamily {
         let mut sse_full = sse_prefixes.clone();
         let mut full_recon = None;
         for mask_s in &self.prefix_masks {
-            let recon = model::decode(mm, &z.broadcast_mul(mask_s)?, w_dec, b_dec)?;
+            let recon = match &gathered {
+                Some(gathered) => gathered.decode(mm, b_dec)?,
+                None => model::decode(mm, &z.broadcast_mul(mask_s)?, w_dec, b_dec)?,
+            };
             let diff = (&recon - x)?;
             sse_full = diff.sqr()?.sum_all()?;
             sse_prefixes = (sse_prefixes + &sse_full)?;
@@ -175,12 +270,21 @@ impl DeviceFamily {
 
         // ∂z through each segment's Ĝ, and the decoder's gradient.
         let w_dec_t = w_dec.t()?;
-        let mut dz = pre.zeros_like()?;
         let mut g_w_dec = w_dec.zeros_like()?;
         for (g_s, seg) in g.iter().zip(&self.segment_masks) {
-            dz = (dz + mm.mm(g_s, &w_dec_t)?.broadcast_mul(seg)?)?;
             g_w_dec = (g_w_dec + mm.mm(&z.broadcast_mul(seg)?.t()?, g_s)?)?;
         }
+        let dz = match &gathered {
+            // One segment: gathering is TopK without prefixes.
+            Some(gathered) => gathered.spread(mm, &g[0], &pre)?,
+            None => {
+                let mut dz = pre.zeros_like()?;
+                for (g_s, seg) in g.iter().zip(&self.segment_masks) {
+                    dz = (dz + mm.mm(g_s, &w_dec_t)?.broadcast_mul(seg)?)?;
+                }
+                dz
+            }
+        };
         let mut dpre = (&dz * &mask)?;
         let mut aux_sse = Tensor::zeros((), DType::F32, x.device())?;
         if self.spec.aux_k > 0 {

@@ -152,3 +152,50 @@ fn gpu_precisions_are_refused_where_they_cannot_run() {
         assert!(e.to_string().contains("--precision"), "{e}");
     }
 }
+
+#[test]
+fn topk_decoded_from_gathered_rows_equals_the_dense_decode() {
+    use super::arch::Arch;
+    use super::family_state::FamilyState;
+    let rows = 20;
+    let (p, x) = problem(rows);
+    let config = TrainConfig {
+        arch: Arch::TopK,
+        k: Some(5),
+        aux_k: 3,
+        dead_after: 2,
+        dict: M,
+        batch: rows,
+        ..Default::default()
+    };
+    let make = || {
+        let fresh = FamilyState::fresh(M, None);
+        CandleTrainer::new(
+            config.clone(),
+            &p,
+            &Adam::new(D, M),
+            Some(fresh),
+            1.0,
+            &Device::Cpu,
+        )
+        .unwrap()
+    };
+    let (mut sparse, mut dense) = (make(), make());
+    dense.decode_densely();
+    for step in 0..6 {
+        let a = sparse.step_read(&x, rows, 1e-2).unwrap();
+        let b = dense.step_read(&x, rows, 1e-2).unwrap();
+        assert!(
+            (a.loss - b.loss).abs() < 1e-6 * a.loss,
+            "step {step}: {a:?} vs {b:?}"
+        );
+        assert_eq!(a.avg_l0, b.avg_l0, "step {step}");
+    }
+    let (a, b) = (sparse.state().unwrap(), dense.state().unwrap());
+    for (x, y) in a.params.buffers().iter().zip(b.params.buffers()) {
+        for (u, v) in x.iter().zip(y.iter()) {
+            assert!((u - v).abs() < 1e-5, "{u} vs {v}");
+        }
+    }
+    assert_eq!(a.family, b.family);
+}

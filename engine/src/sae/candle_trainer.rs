@@ -173,6 +173,14 @@ impl CandleTrainer {
         })
     }
 
+    /// TopK by bisection and the dense decode, whatever the width: to check the sparse path.
+    #[cfg(test)]
+    pub fn decode_densely(&mut self) {
+        if let Some(family) = &mut self.family {
+            family.decode_densely();
+        }
+    }
+
     /// Puts the set's rows [n, d] on the device for `Batch::Held`; false (and nothing held)
     /// when it is larger than `HOLD_LIMIT_BYTES` or the device has no room for it.
     pub fn hold(&mut self, data: &[f32], rows: usize) -> Result<bool> {
