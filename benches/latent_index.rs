@@ -7,8 +7,9 @@ use std::time::Instant;
 use saelab::engine::demo;
 use saelab::engine::latents::LatentIndex;
 use saelab::engine::sae::SaeParams;
+use saelab::engine::set::InMemory;
 
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (data, _) = demo::generate(demo::DEFAULT_IMAGES, demo::DEFAULT_SEED);
     let mut params = SaeParams::init(demo::DIM, 4096, 0);
     // A fresh SAE fires about half its latents per row, far denser than a trained one (5-15%):
@@ -19,7 +20,7 @@ fn main() {
     params.b_dec.copy_from_slice(&mean);
     for _ in 0..2 {
         let start = Instant::now();
-        let index = LatentIndex::build(&params, &data, 16);
+        let index = LatentIndex::build(&params, &InMemory::new(&data, demo::DIM), 16)?;
         let seconds = start.elapsed().as_secs_f64();
         let active: u64 = index.latents.iter().map(|l| l.active).sum();
         println!(
@@ -28,4 +29,5 @@ fn main() {
             active as f64 / (index.rows as f64 * 4096.0)
         );
     }
+    Ok(())
 }

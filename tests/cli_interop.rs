@@ -261,7 +261,7 @@ fn embeddings_made_elsewhere_become_sets_that_train() {
     let pq = saelab::engine::set::EmbeddingSet::open_dir(&lab.ws().join("sets/pq")).unwrap();
     let npy = saelab::engine::set::EmbeddingSet::open_dir(&lab.ws().join("sets/x")).unwrap();
     let norm = |r: &[f32]| r.iter().map(|v| v * v).sum::<f32>().sqrt();
-    let (a, b) = (&pq.data()[16..32], &npy.data()[16..32]);
+    let (a, b) = (&pq.data().unwrap()[16..32], &npy.data().unwrap()[16..32]);
     for (u, v) in a.iter().zip(b) {
         assert!((u - v / norm(b)).abs() < 1e-6);
     }
@@ -271,7 +271,7 @@ fn embeddings_made_elsewhere_become_sets_that_train() {
     ]);
 
     // A row of NaN is named, and nothing is made.
-    let mut x = npy.data().to_vec();
+    let mut x = npy.data().unwrap().to_vec();
     x[3 * 16] = f32::NAN;
     x[7 * 16 + 2] = f32::INFINITY;
     let bad = lab.dir.path().join("bad.safetensors");

@@ -75,7 +75,13 @@ fn slices_embedded_side_by_side_merge_into_the_set_one_process_makes() {
     let (whole, parts) = (open(&lab, "whole"), open(&lab, "parts"));
     assert_eq!(parts.rows(), 16);
     assert_eq!(parts.meta.shards.len(), 3);
-    let bits = |s: &EmbeddingSet| s.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let bits = |s: &EmbeddingSet| {
+        s.data()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(bits(&whole), bits(&parts), "row for row, bit for bit");
     assert_eq!(whole.items().unwrap(), parts.items().unwrap());
     assert_eq!(
@@ -242,7 +248,13 @@ fn webdataset_tars_embed_as_the_folder_loader_would() {
         "{out}"
     );
     let (a, b) = (open(&lab, "folder"), open(&lab, "wds"));
-    let bits = |s: &EmbeddingSet| s.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let bits = |s: &EmbeddingSet| {
+        s.data()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(bits(&a), bits(&b));
     let items = b.items().unwrap();
     assert_eq!(items[3].caption.as_deref(), Some("picture 000000003"));
@@ -261,8 +273,9 @@ fn webdataset_tars_embed_as_the_folder_loader_would() {
     assert_eq!(parts.items().unwrap(), items);
     let far = b
         .data()
+        .unwrap()
         .iter()
-        .zip(parts.data())
+        .zip(parts.data().unwrap())
         .map(|(x, y)| (x - y).abs())
         .fold(0f32, f32::max);
     assert!(far < 1e-5, "{far}");

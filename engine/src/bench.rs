@@ -15,6 +15,7 @@ use super::error::Result;
 use super::sae::evaluate::{evaluate, EvalMetrics, Truth};
 use super::sae::linalg::Threads;
 use super::sae::{Init, TrainConfig, Trainer};
+use super::set::InMemory;
 use super::set::{BatchPlan, DataStats, GroundTruth};
 use super::tensorfile::TensorFile;
 use super::unit::normalise;
@@ -141,12 +142,12 @@ pub fn train_throughput(
     let truth = gt.map(|gt| Truth { gt, present: None });
     let (final_metrics, _) = evaluate(
         &snapshot.params,
-        data,
+        &InMemory::new(data, d),
         &stats,
         config.l1,
         truth,
         Threads::All,
-    );
+    )?;
     Ok(BenchReport {
         steps,
         examples,

@@ -47,7 +47,7 @@ pub fn evaluate_card(ws: &Workspace, name: &str) -> Result<Card> {
     let card = Card {
         run: name.to_string(),
         set: summary.data.clone(),
-        fidelity: fidelity(&p, set.data()),
+        fidelity: fidelity(&p, set.data()?),
         zeroshot: recovered(ws, &p, &set)?,
         probing: probing(&p, &set)?,
     };

@@ -223,7 +223,7 @@ pub fn probing(p: &SaeParams, set: &EmbeddingSet) -> Result<Option<Probing>> {
     let mut total = vec![0.0f64; m];
     let mut counts = vec![0usize; probed.len()];
     let mut train_rows = 0usize;
-    each_code(p, set.data(), |row, _, z, _| {
+    each_code(p, set.data()?, |row, _, z, _| {
         if row % TEST_EVERY == 0 {
             return;
         }
@@ -251,7 +251,7 @@ pub fn probing(p: &SaeParams, set: &EmbeddingSet) -> Result<Option<Probing>> {
     chosen.sort_unstable();
     chosen.dedup();
     let mut features = vec![0.0f32; set.rows() * chosen.len()];
-    each_code(p, set.data(), |row, _, z, _| {
+    each_code(p, set.data()?, |row, _, z, _| {
         for (k, &j) in chosen.iter().enumerate() {
             features[row * chosen.len() + k] = z[j];
         }

@@ -109,7 +109,7 @@ fn rows_are_the_models_unit_embeddings_and_corrupt_pictures_are_reported() {
         .unwrap()
         .to_vec1::<f32>()
         .unwrap();
-    let got = set.row(2);
+    let got = set.row(2).unwrap();
     let worst = got
         .iter()
         .zip(&want)
@@ -157,7 +157,7 @@ fn an_interrupted_job_resumes_to_the_same_set() {
         EmbeddingSet::open(&w.ws, "whole").unwrap(),
         EmbeddingSet::open(&w.ws, "cut").unwrap(),
     );
-    assert_eq!(a.data(), b.data());
+    assert_eq!(a.data().unwrap(), b.data().unwrap());
     assert_eq!(a.items().unwrap(), b.items().unwrap());
     assert!(!w.ws.sets_dir().join(".cut.embedding").exists());
 }

@@ -82,7 +82,7 @@ pub fn export(ws: &Workspace, name: &str, format: Format, out: &Path) -> Result<
             };
             // The firing counts evaluate already takes, over the whole set.
             let l1 = TrainConfig::default().l1;
-            let (_, firing) = evaluate(&p, set.data(), &set.stats(), l1, None, Threads::All);
+            let (_, firing) = evaluate(&p, &set, &set.stats()?, l1, None, Threads::All)?;
             let rows = firing.rows.max(1) as f32;
             let frequency: Vec<f32> = firing.counts.iter().map(|&c| c as f32 / rows).collect();
             saelens::write(out, &p, &origin, &frequency)

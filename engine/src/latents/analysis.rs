@@ -79,7 +79,7 @@ pub fn analyse(ws: &Workspace, name: &str, k: usize) -> Result<Analysis> {
     let encoder = text_encoder_for(&set)?;
     let words = vocabulary();
     let vocab = embed_vocabulary(ws, &words, encoder.as_ref())?;
-    let labels = label_all(&params, &index, &set, &words, &vocab);
+    let labels = label_all(&params, &index, &set, &words, &vocab)?;
     fsutil::write_json_if_changed(&run.path(LATENTS_DIR).join(LABELS_FILE), &labels)?;
     Ok(Analysis {
         run,

@@ -5,9 +5,11 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Result;
 use crate::sae::linalg::Threads;
 use crate::sae::step::{encode, Scratch};
 use crate::sae::SaeParams;
+use crate::set::RowSource;
 
 /// Rows encoded at a time.
 const CHUNK_ROWS: usize = 1024;
@@ -98,13 +100,14 @@ pub struct LatentIndex {
 }
 
 impl LatentIndex {
-    /// Streams `data` ([rows, d]) through the SAE, keeping the top `k` rows per latent.
-    pub fn build(p: &SaeParams, data: &[f32], k: usize) -> Self {
+    /// Streams `data` ([rows, d], read a piece at a time) through the SAE, keeping the top
+    /// `k` rows per latent.
+    pub fn build(p: &SaeParams, data: &dyn RowSource, k: usize) -> Result<Self> {
         let (d, m) = (p.d, p.m);
         let mut latents: Vec<LatentStats> = (0..m).map(|_| LatentStats::new(k)).collect();
         let mut scratch = Scratch::new(d, m, CHUNK_ROWS);
         let mut first_row = 0usize;
-        for chunk in data.chunks(CHUNK_ROWS * d) {
+        data.each_piece(CHUNK_ROWS, &mut |chunk| {
             let rows = chunk.len() / d;
             encode(p, chunk, rows, &mut scratch, Threads::All);
             let z = &scratch.z[..rows * m];
@@ -123,15 +126,16 @@ impl LatentIndex {
                     }
                 });
             first_row += rows;
-        }
+            Ok(())
+        })?;
         for l in latents.iter_mut() {
             l.sort_top();
         }
-        LatentIndex {
+        Ok(LatentIndex {
             k,
             rows: first_row,
             latents,
-        }
+        })
     }
 
     /// Latents that never fired.

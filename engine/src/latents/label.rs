@@ -114,18 +114,18 @@ pub fn label_all(
     set: &EmbeddingSet,
     words: &[String],
     vocab: &[f32],
-) -> Vec<Label> {
+) -> Result<Vec<Label>> {
     let (d, m, w) = (p.d, p.m, words.len());
     let mut unit = p.clone();
     unit.normalise_decoder();
-    let set_mean: Vec<f32> = set.stats().mean.iter().map(|&v| v as f32).collect();
+    let set_mean: Vec<f32> = set.stats()?.mean.iter().map(|&v| v as f32).collect();
     // Mean of each latent's top rows, less the set's mean: what its images share.
     let mut tops = vec![0.0f32; m * d];
     for (j, l) in index.latents.iter().enumerate() {
         let out = &mut tops[j * d..(j + 1) * d];
         for &(_, row) in &l.top {
             out.iter_mut()
-                .zip(set.row(row as usize))
+                .zip(set.fetch_row(row as usize)?)
                 .for_each(|(o, v)| *o += v / l.top.len() as f32);
         }
         if !l.top.is_empty() {
@@ -149,14 +149,14 @@ pub fn label_all(
         false,
         Threads::All,
     );
-    (0..m)
+    Ok((0..m)
         .map(|j| {
             let scores: Vec<f32> = (0..w)
                 .map(|i| 0.5 * (by_decoder[j * w + i] + by_images[j * w + i]))
                 .collect();
             label_one(j, &scores, words, index)
         })
-        .collect()
+        .collect())
 }
 
 fn label_one(j: usize, scores: &[f32], words: &[String], index: &LatentIndex) -> Label {

@@ -147,7 +147,7 @@ pub fn index_for_run(run: &RunDir, set: &EmbeddingSet, k: usize) -> Result<(Late
             return Ok((index, false));
         }
     }
-    let index = LatentIndex::build(&params, set.data(), k);
+    let index = LatentIndex::build(&params, set, k)?;
     let _ = std::fs::remove_dir_all(dir.join(COLLAGES_DIR));
     fsutil::create_dir(&dir)?;
     save(&path, &index, &fp)?;

@@ -2,6 +2,7 @@ use super::index::LatentIndex;
 use crate::sae::linalg::Threads;
 use crate::sae::step::{encode, Scratch};
 use crate::sae::SaeParams;
+use crate::set::InMemory;
 
 fn random_sae_and_data(d: usize, m: usize, rows: usize) -> (SaeParams, Vec<f32>) {
     let mut p = SaeParams::init(d, m, 5);
@@ -19,7 +20,7 @@ fn random_sae_and_data(d: usize, m: usize, rows: usize) -> (SaeParams, Vec<f32>)
 fn top_k_matches_a_brute_force_sort() {
     let (d, m, rows, k) = (24, 300, 2500, 7);
     let (p, data) = random_sae_and_data(d, m, rows);
-    let index = LatentIndex::build(&p, &data, k);
+    let index = LatentIndex::build(&p, &InMemory::new(&data, p.d), k).unwrap();
     let mut s = Scratch::new(d, m, rows);
     encode(&p, &data, rows, &mut s, Threads::One);
     let z = &s.z[..rows * m];
@@ -48,8 +49,8 @@ fn index_memory_does_not_grow_with_rows() {
     let footprint = |idx: &LatentIndex| idx.latents.iter().map(|l| l.top.capacity()).sum::<usize>();
     let (p, small) = random_sae_and_data(16, 64, 200);
     let (_, large) = random_sae_and_data(16, 64, 20_000);
-    let a = LatentIndex::build(&p, &small, 8);
-    let b = LatentIndex::build(&p, &large, 8);
+    let a = LatentIndex::build(&p, &InMemory::new(&small, p.d), 8).unwrap();
+    let b = LatentIndex::build(&p, &InMemory::new(&large, p.d), 8).unwrap();
     assert_eq!(footprint(&a), footprint(&b));
     assert_eq!(footprint(&b), 64 * 8);
 }
@@ -120,7 +121,13 @@ fn concept_sae_workspace() -> (tempfile::TempDir, crate::Workspace) {
             p.w_enc[i * k + j] = gt.directions[j * d + i];
         }
     }
-    p.b_dec = set.stats().mean.iter().map(|&v| v as f32).collect();
+    p.b_dec = set
+        .stats()
+        .unwrap()
+        .mean
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
     let run = RunDir::new(&ws, "truth");
     let train = crate::sae::TrainConfig {
         dict: k,

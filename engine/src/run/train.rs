@@ -22,11 +22,12 @@ use crate::sae::checkpoint::{self, Position};
 use crate::sae::config::L1Convention;
 use crate::sae::evaluate::{evaluate, EvalMetrics, Truth};
 use crate::sae::gt_match::presence;
+use crate::sae::init::MEDIAN_SAMPLE;
 use crate::sae::linalg::Threads;
 use crate::sae::loss::StepStats;
-use crate::sae::trainer::Reading;
-use crate::sae::{Init, SaeParams, Snapshot, TrainConfig, Trainer};
-use crate::set::{BatchPlan, EmbeddingSet};
+use crate::sae::trainer::{Batch, Reading};
+use crate::sae::{BiasInit, Init, SaeParams, Snapshot, TrainConfig, Trainer};
+use crate::set::{BatchPlan, EmbeddingSet, ShuffleStream};
 use candle_core::Device;
 
 /// `results.json`: the final SAE's metrics over the whole set, and how fast it trained.
@@ -201,6 +202,12 @@ fn checked_checkpoint(path: &Path, set: &EmbeddingSet, t: &TrainConfig) -> Resul
     Ok(snapshot)
 }
 
+/// A run's source of batches.
+enum Batches<'s> {
+    Planned(BatchPlan, &'s [f32]),
+    Streamed(ShuffleStream),
+}
+
 struct Loop {
     cfg: RunConfig,
     trainer: Trainer,
@@ -216,11 +223,16 @@ impl Loop {
     fn start(req: &TrainRequest, cfg: RunConfig) -> Result<Self> {
         let set = req.set;
         let t = &cfg.train;
-        let data = set.stats();
+        let data = set.stats()?;
         let trainer = if let Some(snapshot) = last_good_checkpoint(req, t)? {
             Trainer::resume(t.clone(), snapshot, data.mean_norm, req.device, req.threads)?
         } else {
-            let init = Init::of(t, set.data(), set.dim(), &data);
+            // Only the median needs rows: an even sample, which a sharded set reads in pieces.
+            let sample = match t.b_dec_init {
+                BiasInit::Median => set.strided_sample(MEDIAN_SAMPLE)?,
+                BiasInit::Mean | BiasInit::Zero => Vec::new(),
+            };
+            let init = Init::of(t, &sample, set.dim(), &data);
             Trainer::new(t.clone(), set.dim(), &init, req.device, req.threads)?
         };
         let start_step = trainer.step_count();
@@ -253,9 +265,8 @@ impl Loop {
     fn run(mut self, req: &TrainRequest) -> Result<RunOutcome> {
         let set = req.set;
         let per_epoch = self.cfg.train.steps_per_epoch(set.rows());
-        let mut plan = BatchPlan::new(set.rows(), self.cfg.train.batch, self.cfg.train.seed);
+        let mut batches = self.batches(set)?;
         let mut scratch = Vec::new();
-        self.trainer.hold(set.data(), set.rows())?;
         let mut window = (Instant::now(), 0u64);
         while self.trainer.step_count() < self.total {
             let step = self.trainer.step_count();
@@ -276,9 +287,17 @@ impl Loop {
                 return Err(Error::Interrupted);
             }
             let lr = self.cfg.train.lr_at(step, self.total);
-            let rows = self
-                .trainer
-                .step_planned(&mut plan, set.data(), step, lr, &mut scratch)?;
+            let rows = match &mut batches {
+                Batches::Planned(plan, data) => {
+                    self.trainer
+                        .step_planned(plan, data, step, lr, &mut scratch)?
+                }
+                Batches::Streamed(stream) => {
+                    let rows = stream.batch(step, &mut scratch)?;
+                    self.trainer.step(Batch::Rows(&scratch, rows), lr)?;
+                    rows
+                }
+            };
             window.1 += rows as u64;
             let done = step + 1;
             let log = done.is_multiple_of(self.cfg.train.log_every) || done == self.total;
@@ -321,6 +340,28 @@ impl Loop {
             }
         }
         self.finish(req)
+    }
+
+    /// Where the batches come from: a set in memory by the plan's permutation (held on the
+    /// device where it fits), a sharded one through the shuffle buffer.
+    fn batches<'s>(&mut self, set: &'s EmbeddingSet) -> Result<Batches<'s>> {
+        let t = &self.cfg.train;
+        if let Some(shards) = set.shards() {
+            let stream = ShuffleStream::new(
+                shards.clone(),
+                t.batch,
+                t.seed,
+                t.epochs as u64,
+                t.shuffle_window,
+            );
+            return Ok(Batches::Streamed(stream));
+        }
+        let data = set.data()?;
+        self.trainer.hold(data, set.rows())?;
+        Ok(Batches::Planned(
+            BatchPlan::new(set.rows(), t.batch, t.seed),
+            data,
+        ))
     }
 
     /// The last step's stats (None when no step was taken since the last read), or the
@@ -429,7 +470,7 @@ pub fn evaluate_on_set(
         gt,
         present: present.as_deref(),
     });
-    Ok(evaluate(params, set.data(), &set.stats(), l1, truth, threads).0)
+    Ok(evaluate(params, set, &set.stats()?, l1, truth, threads)?.0)
 }
 
 /// Examples seen after `done` steps, counting each epoch's short last batch.

@@ -128,12 +128,18 @@ pub struct TrainConfig {
     pub jump_init_threshold: f64,
     /// The matrix products' arithmetic on a GPU (the CPU trainer is f32 only).
     pub precision: Precision,
+    /// A sharded set's shuffle buffer: rows a window (`set/stream.rs`). Its batches depend
+    /// on it, so it is kept with the run.
+    pub shuffle_window: usize,
 }
 
 /// AuxK's defaults (Gao et al. 2024: k_aux 512, weight 1/32).
 pub const DEFAULT_AUX_K: usize = 512;
 pub const DEFAULT_AUX_COEF: f64 = 1.0 / 32.0;
 pub const DEFAULT_DEAD_AFTER: u64 = 1000;
+/// A sharded set's shuffle window: 2¹⁷ rows, 256 MiB of 512-d embeddings; three are held at
+/// most (training's, the next being read, and the one after while a batch spans two).
+pub const DEFAULT_SHUFFLE_WINDOW: usize = 1 << 17;
 /// The TopK family's learning rate when none is given: on ground-truth data its 625-step
 /// runs recover more of the true features than at the study's 1e-3 (docs/sae.md, SAE families).
 pub const TOPK_LR: f64 = 2e-3;
@@ -173,6 +179,7 @@ impl Default for TrainConfig {
             prefixes: Vec::new(),
             warmup_steps: 0,
             decay_steps: 0,
+            shuffle_window: DEFAULT_SHUFFLE_WINDOW,
             jump_bandwidth: JUMP_BANDWIDTH,
             jump_init_threshold: JUMP_INIT_THRESHOLD,
             precision: Precision::F32,
@@ -201,6 +208,9 @@ impl TrainConfig {
         }
         if self.epochs == 0 {
             return bad("--epochs", "must be at least 1".into());
+        }
+        if self.shuffle_window == 0 {
+            return bad("--shuffle-window", "must be at least 1 row".into());
         }
         if self.checkpoint_every == 0 || self.log_every == 0 {
             return bad(

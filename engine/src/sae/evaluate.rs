@@ -17,7 +17,8 @@ use super::gt_match::{match_directions, Detection};
 use super::linalg::{matmul, MatRef, Threads};
 use super::params::SaeParams;
 use super::step::{forward, BatchSums, Scratch};
-use crate::set::{DataStats, GroundTruth};
+use crate::error::Result;
+use crate::set::{DataStats, GroundTruth, RowSource};
 
 /// A latent firing on more than this share of rows counts as dense.
 pub const DENSE_FIRING: f64 = 0.1;
@@ -60,15 +61,15 @@ pub struct Firing {
     pub rows: usize,
 }
 
-/// Evaluates the SAE on row-major `data` of width `p.d`.
+/// Evaluates the SAE on `rows` (of width `p.d`), read a piece at a time.
 pub fn evaluate(
     p: &SaeParams,
-    data: &[f32],
+    rows: &dyn RowSource,
     stats: &DataStats,
     l1: L1Convention,
     truth: Option<Truth>,
     threads: Threads,
-) -> (EvalMetrics, Firing) {
+) -> Result<(EvalMetrics, Firing)> {
     let (d, m) = (p.d, p.m);
     let mut scratch = Scratch::new(d, m, CHUNK_ROWS);
     let mut total = BatchSums::default();
@@ -79,7 +80,7 @@ pub fn evaluate(
     let matching = cosines.as_deref().map(|cos| match_directions(cos, k, m));
     let mut detection = truth.and_then(|t| t.present).map(|_| Detection::new(k));
     let mut first_row = 0;
-    for chunk in data.chunks(CHUNK_ROWS * d) {
+    rows.each_piece(CHUNK_ROWS, &mut |chunk| {
         let rows = chunk.len() / d;
         let sums = forward(p, chunk, rows, &mut scratch, threads);
         for (r, row) in scratch.z[..rows * m].chunks(m).enumerate() {
@@ -101,7 +102,8 @@ pub fn evaluate(
         total.sse += sums.sse;
         total.l1 += sums.l1;
         total.active += sums.active;
-    }
+        Ok(())
+    })?;
     let n = total.rows.max(1) as f64;
     let r2 = if stats.sst > 0.0 {
         1.0 - total.sse / stats.sst
@@ -134,13 +136,13 @@ pub fn evaluate(
         gt_mcc: matching.map(|m| m.mcc()),
         gt_f1: detection.map(|d| d.mean_f1()),
     };
-    (
+    Ok((
         metrics,
         Firing {
             counts,
             rows: total.rows,
         },
-    )
+    ))
 }
 
 /// For each ground-truth direction, the best cosine with any decoder row; returns their mean

@@ -5,7 +5,7 @@ use super::config::{BiasInit, TrainConfig};
 use crate::set::DataStats;
 
 /// Rows the geometric median is estimated from, spread evenly over the set.
-const MEDIAN_SAMPLE: usize = 8192;
+pub const MEDIAN_SAMPLE: usize = 8192;
 /// Weiszfeld's iterations; each moves the estimate toward the median, converging fast.
 const MEDIAN_ITERATIONS: usize = 50;
 /// Distances below this are not divided by (the estimate sits on a data point).

@@ -7,7 +7,7 @@ use super::linalg::Threads;
 use super::model::Sae;
 use super::params::SaeParams;
 use super::step::{forward, forward_backward, Scratch};
-use crate::set::{DataStats, GroundTruth};
+use crate::set::{DataStats, GroundTruth, InMemory};
 
 /// The loss computed naively in f64, as the equations read.
 fn naive_loss(p: &SaeParams, x: &[f32], rows: usize, lambda: f64, l1: L1Convention) -> f64 {
@@ -119,12 +119,13 @@ fn metrics_on_a_hand_computable_sae() {
     };
     let (m, firing) = evaluate(
         &p,
-        &data,
+        &InMemory::new(&data, 2),
         &stats,
         L1Convention::Mean,
         Some(truth),
         Threads::One,
-    );
+    )
+    .unwrap();
     assert_eq!(m.avg_l0, 1.5);
     assert_eq!(m.mse, 1.0 / 4.0);
     assert_eq!(m.l1, 6.0 / 4.0);
@@ -136,7 +137,15 @@ fn metrics_on_a_hand_computable_sae() {
     // Best cosines: 1.0 and 0.8 → mean 0.9, one of two above 0.9.
     assert!((m.gt_recovery.unwrap() - 0.9).abs() < 1e-6);
     assert_eq!(m.gt_recovered_frac, Some(0.5));
-    let (sum_convention, _) = evaluate(&p, &data, &stats, L1Convention::Sum, None, Threads::One);
+    let (sum_convention, _) = evaluate(
+        &p,
+        &InMemory::new(&data, 2),
+        &stats,
+        L1Convention::Sum,
+        None,
+        Threads::One,
+    )
+    .unwrap();
     assert_eq!(sum_convention.l1, 3.0);
 }
 

@@ -1,15 +1,20 @@
 //! Embedding sets: one on-disk format for every source.
 //!
 //! `sets/NAME/embeddings.safetensors` holds one f32 tensor `embeddings` [N, d], memory-mapped so
-//! that every reader (several runs of a sweep, the TUI) shares one copy in the page cache.
+//! that every reader (several runs of a sweep, the TUI) shares one copy in the page cache. A
+//! sharded set (`shards.rs`) is read a piece at a time (`stream.rs`): training, the whole-set
+//! metrics and the latent index never hold it whole; readers that need every row at once
+//! ([`EmbeddingSet::data`]) read it into memory on first use.
 
 mod batches;
 pub mod import;
 mod meta;
 pub mod shards;
+pub mod stream;
 mod write;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use memmap2::Mmap;
 use safetensors::SafeTensors;
@@ -17,6 +22,7 @@ use safetensors::SafeTensors;
 pub use crate::clock::now_unix;
 pub use batches::{epoch_order, steps_per_epoch, BatchPlan};
 pub use meta::{Item, SetMeta};
+pub use stream::{Shards, ShuffleStream};
 pub use write::{write_items, write_set, GroundTruth, SetFiles};
 
 use super::error::{Error, Result};
@@ -41,8 +47,48 @@ pub fn checksum_of(data: &[f32]) -> String {
 }
 
 enum Storage {
-    Mapped { map: Mmap, start: usize, len: usize },
+    Mapped {
+        map: Mmap,
+        start: usize,
+        len: usize,
+    },
     Owned(Vec<f32>),
+    /// Read a piece at a time; `whole` is filled by the first reader that needs every row.
+    Sharded {
+        shards: Arc<Shards>,
+        whole: OnceLock<Vec<f32>>,
+    },
+}
+
+/// Rows read a piece at a time, in order: a whole set, or a slice in memory.
+pub trait RowSource {
+    fn dim(&self) -> usize;
+    /// Calls `f` with consecutive pieces of at most `piece` rows ([rows, dim] each).
+    fn each_piece(&self, piece: usize, f: &mut dyn FnMut(&[f32]) -> Result<()>) -> Result<()>;
+}
+
+/// Rows held in memory. [rows, dim]
+pub struct InMemory<'a> {
+    pub data: &'a [f32],
+    pub dim: usize,
+}
+
+impl<'a> InMemory<'a> {
+    pub fn new(data: &'a [f32], dim: usize) -> Self {
+        InMemory { data, dim }
+    }
+}
+
+impl RowSource for InMemory<'_> {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn each_piece(&self, piece: usize, f: &mut dyn FnMut(&[f32]) -> Result<()>) -> Result<()> {
+        self.data
+            .chunks(piece.max(1) * self.dim.max(1))
+            .try_for_each(f)
+    }
 }
 
 /// An opened embedding set.
@@ -62,32 +108,74 @@ pub struct DataStats {
     pub mean_norm: f64,
 }
 
+/// Rows a piece of the statistics pass reads at once.
+const STATS_PIECE: usize = 16384;
+
 impl DataStats {
     /// Statistics of row-major data of width `d`.
     pub fn of(data: &[f32], d: usize) -> Self {
-        let n = data.len() / d.max(1);
-        let mut sum = vec![0.0f64; d];
-        let mut sq = vec![0.0f64; d];
-        let mut norms = 0.0f64;
-        for row in data.chunks(d) {
+        let mut sums = StatsSums::new(d);
+        sums.add(data);
+        sums.finish()
+    }
+
+    /// Statistics of every row of `rows`, read a piece at a time.
+    pub fn read(rows: &dyn RowSource) -> Result<Self> {
+        let mut sums = StatsSums::new(rows.dim());
+        rows.each_piece(STATS_PIECE, &mut |piece| {
+            sums.add(piece);
+            Ok(())
+        })?;
+        Ok(sums.finish())
+    }
+}
+
+/// The running sums behind [`DataStats`], in f64.
+struct StatsSums {
+    d: usize,
+    rows: usize,
+    sum: Vec<f64>,
+    sq: Vec<f64>,
+    norms: f64,
+}
+
+impl StatsSums {
+    fn new(d: usize) -> Self {
+        StatsSums {
+            d,
+            rows: 0,
+            sum: vec![0.0; d],
+            sq: vec![0.0; d],
+            norms: 0.0,
+        }
+    }
+
+    fn add(&mut self, data: &[f32]) {
+        for row in data.chunks(self.d.max(1)) {
             let mut row_sq = 0.0f64;
-            for ((s, q), &v) in sum.iter_mut().zip(sq.iter_mut()).zip(row) {
+            for ((s, q), &v) in self.sum.iter_mut().zip(self.sq.iter_mut()).zip(row) {
                 *s += v as f64;
                 *q += (v as f64) * (v as f64);
                 row_sq += (v as f64) * (v as f64);
             }
-            norms += row_sq.sqrt();
+            self.norms += row_sq.sqrt();
+            self.rows += 1;
         }
-        let mean: Vec<f64> = sum.iter().map(|s| s / n.max(1) as f64).collect();
-        let sst = sq
+    }
+
+    fn finish(self) -> DataStats {
+        let n = self.rows.max(1) as f64;
+        let mean: Vec<f64> = self.sum.iter().map(|s| s / n).collect();
+        let sst = self
+            .sq
             .iter()
             .zip(&mean)
-            .map(|(q, m)| q - n as f64 * m * m)
+            .map(|(q, m)| q - self.rows as f64 * m * m)
             .sum();
         DataStats {
             mean,
             sst,
-            mean_norm: norms / n.max(1) as f64,
+            mean_norm: self.norms / n,
         }
     }
 }
@@ -107,15 +195,12 @@ impl EmbeddingSet {
     }
 
     /// Opens a set folder, checking that its embeddings match `set.toml` and are all finite
-    /// and trainable.
+    /// and trainable (a sharded set's rows are checked as they are read).
     pub fn open_dir(dir: &Path) -> Result<Self> {
         let set = Self::map_dir(dir)?;
-        // A sharded set's rows come from many files: the set is named.
-        let file = match set.meta.shards.is_empty() {
-            true => dir.join(EMBEDDINGS_FILE),
-            false => dir.to_path_buf(),
-        };
-        set.check_values(&file)?;
+        if set.shards().is_none() {
+            check_rows(&dir.join(EMBEDDINGS_FILE), 0, set.data()?, set.dim())?;
+        }
         Ok(set)
     }
 
@@ -126,7 +211,8 @@ impl EmbeddingSet {
         Self::map_dir(&ws.set_dir(name))
     }
 
-    /// Maps a set folder's embeddings, checking their shape against `set.toml`.
+    /// Maps a set folder's embeddings (or opens its shards), checking their shape against
+    /// `set.toml`.
     fn map_dir(dir: &Path) -> Result<Self> {
         let meta: SetMeta = fsutil::read_toml(&dir.join(META_FILE))?;
         if meta.dim == 0 {
@@ -136,7 +222,7 @@ impl EmbeddingSet {
             ));
         }
         if !meta.shards.is_empty() {
-            return Self::read_sharded(dir, meta);
+            return Self::open_sharded(dir, meta);
         }
         let path = dir.join(EMBEDDINGS_FILE);
         let file = std::fs::File::open(&path).map_err(|e| Error::io("could not open", &path, e))?;
@@ -164,8 +250,8 @@ impl EmbeddingSet {
         })
     }
 
-    /// A sharded set's rows, read from every shard into memory.
-    fn read_sharded(dir: &Path, meta: SetMeta) -> Result<Self> {
+    /// A sharded set, its shards opened (each one's header checked) but no row read.
+    fn open_sharded(dir: &Path, meta: SetMeta) -> Result<Self> {
         let listed: usize = meta.shards.iter().map(|s| s.rows).sum();
         if listed != meta.count {
             return Err(Error::bad_file(
@@ -176,43 +262,33 @@ impl EmbeddingSet {
                 ),
             ));
         }
-        let data = shards::read_all(dir, &meta.shards, meta.dim)?;
+        let shards = Shards::open(dir, &meta.shards, meta.dim)?;
         Ok(EmbeddingSet {
             dir: dir.to_owned(),
             meta,
-            storage: Storage::Owned(data),
+            storage: Storage::Sharded {
+                shards: Arc::new(shards),
+                whole: OnceLock::new(),
+            },
         })
     }
 
-    /// Every value finite, and every row's squared norm within f32's range: training squares
-    /// the rows, and a row of 1e30 would overflow into a divergence blamed on the learning rate.
-    fn check_values(&self, path: &Path) -> Result<()> {
-        for (i, row) in self.data().chunks_exact(self.dim()).enumerate() {
-            if row.iter().any(|v| !v.is_finite()) {
-                return Err(Error::bad_file(
-                    path,
-                    format!("row {i} holds a NaN or infinite value; re-create the set (its source item may be corrupt)"),
-                ));
-            }
-            let squared: f64 = row.iter().map(|&v| v as f64 * v as f64).sum();
-            if squared > f32::MAX as f64 {
-                return Err(Error::bad_file(
-                    path,
-                    format!(
-                        "row {i} has a norm of {:.1e}, too large to train on (its square overflows 32-bit floats); the data is at fault: re-create the set, or normalise its rows",
-                        squared.sqrt()
-                    ),
-                ));
-            }
+    /// A sharded set's shards (None for a set in one file).
+    pub fn shards(&self) -> Option<&Arc<Shards>> {
+        match &self.storage {
+            Storage::Sharded { shards, .. } => Some(shards),
+            _ => None,
         }
-        Ok(())
     }
 
     /// The embeddings' checksum: as written with the set, else computed.
     pub fn checksum(&self) -> String {
         match std::fs::read_to_string(self.dir.join(CHECKSUM_FILE)) {
             Ok(kept) if !kept.trim().is_empty() => kept.trim().to_string(),
-            _ => checksum_of(self.data()),
+            // Of the shards' own checksums: no row is read.
+            _ if self.shards().is_some() => shards::combined_checksum(&self.meta.shards),
+            // A set in one file is read without error.
+            _ => self.data().map(checksum_of).unwrap_or_default(),
         }
     }
 
@@ -233,22 +309,67 @@ impl EmbeddingSet {
         self.meta.dim
     }
 
-    /// All embeddings, row-major. shape: [N, d]
-    pub fn data(&self) -> &[f32] {
+    /// All embeddings, row-major. shape: [N, d]. A sharded set is read whole into memory
+    /// on the first call: readers that can take the rows a piece at a time use
+    /// [`RowSource::each_piece`] instead.
+    pub fn data(&self) -> Result<&[f32]> {
         match &self.storage {
-            Storage::Mapped { map, start, len } => bytemuck::cast_slice(&map[*start..start + len]),
-            Storage::Owned(v) => v,
+            Storage::Mapped { map, start, len } => {
+                Ok(bytemuck::cast_slice(&map[*start..start + len]))
+            }
+            Storage::Owned(v) => Ok(v),
+            Storage::Sharded { shards, whole } => {
+                if let Some(rows) = whole.get() {
+                    return Ok(rows);
+                }
+                let mut rows = Vec::with_capacity(shards.rows() * self.dim());
+                shards.each_piece(STATS_PIECE, &mut |piece| {
+                    rows.extend_from_slice(piece);
+                    Ok(())
+                })?;
+                Ok(whole.get_or_init(|| rows))
+            }
         }
     }
 
     /// Row i. shape: [d]
-    pub fn row(&self, i: usize) -> &[f32] {
-        &self.data()[i * self.dim()..(i + 1) * self.dim()]
+    pub fn row(&self, i: usize) -> Result<&[f32]> {
+        Ok(&self.data()?[i * self.dim()..(i + 1) * self.dim()])
+    }
+
+    /// Row i, read alone from a sharded set that is not held whole. shape: [d]
+    pub fn fetch_row(&self, i: usize) -> Result<Vec<f32>> {
+        match &self.storage {
+            Storage::Sharded { shards, whole } if whole.get().is_none() => {
+                let mut row = vec![0.0; self.dim()];
+                shards.read_row(i, &mut row)?;
+                Ok(row)
+            }
+            _ => Ok(self.row(i)?.to_vec()),
+        }
     }
 
     /// The per-dimension mean and the total sum of squares about it.
-    pub fn stats(&self) -> DataStats {
-        DataStats::of(self.data(), self.dim())
+    pub fn stats(&self) -> Result<DataStats> {
+        DataStats::read(self)
+    }
+
+    /// Every `stride`-th row from row 0, the stride chosen so that at most `most` are taken:
+    /// a sample that needs no more than a piece of the set in memory. [≤ most, d]
+    pub fn strided_sample(&self, most: usize) -> Result<Vec<f32>> {
+        let (d, stride) = (self.dim(), self.rows().div_ceil(most.max(1)).max(1));
+        let mut sample = Vec::new();
+        let mut at = 0usize;
+        self.each_piece(STATS_PIECE, &mut |piece| {
+            for row in piece.chunks(d) {
+                if at.is_multiple_of(stride) {
+                    sample.extend_from_slice(row);
+                }
+                at += 1;
+            }
+            Ok(())
+        })?;
+        Ok(sample)
     }
 
     /// The set's items (what each row stands for).
@@ -296,6 +417,64 @@ impl EmbeddingSet {
     }
 }
 
+impl RowSource for EmbeddingSet {
+    fn dim(&self) -> usize {
+        self.meta.dim
+    }
+
+    fn each_piece(&self, piece: usize, f: &mut dyn FnMut(&[f32]) -> Result<()>) -> Result<()> {
+        match &self.storage {
+            Storage::Sharded { shards, whole } if whole.get().is_none() => {
+                shards.each_piece(piece, f)
+            }
+            _ => InMemory::new(self.data()?, self.dim()).each_piece(piece, f),
+        }
+    }
+}
+
+/// Every value of `data` (rows [first, ...) of the file `path`, [rows, d]) finite, and every
+/// row's squared norm within f32's range: training squares the rows, and a row of 1e30 would
+/// overflow into a divergence blamed on the learning rate.
+pub(crate) fn check_rows(path: &Path, first: usize, data: &[f32], d: usize) -> Result<()> {
+    for (i, row) in data.chunks_exact(d.max(1)).enumerate() {
+        // One f32 sum a row: a NaN or infinity in the row makes it NaN or infinite, as does
+        // a norm whose square overflows; only such a row is looked at closer.
+        if squares(row).is_finite() {
+            continue;
+        }
+        let i = first + i;
+        if row.iter().any(|v| !v.is_finite()) {
+            return Err(Error::bad_file(
+                path,
+                format!("row {i} holds a NaN or infinite value; re-create the set (its source item may be corrupt)"),
+            ));
+        }
+        let squared: f64 = row.iter().map(|&v| v as f64 * v as f64).sum();
+        return Err(Error::bad_file(
+            path,
+            format!(
+                "row {i} has a norm of {:.1e}, too large to train on (its square overflows 32-bit floats); the data is at fault: re-create the set, or normalise its rows",
+                squared.sqrt()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Lanes of [`squares`]' sum: eight f32 sums the compiler keeps in one vector register.
+const LANES: usize = 8;
+
+/// Σ v² in f32, summed in [`LANES`] lanes so that it vectorises.
+fn squares(row: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    for c in &mut chunks {
+        lanes.iter_mut().zip(c).for_each(|(l, v)| *l += v * v);
+    }
+    let rest: f32 = chunks.remainder().iter().map(|v| v * v).sum();
+    lanes.iter().sum::<f32>() + rest
+}
+
 /// The items of an `items.jsonl`, one a line.
 pub fn read_items(path: &Path) -> Result<Vec<Item>> {
     let text = fsutil::read_text(path)?;
@@ -329,7 +508,7 @@ pub fn verify(dir: &Path) -> Result<Vec<FileCheck>> {
                 if kept.trim().is_empty() {
                     return TensorFile::read(&dir.join(EMBEDDINGS_FILE)).map(drop);
                 }
-                if kept.trim() != checksum_of(set.data()) {
+                if kept.trim() != checksum_of(set.data()?) {
                     return Err(Error::bad_file(
                         dir.join(EMBEDDINGS_FILE),
                         "does not match the set's checksum: it was changed after the set was written",

@@ -82,15 +82,6 @@ pub fn read_shard(dir: &Path, entry: &ShardEntry, dim: usize) -> Result<Vec<f32>
     Ok(rows)
 }
 
-/// Every shard's rows, in order: the set's [Σ rows, dim].
-pub fn read_all(dir: &Path, entries: &[ShardEntry], dim: usize) -> Result<Vec<f32>> {
-    let mut data = Vec::with_capacity(entries.iter().map(|e| e.rows).sum::<usize>() * dim);
-    for entry in entries {
-        data.extend(read_shard(dir, entry, dim)?);
-    }
-    Ok(data)
-}
-
 /// A sharded set's checksum: of its shards' checksums, in order.
 pub fn combined_checksum(entries: &[ShardEntry]) -> String {
     let parts: Vec<&[u8]> = entries.iter().map(|e| e.checksum.as_bytes()).collect();
@@ -100,6 +91,15 @@ pub fn combined_checksum(entries: &[ShardEntry]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every shard's rows, in order.
+    fn read_all(dir: &Path, entries: &[ShardEntry], dim: usize) -> Result<Vec<f32>> {
+        let mut data = Vec::new();
+        for entry in entries {
+            data.extend(read_shard(dir, entry, dim)?);
+        }
+        Ok(data)
+    }
 
     #[test]
     fn shards_split_at_the_bound_and_read_back_in_order() {

@@ -150,12 +150,12 @@ mod tests {
         };
         write_set(dir.path(), &files).unwrap();
         let set = EmbeddingSet::open_dir(&dir.path().join("tiny")).unwrap();
-        assert_eq!(set.data(), &data);
-        let stats = set.stats();
+        assert_eq!(set.data().unwrap(), &data);
+        let stats = set.stats().unwrap();
         assert_eq!(stats.mean, vec![3.0, 6.0]);
         // Σ (x − x̄)² = (4 + 0 + 4) + (16 + 0 + 16)
         assert!((stats.sst - 40.0).abs() < 1e-12);
-        assert_eq!(set.row(2), [5.0, 10.0]);
+        assert_eq!(set.row(2).unwrap(), [5.0, 10.0]);
         assert_eq!(set.items().unwrap().len(), 3);
         assert_eq!(set.ground_truth().unwrap().unwrap(), gt);
         // Only the finished set is left behind: no staging folders.

@@ -102,7 +102,7 @@ impl Steerer {
     ) -> Result<Self> {
         let set = &analysis.set;
         let d = set.dim();
-        let mut rows = set.data().to_vec();
+        let mut rows = set.data()?.to_vec();
         rows.chunks_mut(d).for_each(normalise);
         let task = match task {
             Some(t) => Some((
@@ -111,7 +111,7 @@ impl Steerer {
             )),
             None => None,
         };
-        let set_mean = set.stats().mean.iter().map(|&v| v as f32).collect();
+        let set_mean = set.stats()?.mean.iter().map(|&v| v as f32).collect();
         let gt = set.ground_truth()?;
         let units = analysis
             .index

@@ -124,7 +124,7 @@ fn adding_a_direction_turns_x_toward_it_monotonically() {
 fn strength_units_come_from_the_index() {
     let (p, _) = sae_and_x();
     let data: Vec<f32> = (0..32 * 400).map(|i| (i as f32 * 0.77).sin()).collect();
-    let index = LatentIndex::build(&p, &data, 4);
+    let index = LatentIndex::build(&p, &crate::set::InMemory::new(&data, p.d), 4).unwrap();
     let alive = index
         .latents
         .iter()

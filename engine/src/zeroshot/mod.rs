@@ -211,7 +211,7 @@ pub(crate) fn labelled_rows(task: &TaskSpec, set: &EmbeddingSet) -> Result<(Vec<
     let mut labels = Vec::new();
     for item in set.items()? {
         if let Some(label) = task.label_of(&item) {
-            let mut row = set.row(item.id).to_vec();
+            let mut row = set.row(item.id)?.to_vec();
             normalise(&mut row);
             x.extend(row);
             labels.push(label);

@@ -73,7 +73,7 @@ fn held_out_images_are_new_scenes_of_the_same_world() {
     let test = test_set(&ws, &task, None).unwrap();
     let train_set = EmbeddingSet::open(&ws, "demo").unwrap();
     assert_eq!(test.meta.seed, train_set.meta.seed);
-    assert_ne!(test.row(0), train_set.row(0));
+    assert_ne!(test.row(0).unwrap(), train_set.row(0).unwrap());
     assert_eq!(
         demo::scene_of_row(&test, 5),
         demo::scene_of(3, demo::HELD_OUT_OFFSET + 5)

@@ -160,6 +160,9 @@ pub struct TrainOpts {
     /// The last this many steps decay the learning rate linearly to zero.
     #[arg(long, default_value_t = 0)]
     pub decay_steps: u64,
+    /// A sharded set: rows in each window of the shuffle buffer (three are held at most).
+    #[arg(long, default_value_t = crate::engine::sae::config::DEFAULT_SHUFFLE_WINDOW)]
+    pub shuffle_window: usize,
 }
 
 impl From<L1Arg> for L1Convention {
@@ -206,6 +209,7 @@ impl TrainOpts {
             warmup_steps: self.warmup,
             decay_steps: self.decay_steps,
             precision: self.precision.into(),
+            shuffle_window: self.shuffle_window,
             ..TrainConfig::default()
         }
     }
@@ -247,5 +251,6 @@ impl TrainOpts {
             .list("--prefixes", &self.prefixes)
             .opt("--warmup", self.warmup)
             .opt("--decay-steps", self.decay_steps)
+            .opt("--shuffle-window", self.shuffle_window)
     }
 }
