@@ -65,6 +65,12 @@ fn slices_embedded_side_by_side_merge_into_the_set_one_process_makes() {
         "{err}"
     );
     lab.fails(&["train", "--data", "parts", "--lambda", "1e-3"], 1);
+    let listed = lab.run(&["sets"]);
+    let note = String::from_utf8_lossy(&listed.stderr);
+    assert!(
+        listed.status.success() && note.contains("'parts' has 2 of 3 slices"),
+        "{note}"
+    );
     lab.ok(&embed(&data, "parts", Some("2/3")));
     let merged = lab.json(&["sets", "merge", "parts"]);
     assert_eq!(

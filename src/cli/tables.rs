@@ -31,6 +31,13 @@ pub fn sets(ctx: &Ctx) -> anyhow::Result<()> {
         };
         rows.push(meta);
     }
+    // Slices not merged are not sets yet, but an afternoon of embedding: say where they are.
+    for u in crate::engine::embed::slices::unmerged(&ctx.ws)? {
+        eprintln!(
+            "note: '{}' has {} of {} slices embedded and is not merged: `saelab sets merge {}` joins them (it names any still missing)",
+            u.name, u.done, u.of, u.name
+        );
+    }
     if ctx.json {
         return print_json(&rows);
     }

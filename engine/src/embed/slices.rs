@@ -338,6 +338,43 @@ pub fn merge(ws: &Workspace, name: &str, tasks: impl Fn(&[Item]) -> Vec<String>)
 
 /// Every slice of the folder, in order, when all N of one job are there and agree on what
 /// they embed; else the error names what is missing or differs.
+/// A set name whose slices are embedded (some or all) but not merged yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmerged {
+    pub name: String,
+    /// Slices finished, of how many.
+    pub done: usize,
+    pub of: usize,
+}
+
+/// The workspace's set names with finished slices and no `set.toml`: what `saelab sets`
+/// mentions so they are not forgotten. A slice that cannot be read is not counted.
+pub fn unmerged(ws: &Workspace) -> Result<Vec<Unmerged>> {
+    let mut found = Vec::new();
+    for name in Workspace::list_names(&ws.sets_dir())? {
+        let dir = ws.set_dir(&name);
+        if dir.join(META_FILE).is_file() {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(dir.join(SLICES_DIR)) else {
+            continue;
+        };
+        let slices: Vec<SliceMeta> = entries
+            .flatten()
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .filter_map(|e| fsutil::read_toml(&e.path().join(SLICE_FILE)).ok())
+            .collect();
+        if let Some(first) = slices.first() {
+            found.push(Unmerged {
+                name,
+                done: slices.len(),
+                of: first.slice.count,
+            });
+        }
+    }
+    Ok(found)
+}
+
 fn read_slices(dir: &Path, name: &str) -> Result<Vec<(String, SliceMeta)>> {
     let mut found = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
