@@ -1,7 +1,7 @@
 //! The TopK family and JumpReLU's training step in candle tensor ops, for CUDA and Metal: the
 //! equations of `family_step.rs` written densely with masks. Selections find their cut-off by
 //! bisection on counts (a GPU sort works within one block only), so no sort is needed; except
-//! TopK over at most [`SORT_LIMIT`] latents, which sorts each row once and decodes from the k
+//! TopK over at most [`SORT_LIMIT`] latents off Metal, which sorts each row once and decodes from the k
 //! gathered decoder rows (the sparse decode: B·k·d products where the dense one does B·m·d).
 //! Checked against the CPU kernels in `family_tests.rs`.
 
@@ -135,9 +135,11 @@ impl DeviceFamily {
             segment_masks.push(range_mask(start, end, m, device)?);
             start = end;
         }
+        // Metal's sort runs one thread a column in one group (at most 1,024): not there.
         let gathers = matches!(spec.select, Select::TopK { k } if k <= m)
             && spec.prefixes.len() == 1
-            && m <= SORT_LIMIT;
+            && m <= SORT_LIMIT
+            && !device.is_metal();
         Ok(DeviceFamily {
             gathers,
             spec,

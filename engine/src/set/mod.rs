@@ -96,6 +96,8 @@ pub struct EmbeddingSet {
     pub dir: PathBuf,
     pub meta: SetMeta,
     storage: Storage,
+    /// Taken once: for a sharded set each pass reads every shard.
+    stats: OnceLock<DataStats>,
 }
 
 /// Per-dimension mean and total sum of squares about it, in f64, for R².
@@ -247,6 +249,7 @@ impl EmbeddingSet {
             dir: dir.to_owned(),
             meta,
             storage,
+            stats: OnceLock::new(),
         })
     }
 
@@ -270,6 +273,7 @@ impl EmbeddingSet {
                 shards: Arc::new(shards),
                 whole: OnceLock::new(),
             },
+            stats: OnceLock::new(),
         })
     }
 
@@ -351,24 +355,21 @@ impl EmbeddingSet {
 
     /// The per-dimension mean and the total sum of squares about it.
     pub fn stats(&self) -> Result<DataStats> {
-        DataStats::read(self)
+        if let Some(stats) = self.stats.get() {
+            return Ok(stats.clone());
+        }
+        let stats = DataStats::read(self)?;
+        Ok(self.stats.get_or_init(|| stats).clone())
     }
 
     /// Every `stride`-th row from row 0, the stride chosen so that at most `most` are taken:
     /// a sample that needs no more than a piece of the set in memory. [≤ most, d]
     pub fn strided_sample(&self, most: usize) -> Result<Vec<f32>> {
-        let (d, stride) = (self.dim(), self.rows().div_ceil(most.max(1)).max(1));
+        let stride = self.rows().div_ceil(most.max(1)).max(1);
         let mut sample = Vec::new();
-        let mut at = 0usize;
-        self.each_piece(STATS_PIECE, &mut |piece| {
-            for row in piece.chunks(d) {
-                if at.is_multiple_of(stride) {
-                    sample.extend_from_slice(row);
-                }
-                at += 1;
-            }
-            Ok(())
-        })?;
+        for i in (0..self.rows()).step_by(stride) {
+            sample.extend(self.fetch_row(i)?);
+        }
         Ok(sample)
     }
 

@@ -27,10 +27,11 @@ const MAX_HEADER: u64 = 1 << 20;
 const F32_BYTES: usize = std::mem::size_of::<f32>();
 
 /// One shard file, open to read rows at any place.
+/// The file is opened for each read, not held: a set of thousands of shards would pass the
+/// limit of open files.
 #[derive(Debug)]
 pub struct ShardFile {
     path: PathBuf,
-    file: File,
     /// Where row 0's bytes begin.
     data_start: u64,
     rows: usize,
@@ -43,17 +44,9 @@ impl ShardFile {
     /// `sets verify`'s work: they need every byte read.)
     pub fn open(dir: &Path, entry: &ShardEntry, dim: usize) -> Result<Self> {
         let path = dir.join(&entry.file);
-        let file = File::open(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::bad_file(
-                &path,
-                "is missing: this shard of the set is gone; re-embed its slice (`saelab embed ... --shard I/N`) and merge again",
-            ),
-            _ => Error::io("could not open", &path, e),
-        })?;
-        let data_start = data_start(&path, &file, entry.rows, dim)?;
+        let data_start = data_start(&path, &open_file(&path)?, entry.rows, dim)?;
         Ok(ShardFile {
             path,
-            file,
             data_start,
             rows: entry.rows,
             dim,
@@ -68,10 +61,14 @@ impl ShardFile {
             use std::os::fd::AsRawFd;
             let row_bytes = (self.dim * F32_BYTES) as u64;
             let offset = self.data_start + first as u64 * row_bytes;
-            // SAFETY: a hint on a file descriptor this struct owns; it reads no memory of ours.
+            let Ok(file) = File::open(&self.path) else {
+                return;
+            };
+            // SAFETY: a hint on a file descriptor this function holds; it reads no memory of
+            // ours. The hint is about the file's pages, so it outlives the descriptor.
             unsafe {
                 libc::posix_fadvise(
-                    self.file.as_raw_fd(),
+                    file.as_raw_fd(),
                     offset as libc::off_t,
                     (rows as u64 * row_bytes) as libc::off_t,
                     libc::POSIX_FADV_WILLNEED,
@@ -85,11 +82,22 @@ impl ShardFile {
     /// Rows [first, first + out.len() / dim) into `out`, checked to be finite and trainable.
     pub fn read(&self, first: usize, out: &mut [f32]) -> Result<()> {
         let offset = self.data_start + (first * self.dim * F32_BYTES) as u64;
-        self.file
+        open_file(&self.path)?
             .read_exact_at(bytemuck::cast_slice_mut(out), offset)
             .map_err(|e| Error::io("could not read", &self.path, e))?;
         check_rows(&self.path, first, out, self.dim)
     }
+}
+
+/// Opens a shard file, naming it when it is gone.
+fn open_file(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::bad_file(
+            path,
+            "is missing: this shard of the set is gone; re-embed its slice (`saelab embed ... --shard I/N`) and merge again",
+        ),
+        _ => Error::io("could not open", path, e),
+    })
 }
 
 /// The byte offset of a shard's embeddings, after checking that the file holds exactly one
@@ -102,13 +110,19 @@ fn data_start(path: &Path, file: &File, rows: usize, dim: usize) -> Result<u64> 
     })?;
     let header_len = u64::from_le_bytes(len);
     if header_len > MAX_HEADER {
-        return Err(bad("does not start with a safetensors header".into()));
+        return Err(bad(
+            "does not start with a safetensors header: it is not a shard; re-embed its slice"
+                .into(),
+        ));
     }
     let mut header = vec![0u8; header_len as usize];
     file.read_exact_at(&mut header, 8)
         .map_err(|_| bad("was cut short inside its header; re-embed its slice".into()))?;
-    let header: serde_json::Value = serde_json::from_slice(&header)
-        .map_err(|e| bad(format!("has a header that is not JSON: {e}")))?;
+    let header: serde_json::Value = serde_json::from_slice(&header).map_err(|e| {
+        bad(format!(
+            "has a header that is not JSON ({e}); re-embed its slice"
+        ))
+    })?;
     let tensor = &header[EMBEDDINGS_TENSOR];
     let shape: Option<Vec<usize>> = serde_json::from_value(tensor["shape"].clone()).ok();
     let offsets: Option<[u64; 2]> = serde_json::from_value(tensor["data_offsets"].clone()).ok();
@@ -118,7 +132,7 @@ fn data_start(path: &Path, file: &File, rows: usize, dim: usize) -> Result<u64> 
             "has no f32 tensor '{EMBEDDINGS_TENSOR}'; re-embed its slice"
         )));
     };
-    if shape != [rows, dim] || end - begin != (rows * dim * F32_BYTES) as u64 {
+    if shape != [rows, dim] || end.checked_sub(begin) != Some((rows * dim * F32_BYTES) as u64) {
         return Err(bad(format!(
             "holds {shape:?} where the set lists [{rows}, {dim}]; merge the slices again"
         )));
@@ -127,16 +141,17 @@ fn data_start(path: &Path, file: &File, rows: usize, dim: usize) -> Result<u64> 
         .metadata()
         .map_err(|e| Error::io("could not read the size of", path, e))?
         .len();
-    if file_len != 8 + header_len + end {
+    // No overflow: the header is at most MAX_HEADER, and `end` is the size its shape gives.
+    let needed = 8 + header_len + end;
+    if file_len != needed {
         return Err(bad(format!(
-            "is {file_len} bytes where its header needs {}: it was cut short or added to; re-embed its slice",
-            8 + header_len + end
+            "is {file_len} bytes where its header needs {needed}: it was cut short or added to; re-embed its slice"
         )));
     }
     Ok(8 + header_len + begin)
 }
 
-/// A sharded set's shards, open. Shared by the reading thread and the trainer.
+/// A sharded set's shards, their headers checked.
 #[derive(Debug)]
 pub struct Shards {
     files: Vec<ShardFile>,
@@ -270,6 +285,8 @@ type Key = (u64, usize);
 /// them in.
 struct Window {
     key: Key,
+    /// Its epoch's shard order.
+    shard_order: Arc<[usize]>,
     /// [len, dim], rows [0, read) filled.
     rows: Vec<f32>,
     order: Vec<u32>,
@@ -294,13 +311,13 @@ pub struct ShuffleStream {
     window: usize,
     /// Epochs training takes: nothing is read past the last.
     epochs: u64,
-    /// The shard order of the epoch last read from.
-    shard_order: (u64, Vec<usize>),
+    /// The shard order of the epoch last opened.
+    shard_order: (u64, Arc<[usize]>),
     /// At most three: the current window, the next, and the one after while a batch spans
     /// the first two.
     held: Vec<Window>,
-    /// Rows of a window let go, for the next one: a fresh 256 MiB would be faulted in page
-    /// by page again.
+    /// Rows of a window let go, for the next one: a fresh window's rows would be faulted in
+    /// page by page again.
     spare: Vec<f32>,
 }
 
@@ -309,7 +326,7 @@ impl ShuffleStream {
     /// least a batch).
     pub fn new(shards: Arc<Shards>, batch: usize, seed: u64, epochs: u64, window: usize) -> Self {
         let window = window.max(batch).max(1);
-        let order = shard_order(shards.files.len(), seed, 0);
+        let order = shard_order(shards.files.len(), seed, 0).into();
         ShuffleStream {
             shards,
             seed,
@@ -376,18 +393,18 @@ impl ShuffleStream {
         }
         let (epoch, w) = key;
         if self.shard_order.0 != epoch {
-            self.shard_order = (
-                epoch,
-                shard_order(self.shards.files.len(), self.seed, epoch),
-            );
+            let order = shard_order(self.shards.files.len(), self.seed, epoch);
+            self.shard_order = (epoch, order.into());
         }
+        let shard_order = Arc::clone(&self.shard_order.1);
         let start = w * self.window;
         let len = self.window.min(self.shards.rows() - start);
-        self.shards.advise(&self.shard_order.1, start, start + len);
+        self.shards.advise(&shard_order, start, start + len);
         let mut rows = std::mem::take(&mut self.spare);
         rows.resize(len * self.shards.dim(), 0.0);
         self.held.push(Window {
             key,
+            shard_order,
             rows,
             order: window_order(len, self.seed, epoch, w),
             start,
@@ -400,13 +417,12 @@ impl ShuffleStream {
     /// Reads up to `most` more rows of held window `i`.
     fn read_some(&mut self, i: usize, most: usize) -> Result<()> {
         let d = self.shards.dim();
-        let order = &self.shard_order.1;
         let w = &mut self.held[i];
         let to = w.len.min(w.read.saturating_add(most));
         if w.read < to {
             let into = &mut w.rows[w.read * d..to * d];
             self.shards
-                .read_ordered(order, w.start + w.read, w.start + to, into)?;
+                .read_ordered(&w.shard_order, w.start + w.read, w.start + to, into)?;
             w.read = to;
         }
         Ok(())
@@ -445,14 +461,13 @@ mod tests {
             let mut seen = Vec::new();
             for step in epoch * 9..(epoch + 1) * 9 {
                 let n = stream.batch(step, &mut out).unwrap();
+                assert!(stream.held.len() <= 3, "step {step}: at most three windows");
                 assert_eq!(n, if step % 9 == 8 { 2 } else { 6 });
                 seen.extend(ids(&out, dim));
             }
             epochs.push(seen.clone());
             seen.sort();
             assert_eq!(seen, (0..rows as u32).collect::<Vec<_>>());
-            // At most three windows are held.
-            assert!(stream.held.len() <= 3);
         }
         assert_ne!(epochs[0], epochs[1], "each epoch has its own order");
         assert_ne!(epochs[0], (0..rows as u32).collect::<Vec<_>>(), "shuffled");

@@ -160,7 +160,8 @@ pub struct TrainOpts {
     /// The last this many steps decay the learning rate linearly to zero.
     #[arg(long, default_value_t = 0)]
     pub decay_steps: u64,
-    /// A sharded set: rows in each window of the shuffle buffer (three are held at most).
+    /// A sharded set: rows in each window of the shuffle buffer (three are held at most; at
+    /// least one batch).
     #[arg(long, default_value_t = crate::engine::sae::config::DEFAULT_SHUFFLE_WINDOW)]
     pub shuffle_window: usize,
 }
