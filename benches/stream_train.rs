@@ -135,17 +135,24 @@ fn sharded_set(ws: &Workspace, world: &World, name: &str, rows: usize) -> Result
         })
         .collect::<Result<_, _>>()?;
     let meta = SetMeta {
+        shards: entries.into_iter().flatten().collect(),
+        ..synthetic_meta(name, rows)
+    };
+    let text = toml::to_string(&meta)?;
+    std::fs::write(dir.join(META_FILE), text)?;
+    Ok(())
+}
+
+/// What `set.toml` says of a synthetic set of `rows` rows.
+fn synthetic_meta(name: &str, rows: usize) -> SetMeta {
+    SetMeta {
         name: name.into(),
         source: "synthetic".into(),
         model: "synthetic".into(),
         dim: DIM,
         count: rows,
-        shards: entries.into_iter().flatten().collect(),
         ..SetMeta::default()
-    };
-    let text = toml::to_string(&meta)?;
-    std::fs::write(dir.join(META_FILE), text)?;
-    Ok(())
+    }
 }
 
 /// A set of `rows` rows in one file.
@@ -160,16 +167,8 @@ fn memory_set(ws: &Workspace, world: &World, name: &str, rows: usize) -> Result<
             ..Item::default()
         })
         .collect();
-    let meta = SetMeta {
-        name: name.into(),
-        source: "synthetic".into(),
-        model: "synthetic".into(),
-        dim: DIM,
-        count: rows,
-        ..SetMeta::default()
-    };
     let files = SetFiles {
-        meta,
+        meta: synthetic_meta(name, rows),
         embeddings: &data,
         items: &items,
         ground_truth: None,

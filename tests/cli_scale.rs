@@ -39,6 +39,11 @@ fn embed<'a>(data: &'a str, name: &'a str, shard: Option<&'a str>) -> Vec<&'a st
     args
 }
 
+/// A set's values as bits: what "bit for bit" compares.
+fn bits(s: &EmbeddingSet) -> Vec<u32> {
+    s.data().unwrap().iter().map(|v| v.to_bits()).collect()
+}
+
 fn open(lab: &Lab, name: &str) -> EmbeddingSet {
     EmbeddingSet::open(&Workspace::open(lab.ws()).unwrap(), name).unwrap()
 }
@@ -81,13 +86,6 @@ fn slices_embedded_side_by_side_merge_into_the_set_one_process_makes() {
     let (whole, parts) = (open(&lab, "whole"), open(&lab, "parts"));
     assert_eq!(parts.rows(), 16);
     assert_eq!(parts.meta.shards.len(), 3);
-    let bits = |s: &EmbeddingSet| {
-        s.data()
-            .unwrap()
-            .iter()
-            .map(|v| v.to_bits())
-            .collect::<Vec<_>>()
-    };
     assert_eq!(bits(&whole), bits(&parts), "row for row, bit for bit");
     assert_eq!(whole.items().unwrap(), parts.items().unwrap());
     assert_eq!(
@@ -254,13 +252,6 @@ fn webdataset_tars_embed_as_the_folder_loader_would() {
         "{out}"
     );
     let (a, b) = (open(&lab, "folder"), open(&lab, "wds"));
-    let bits = |s: &EmbeddingSet| {
-        s.data()
-            .unwrap()
-            .iter()
-            .map(|v| v.to_bits())
-            .collect::<Vec<_>>()
-    };
     assert_eq!(bits(&a), bits(&b));
     let items = b.items().unwrap();
     assert_eq!(items[3].caption.as_deref(), Some("picture 000000003"));
