@@ -356,19 +356,22 @@ impl ShuffleStream {
         while let Some(gone) = self.held.iter().position(|w| w.key < first) {
             self.spare = self.held.swap_remove(gone).rows;
         }
-        for key in [first, last] {
-            let w = self.open(key)?;
-            self.read_some(w, usize::MAX)?;
+        let mut at = [0usize; 2];
+        for (slot, key) in at.iter_mut().zip([first, last]) {
+            *slot = self.open(key)?;
+            self.read_some(*slot, usize::MAX)?;
         }
         let d = self.shards.dim();
+        // The batch's part in its first window, then the rest in the second (empty when one
+        // window holds it all).
+        let split = end.min((first.1 + 1) * self.window);
         out.clear();
-        for pos in start..end {
-            let key = (epoch, pos / self.window);
-            let Some(w) = self.held.iter().find(|w| w.key == key) else {
-                return Err(Error::invalid("shuffle buffer", "a window was not read"));
-            };
-            let i = w.order[pos % self.window] as usize;
-            out.extend_from_slice(&w.rows[i * d..(i + 1) * d]);
+        for (slot, positions) in [(at[0], start..split), (at[1], split..end)] {
+            let w = &self.held[slot];
+            for pos in positions {
+                let i = w.order[pos % self.window] as usize;
+                out.extend_from_slice(&w.rows[i * d..(i + 1) * d]);
+            }
         }
         if let Some(next) = self.after(last) {
             let w = self.open(next)?;
