@@ -292,3 +292,27 @@ fn webdataset_tars_embed_as_the_folder_loader_would() {
         "{err}"
     );
 }
+
+/// `sets index`: a set above the exact-search limit gets its nearest-row index built, then
+/// found kept; a small set needs none; the damaged index of a set is built again.
+#[test]
+fn sets_index_builds_a_large_sets_nearest_row_index_once() {
+    use saelab::engine::steer::nearest::{EXACT_ROWS, INDEX_FILE};
+    let lab = Lab::new();
+    let rows = (EXACT_ROWS + 500).to_string();
+    lab.ok(&["--quiet", "demo", "--images", &rows]);
+    let index = |name: &str| lab.json(&["sets", "index", name]);
+    let first = index("demo");
+    assert_eq!(first["search"], "built");
+    assert_eq!(first["rows"], EXACT_ROWS + 500);
+    let file = lab.ws().join("sets/demo").join(INDEX_FILE);
+    assert_eq!(first["bytes"], std::fs::metadata(&file).unwrap().len());
+    assert_eq!(index("demo")["search"], "kept");
+    std::fs::write(&file, b"cut short").unwrap();
+    assert_eq!(index("demo")["search"], "built");
+    let small = Lab::new();
+    small.ok(&["--quiet", "demo", "--images", "300"]);
+    assert_eq!(small.json(&["sets", "index", "demo"])["search"], "exact");
+    let said = lab.fails(&["sets", "index", "nothing"], 1);
+    assert!(said.contains("nothing"), "{said}");
+}

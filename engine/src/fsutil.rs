@@ -93,7 +93,8 @@ pub fn create_dir(path: &Path) -> Result<()> {
     fs::create_dir_all(path).map_err(|e| Error::io("could not create folder", path, e))
 }
 
-fn temp_path(path: &Path) -> PathBuf {
+/// The name beside `path` that a write goes to before it is renamed into place.
+pub fn temp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -121,6 +121,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sets(SetsArgs {
             action: Some(SetsAction::Verify { name }),
         }) => sets::verify(&ctx, &name),
+        Command::Sets(SetsArgs {
+            action: Some(SetsAction::Index { name }),
+        }) => sets::index(&ctx, &name),
         Command::Image(a) => demo::image(&ctx, &a.set, a.id, &a.out),
         Command::Train(a) => train::train(&ctx, &a.data, a.lambda, a.k, a.name, &a.opts),
         Command::Sweep(a) => train::sweep_cmd(&ctx, &a.data, &a.lambdas, &a.ks, a.prefix, &a.opts),

@@ -1,12 +1,18 @@
-//! `saelab sets merge` and `saelab sets verify`: a sharded set's slices joined, and any set's
-//! files checked.
+//! `saelab sets merge`, `verify` and `index`: a sharded set's slices joined, any set's files
+//! checked, and a large set's nearest-row index built ahead of the lab.
+
+use std::sync::Mutex;
+use std::time::Instant;
 
 use anyhow::bail;
+use serde_json::json;
 
+use super::progress::Counter;
 use super::tables::print_json;
 use super::Ctx;
 use crate::engine::embed::{slices, tasks_for};
-use crate::engine::set;
+use crate::engine::set::{self, EmbeddingSet};
+use crate::engine::steer::nearest::{self, Opened, EXACT_ROWS, INDEX_FILE};
 use crate::engine::workspace::validate_name;
 
 pub fn merge(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
@@ -19,6 +25,64 @@ pub fn merge(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
         merged.set, merged.rows, merged.slices, merged.shards, merged.skipped, merged.set
     );
     Ok(())
+}
+
+/// Builds (or finds kept) the nearest-row index of set `name`, saying what it cost.
+pub fn index(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
+    validate_name("set", name)?;
+    let set = EmbeddingSet::open(&ctx.ws, name)?;
+    let started = Instant::now();
+    let opened = prepare_nearest(ctx, &set)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let path = set.dir().join(INDEX_FILE);
+    let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+    let search = match opened {
+        Opened::Exact => "exact",
+        Opened::Kept => "kept",
+        Opened::Built => "built",
+    };
+    if ctx.json {
+        return print_json(&json!({
+            "set": name, "rows": set.rows(), "search": search, "seconds": seconds, "bytes": bytes,
+        }));
+    }
+    match opened {
+        Opened::Exact => println!(
+            "set '{name}': {} rows are searched exactly (up to {EXACT_ROWS}); no index is needed",
+            set.rows()
+        ),
+        Opened::Kept => println!(
+            "set '{name}': its nearest-row index is kept and current ({:.0} MB, {})",
+            bytes as f64 / 1e6,
+            path.display()
+        ),
+        Opened::Built => println!(
+            "set '{name}': nearest-row index of {} rows built in {seconds:.1} s ({:.0} MB, {})",
+            set.rows(),
+            bytes as f64 / 1e6,
+            path.display()
+        ),
+    }
+    Ok(())
+}
+
+/// Opens `set`'s nearest-row search so that a graph it needs is built now, with a bar.
+pub fn prepare_nearest(ctx: &Ctx, set: &EmbeddingSet) -> anyhow::Result<Opened> {
+    let counter = Mutex::new(Counter::new(
+        ctx.quiet,
+        "indexing nearest rows",
+        "rows indexed",
+    ));
+    let total = set.rows();
+    let opened = nearest::prepare(set, &|done| {
+        if let Ok(mut c) = counter.lock() {
+            c.update(done, total);
+        }
+    })?;
+    if let Ok(c) = counter.lock() {
+        c.finish();
+    }
+    Ok(opened)
 }
 
 pub fn verify(ctx: &Ctx, name: &str) -> anyhow::Result<()> {

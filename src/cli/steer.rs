@@ -38,6 +38,7 @@ pub fn run(ctx: &Ctx, a: &SteerArgs) -> anyhow::Result<()> {
         (Some(t), false) => Some(TaskSpec::builtin(t)?),
         (None, false) => TaskSpec::for_set(&analysis.set)?,
     };
+    super::sets::prepare_nearest(ctx, &analysis.set)?;
     let mut steerer = Steerer::new(&ctx.ws, analysis, a.units.into(), task.as_ref())?;
     if let Some(n) = a.check {
         return check(ctx, &mut steerer, n, a.strength);
@@ -71,10 +72,10 @@ pub fn run(ctx: &Ctx, a: &SteerArgs) -> anyhow::Result<()> {
         .map(|&latent| Edit { latent, change })
         .collect();
     let x = steerer.embedding(&image)?;
-    let before = steerer.preview(&x);
+    let before = steerer.preview(&x)?;
     let start = Instant::now();
     let steered = steerer.steer(&x, &edits, a.method());
-    let after = steerer.preview(&steered);
+    let after = steerer.preview(&steered)?;
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     let run_dir = crate::engine::run::RunDir::new(&ctx.ws, &a.run);
     examples::save(&run_dir, &example(&steerer, a, &image, &before, &after))?;
@@ -230,8 +231,8 @@ fn check(ctx: &Ctx, s: &mut Steerer, n: usize, strength: f32) -> anyhow::Result<
         for _ in 0..n {
             let image = rng.random_range(0..rows);
             let (latent, concept) = candidates[rng.random_range(0..candidates.len())];
-            let x = s.image(image).to_vec();
-            let base = s.preview(&x).concept_scores[concept];
+            let x = s.image(image)?;
+            let base = s.preview(&x)?.concept_scores[concept];
             let mut score = |sign: f32| {
                 let start = Instant::now();
                 let x = s.steer(
@@ -242,11 +243,11 @@ fn check(ctx: &Ctx, s: &mut Steerer, n: usize, strength: f32) -> anyhow::Result<
                     }],
                     m,
                 );
-                let p = s.preview(&x);
+                let p = s.preview(&x)?;
                 times.push(start.elapsed().as_secs_f64() * 1000.0);
-                p.concept_scores[concept]
+                Ok::<f32, Error>(p.concept_scores[concept])
             };
-            let (up, down) = (score(1.0), score(-1.0));
+            let (up, down) = (score(1.0)?, score(-1.0)?);
             good += (up > base && down < base) as usize;
         }
         times.sort_by(f64::total_cmp);

@@ -15,6 +15,7 @@ use super::data::{
 use crate::engine::error::{Error, Result};
 use crate::engine::explain::{Explainer, LatentScore};
 use crate::engine::latents::{analyse, DEFAULT_TOP};
+use crate::engine::steer::nearest::{self, Opened};
 use crate::engine::steer::{Change, Edit, Steerer};
 use crate::engine::workspace::Workspace;
 
@@ -34,6 +35,8 @@ pub enum Reply {
     },
     Steer(Result<SteerView>),
     Explain(Result<ExplainView>),
+    /// A long step's progress, for the status line.
+    Progress(String),
 }
 
 /// Rows shown per preview list.
@@ -58,7 +61,10 @@ pub fn spawn(ws: Workspace, requests: Receiver<Request>, replies: UnboundedSende
                 if stale {
                     continue;
                 }
-                if replies.send(handle(&ws, &mut current, req)).is_err() {
+                if replies
+                    .send(handle(&ws, &mut current, &replies, req))
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -70,10 +76,28 @@ pub fn spawn(ws: Workspace, requests: Receiver<Request>, replies: UnboundedSende
 fn explainer<'a>(
     ws: &Workspace,
     current: &'a mut Option<(String, Explainer)>,
+    replies: &UnboundedSender<Reply>,
     run: &str,
 ) -> Result<&'a mut Explainer> {
     if current.as_ref().is_none_or(|(r, _)| r != run) {
         let analysis = analyse(ws, run, DEFAULT_TOP)?;
+        let set = &analysis.set;
+        let total = set.rows();
+        let started = Instant::now();
+        let opened = nearest::prepare(set, &|done| {
+            let _ = replies.send(Reply::Progress(format!(
+                "indexing set '{}' for nearest images: {done}/{total} rows (once per set; `saelab sets index {}` does it ahead)",
+                set.name(),
+                set.name()
+            )));
+        })?;
+        if opened == Opened::Built {
+            let _ = replies.send(Reply::Progress(format!(
+                "set '{}' indexed for nearest images in {:.0} s",
+                set.name(),
+                started.elapsed().as_secs_f64()
+            )));
+        }
         *current = Some((run.to_string(), Explainer::new(ws, analysis, None)?));
     }
     match current {
@@ -85,13 +109,18 @@ fn explainer<'a>(
     }
 }
 
-fn handle(ws: &Workspace, current: &mut Option<(String, Explainer)>, req: Request) -> Reply {
+fn handle(
+    ws: &Workspace,
+    current: &mut Option<(String, Explainer)>,
+    replies: &UnboundedSender<Reply>,
+    req: Request,
+) -> Reply {
     match req {
-        Request::Latents(run) => {
-            Reply::Latents(explainer(ws, current, &run).map(|e| load_latents(e.analysis())))
-        }
+        Request::Latents(run) => Reply::Latents(
+            explainer(ws, current, replies, &run).map(|e| load_latents(e.analysis())),
+        ),
         Request::Collage { run, latent } => {
-            let image = explainer(ws, current, &run)
+            let image = explainer(ws, current, replies, &run)
                 .and_then(|e| e.analysis().collage(latent))
                 .and_then(|path| {
                     image::open(&path).map_err(|e| Error::bad_file(&path, e.to_string()))
@@ -99,11 +128,11 @@ fn handle(ws: &Workspace, current: &mut Option<(String, Explainer)>, req: Reques
             Reply::Collage { run, latent, image }
         }
         Request::Steer(req) => Reply::Steer(
-            explainer(ws, current, &req.run).and_then(|e| preview(&mut e.steerer, &req)),
+            explainer(ws, current, replies, &req.run).and_then(|e| preview(&mut e.steerer, &req)),
         ),
-        Request::Explain(req) => {
-            Reply::Explain(explainer(ws, current, &req.run).and_then(|e| explain(e, &req.query)))
-        }
+        Request::Explain(req) => Reply::Explain(
+            explainer(ws, current, replies, &req.run).and_then(|e| explain(e, &req.query)),
+        ),
     }
 }
 
@@ -122,9 +151,9 @@ fn preview(s: &mut Steerer, req: &SteerRequest) -> Result<SteerView> {
             change: Change::Add(strength),
         })
         .collect();
-    let before = s.preview(&x);
+    let before = s.preview(&x)?;
     let steered = s.steer(&x, &edits, req.method);
-    let after = s.preview(&steered);
+    let after = s.preview(&steered)?;
     let moves = s.concept_moves(&before, &after, 2 * SHOWN);
     Ok(SteerView {
         image_caption: s.describe_image(&image),

@@ -216,6 +216,7 @@ fn on_reply(app: &mut App, rt: &mut Runtime, reply: Reply) {
             let actions = app.on_notice(&Notice::Steered(result.map_err(|e| e.to_string())));
             carry_out_all(app, rt, actions);
         }
+        Reply::Progress(text) => app.lab.message = Some(text),
         Reply::Explain(result) => {
             let actions = app.on_notice(&Notice::Explained(result.map_err(|e| e.to_string())));
             carry_out_all(app, rt, actions);

@@ -208,7 +208,7 @@ impl Explainer {
             projected,
             classes: n_classes,
         };
-        let rows = self.steerer.rows();
+        let rows = self.steerer.rows()?;
         let mut scratch = Scratch::new(d, m, BATCH);
         // First pass: sums and top-3 counts per (class, latent).
         let mut sums = vec![0.0f64; n_classes * m];

@@ -99,7 +99,7 @@ fn a_picture_is_its_concepts_and_the_parts_add_up_to_the_margin() {
     assert_eq!((m.task.as_str(), m.class.as_str()), ("demo100", "red star"));
     // The classifier's own margin, computed from its weights.
     let (_, clf) = ex.steerer.classifier().unwrap();
-    let x = ex.steerer.image(row).to_vec();
+    let x = ex.steerer.image(row).unwrap();
     let logit = |name: &str| -> f64 {
         let c = clf.classes.iter().position(|k| k == name).unwrap();
         clf.weights[c * clf.dim..(c + 1) * clf.dim]

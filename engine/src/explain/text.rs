@@ -55,7 +55,7 @@ impl Explainer {
         if self.shift.is_none() {
             let gap = gap_for(
                 &analysis.set,
-                self.steerer.rows(),
+                self.steerer.rows()?,
                 analysis.encoder.as_ref(),
             )?;
             self.shift = Some(gap.shift());

@@ -2,6 +2,7 @@
 
 pub mod examples;
 pub mod input;
+pub mod nearest;
 pub mod ops;
 pub mod preview;
 

@@ -3,17 +3,18 @@
 //! demo world, the ground-truth concept scores. Everything heavy is prepared once.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use candle_core::Device;
 use serde::Serialize;
 
 use super::input::ImageRef;
+use super::nearest::{scores, top_k, Nearest, EXACT_ROWS};
 use super::ops::{steer, unit_of, Edit, Method, Units};
 use crate::clip::image::ClipImage;
 use crate::demo;
 use crate::error::{Error, Result};
 use crate::latents::Analysis;
-use crate::sae::linalg::{matmul, MatRef, Threads};
 use crate::sae::step::Scratch;
 use crate::set::{EmbeddingSet, GroundTruth};
 use crate::unit::normalise;
@@ -43,8 +44,10 @@ pub struct Preview {
 pub struct Steerer {
     pub analysis: Analysis,
     pub units: Vec<f32>,
-    /// Unit rows of the set. shape: [N, d]
-    rows: Vec<f32>,
+    /// How the set's nearest rows are found: exactly, or through its kept graph.
+    nearest: Nearest,
+    /// Unit rows of the set, made only for the explanations that read every row. [N, d]
+    unit: OnceLock<Vec<f32>>,
     task: Option<(String, Classifier)>,
     set_mean: Vec<f32>,
     pub gt: Option<GroundTruth>,
@@ -80,18 +83,6 @@ fn row_names(set: &EmbeddingSet) -> Vec<String> {
         .collect()
 }
 
-fn top_k(scores: &[f32], k: usize) -> Vec<(usize, f32)> {
-    let mut idx: Vec<usize> = (0..scores.len()).collect();
-    let k = k.min(idx.len());
-    if k == 0 {
-        return Vec::new();
-    }
-    idx.select_nth_unstable_by(k - 1, |&a, &b| scores[b].total_cmp(&scores[a]));
-    idx.truncate(k);
-    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    idx.into_iter().map(|i| (i, scores[i])).collect()
-}
-
 impl Steerer {
     /// Prepares previews for a run's analysis; `task` picks the class distribution shown.
     pub fn new(
@@ -102,8 +93,9 @@ impl Steerer {
     ) -> Result<Self> {
         let set = &analysis.set;
         let d = set.dim();
-        let mut rows = set.data()?.to_vec();
-        rows.chunks_mut(d).for_each(normalise);
+        // A graph not kept yet is built here without progress; callers that can show it
+        // build first with `nearest::prepare`.
+        let (nearest, _) = Nearest::open(set, EXACT_ROWS, &|_| {})?;
         let task = match task {
             Some(t) => Some((
                 t.name.clone(),
@@ -122,7 +114,8 @@ impl Steerer {
         let scratch = Scratch::new(d, analysis.params.m, 1);
         Ok(Steerer {
             units,
-            rows,
+            nearest,
+            unit: OnceLock::new(),
             task,
             set_mean,
             gt,
@@ -143,15 +136,22 @@ impl Steerer {
         self.task.as_ref().map(|(n, c)| (n.as_str(), c))
     }
 
-    /// Every row of the set, unit length. shape: [N, d]
-    pub fn rows(&self) -> &[f32] {
-        &self.rows
+    /// Every row of the set, unit length, made on the first call. shape: [N, d]
+    pub fn rows(&self) -> Result<&[f32]> {
+        if let Some(unit) = self.unit.get() {
+            return Ok(unit);
+        }
+        let set = &self.analysis.set;
+        let mut unit = set.data()?.to_vec();
+        unit.chunks_mut(set.dim().max(1)).for_each(normalise);
+        Ok(self.unit.get_or_init(|| unit))
     }
 
-    /// Row `i` of the set, unit length.
-    pub fn image(&self, i: usize) -> &[f32] {
-        let d = self.analysis.set.dim();
-        &self.rows[i * d..(i + 1) * d]
+    /// Row `i` of the set, unit length. shape: [d]
+    pub fn image(&self, i: usize) -> Result<Vec<f32>> {
+        let mut row = self.analysis.set.fetch_row(i)?;
+        normalise(&mut row);
+        Ok(row)
     }
 
     /// The unit embedding of a row, or of a picture file embedded with the set's CLIP model.
@@ -168,7 +168,7 @@ impl Steerer {
                         ),
                     ));
                 }
-                Ok(self.image(*r).to_vec())
+                self.image(*r)
             }
             ImageRef::File(path) => self.embed_file(path),
         }
@@ -225,27 +225,12 @@ impl Steerer {
         .0
     }
 
-    fn scores(&self, matrix: &[f32], rows: usize, x: &[f32]) -> Vec<f32> {
-        let d = x.len();
-        let mut out = vec![0.0f32; rows];
-        matmul(
-            &mut out,
-            MatRef::new(matrix, rows, d),
-            MatRef::new(x, d, 1),
-            false,
-            Threads::All,
-        );
-        out
-    }
-
     /// The preview of a unit embedding x ([d]).
-    pub fn preview(&self, x: &[f32]) -> Preview {
-        let d = x.len();
-        let n = self.rows.len() / d;
-        let neighbours = top_k(&self.scores(&self.rows, n, x), NEIGHBOURS);
+    pub fn preview(&self, x: &[f32]) -> Result<Preview> {
+        let neighbours = self.nearest.search(&self.analysis.set, x, NEIGHBOURS)?;
         let (classes, class_probs) = match &self.task {
             Some((_, c)) => {
-                let logits = self.scores(&c.weights, c.classes.len(), x);
+                let logits = scores(&c.weights, c.classes.len(), x);
                 let max = logits.iter().copied().fold(f32::MIN, f32::max);
                 let exp: Vec<f32> = logits
                     .iter()
@@ -264,24 +249,21 @@ impl Steerer {
         let mut centred: Vec<f32> = x.iter().zip(&self.set_mean).map(|(v, m)| v - m).collect();
         normalise(&mut centred);
         let words = &self.analysis.words;
-        let labels = top_k(
-            &self.scores(&self.analysis.vocab, words.len(), &centred),
-            SHOWN,
-        )
-        .into_iter()
-        .map(|(i, s)| (words[i].clone(), s))
-        .collect();
+        let labels = top_k(&scores(&self.analysis.vocab, words.len(), &centred), SHOWN)
+            .into_iter()
+            .map(|(i, s)| (words[i].clone(), s))
+            .collect();
         let concept_scores = match &self.gt {
-            Some(gt) => self.scores(&gt.directions, gt.names.len(), x),
+            Some(gt) => scores(&gt.directions, gt.names.len(), x),
             None => Vec::new(),
         };
-        Preview {
+        Ok(Preview {
             neighbours,
             classes,
             labels,
             concept_scores,
             class_probs,
-        }
+        })
     }
 
     /// Names a row: its caption on demo sets, its label and file name otherwise.

@@ -95,6 +95,9 @@ pub enum SetsAction {
     /// Checks every embeddings file of a set (each shard of a sharded one) against its
     /// checksum and shape, naming any that is missing or damaged.
     Verify { name: String },
+    /// Builds the set's nearest-row index now (sets above 100,000 rows; smaller ones are
+    /// searched exactly), so the Steer tab's first key does not wait for it.
+    Index { name: String },
 }
 
 #[derive(Debug, Subcommand)]
