@@ -9,6 +9,7 @@
 //! rows); a set already there is reused. Delete DIR after.
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
@@ -16,6 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use saelab::engine::demo;
 use saelab::engine::set::EmbeddingSet;
 use saelab::engine::steer::nearest::{Nearest, Opened, EXACT_ROWS, INDEX_FILE};
+use saelab::engine::unit::normalise;
 use saelab::engine::workspace::Workspace;
 
 type Failure = Box<dyn std::error::Error>;
@@ -43,7 +45,7 @@ fn main() -> Result<(), Failure> {
     let d = set.dim();
 
     let started = Instant::now();
-    let (nearest, opened) = Nearest::open(&set, EXACT_ROWS, &|_| {})?;
+    let (nearest, opened) = Nearest::open(&set, EXACT_ROWS, &|_| {}, &AtomicBool::new(false))?;
     let index_seconds = started.elapsed().as_secs_f64();
     let exact = Nearest::exact(&set)?;
     let index_bytes = std::fs::metadata(set.dir().join(INDEX_FILE)).map_or(0, |m| m.len());
@@ -99,9 +101,4 @@ fn summary(ms: &mut [f64]) -> serde_json::Value {
             .copied()
     };
     serde_json::json!({"median": at(0.5), "p99": at(0.99), "max": ms.last()})
-}
-
-fn normalise(x: &mut [f32]) {
-    let n = x.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-    x.iter_mut().for_each(|v| *v /= n);
 }

@@ -25,7 +25,6 @@ pub fn run(ctx: &Ctx, a: &ExplainArgs) -> anyhow::Result<()> {
     }
     let analysis = analyse(&ctx.ws, &a.run, DEFAULT_TOP)?;
     let task = a.task.as_deref().map(TaskSpec::builtin).transpose()?;
-    super::sets::prepare_nearest(ctx, &analysis.set)?;
     let mut ex = Explainer::new(&ctx.ws, analysis, task.as_ref())?;
     let start = Instant::now();
     let (json, latents, summary) = if let Some(image) = &a.image {

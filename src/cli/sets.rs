@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::progress::Counter;
 use super::tables::print_json;
-use super::Ctx;
+use super::{Ctx, CANCEL};
 use crate::engine::embed::{slices, tasks_for};
 use crate::engine::set::{self, EmbeddingSet};
 use crate::engine::steer::nearest::{self, Opened, EXACT_ROWS, INDEX_FILE};
@@ -32,21 +32,27 @@ pub fn index(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
     validate_name("set", name)?;
     let set = EmbeddingSet::open(&ctx.ws, name)?;
     let started = Instant::now();
-    let opened = prepare_nearest(ctx, &set)?;
+    let opened = with_index_bar(ctx, set.rows(), |progress| {
+        nearest::prepare(&set, progress, &CANCEL)
+    })?;
     let seconds = started.elapsed().as_secs_f64();
     let path = set.dir().join(INDEX_FILE);
-    let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+    let bytes = match opened {
+        Opened::Exact | Opened::Unkept(_) => 0,
+        _ => std::fs::metadata(&path).map_or(0, |m| m.len()),
+    };
     let search = match opened {
         Opened::Exact => "exact",
         Opened::Kept => "kept",
         Opened::Built => "built",
+        Opened::Unkept(_) => "unkept",
     };
     if ctx.json {
         return print_json(&json!({
             "set": name, "rows": set.rows(), "search": search, "seconds": seconds, "bytes": bytes,
         }));
     }
-    match opened {
+    match &opened {
         Opened::Exact => println!(
             "set '{name}': {} rows are searched exactly (up to {EXACT_ROWS}); no index is needed",
             set.rows()
@@ -62,27 +68,34 @@ pub fn index(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
             bytes as f64 / 1e6,
             path.display()
         ),
+        Opened::Unkept(why) => {
+            bail!("set '{name}': its nearest-row index was built but not kept: {why}")
+        }
     }
     Ok(())
 }
 
-/// Opens `set`'s nearest-row search so that a graph it needs is built now, with a bar.
-pub fn prepare_nearest(ctx: &Ctx, set: &EmbeddingSet) -> anyhow::Result<Opened> {
+/// Runs `open`, which may build a nearest-row index of `total` rows, with a bar for the rows
+/// it links in.
+pub fn with_index_bar<T>(
+    ctx: &Ctx,
+    total: usize,
+    open: impl FnOnce(&(dyn Fn(usize) + Sync)) -> crate::engine::error::Result<T>,
+) -> anyhow::Result<T> {
     let counter = Mutex::new(Counter::new(
         ctx.quiet,
         "indexing nearest rows",
         "rows indexed",
     ));
-    let total = set.rows();
-    let opened = nearest::prepare(set, &|done| {
+    let opened = open(&|done| {
         if let Ok(mut c) = counter.lock() {
             c.update(done, total);
         }
-    })?;
+    });
     if let Ok(c) = counter.lock() {
         c.finish();
     }
-    Ok(opened)
+    Ok(opened?)
 }
 
 pub fn verify(ctx: &Ctx, name: &str) -> anyhow::Result<()> {

@@ -9,11 +9,12 @@ use serde_json::json;
 
 use super::args::SteerArgs;
 use super::tables::print_json;
-use super::Ctx;
+use super::{Ctx, CANCEL};
 use crate::engine::error::Error;
 use crate::engine::latents::label::names;
 use crate::engine::latents::{analyse, Category, DEFAULT_TOP};
 use crate::engine::report::table::markdown;
+use crate::engine::steer::nearest::Opened;
 use crate::engine::steer::{examples, Change, Edit, ImageRef, Method, Preview, Steerer};
 use crate::engine::zeroshot::TaskSpec;
 
@@ -38,8 +39,16 @@ pub fn run(ctx: &Ctx, a: &SteerArgs) -> anyhow::Result<()> {
         (Some(t), false) => Some(TaskSpec::builtin(t)?),
         (None, false) => TaskSpec::for_set(&analysis.set)?,
     };
-    super::sets::prepare_nearest(ctx, &analysis.set)?;
     let mut steerer = Steerer::new(&ctx.ws, analysis, a.units.into(), task.as_ref())?;
+    let rows = steerer.analysis.set.rows();
+    let opened = super::sets::with_index_bar(ctx, rows, |progress| {
+        steerer.open_nearest(progress, &CANCEL)
+    })?;
+    if let Some(Opened::Unkept(why)) = opened {
+        ctx.note(&format!(
+            "the nearest-row index serves from memory this time: {why}"
+        ));
+    }
     if let Some(n) = a.check {
         return check(ctx, &mut steerer, n, a.strength);
     }

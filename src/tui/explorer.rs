@@ -2,6 +2,7 @@
 //! index, drawing a collage or steering never runs on the UI's thread. The newest steering
 //! request wins; older ones still queued are dropped.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
@@ -15,7 +16,7 @@ use super::data::{
 use crate::engine::error::{Error, Result};
 use crate::engine::explain::{Explainer, LatentScore};
 use crate::engine::latents::{analyse, DEFAULT_TOP};
-use crate::engine::steer::nearest::{self, Opened};
+use crate::engine::steer::nearest::Opened;
 use crate::engine::steer::{Change, Edit, Steerer};
 use crate::engine::workspace::Workspace;
 
@@ -76,28 +77,10 @@ pub fn spawn(ws: Workspace, requests: Receiver<Request>, replies: UnboundedSende
 fn explainer<'a>(
     ws: &Workspace,
     current: &'a mut Option<(String, Explainer)>,
-    replies: &UnboundedSender<Reply>,
     run: &str,
 ) -> Result<&'a mut Explainer> {
     if current.as_ref().is_none_or(|(r, _)| r != run) {
         let analysis = analyse(ws, run, DEFAULT_TOP)?;
-        let set = &analysis.set;
-        let total = set.rows();
-        let started = Instant::now();
-        let opened = nearest::prepare(set, &|done| {
-            let _ = replies.send(Reply::Progress(format!(
-                "indexing set '{}' for nearest images: {done}/{total} rows (once per set; `saelab sets index {}` does it ahead)",
-                set.name(),
-                set.name()
-            )));
-        })?;
-        if opened == Opened::Built {
-            let _ = replies.send(Reply::Progress(format!(
-                "set '{}' indexed for nearest images in {:.0} s",
-                set.name(),
-                started.elapsed().as_secs_f64()
-            )));
-        }
         *current = Some((run.to_string(), Explainer::new(ws, analysis, None)?));
     }
     match current {
@@ -116,24 +99,55 @@ fn handle(
     req: Request,
 ) -> Reply {
     match req {
-        Request::Latents(run) => Reply::Latents(
-            explainer(ws, current, replies, &run).map(|e| load_latents(e.analysis())),
-        ),
+        Request::Latents(run) => {
+            Reply::Latents(explainer(ws, current, &run).map(|e| load_latents(e.analysis())))
+        }
         Request::Collage { run, latent } => {
-            let image = explainer(ws, current, replies, &run)
+            let image = explainer(ws, current, &run)
                 .and_then(|e| e.analysis().collage(latent))
                 .and_then(|path| {
                     image::open(&path).map_err(|e| Error::bad_file(&path, e.to_string()))
                 });
             Reply::Collage { run, latent, image }
         }
-        Request::Steer(req) => Reply::Steer(
-            explainer(ws, current, replies, &req.run).and_then(|e| preview(&mut e.steerer, &req)),
-        ),
-        Request::Explain(req) => Reply::Explain(
-            explainer(ws, current, replies, &req.run).and_then(|e| explain(e, &req.query)),
-        ),
+        Request::Steer(req) => Reply::Steer(explainer(ws, current, &req.run).and_then(|e| {
+            open_nearest(&e.steerer, replies)?;
+            preview(&mut e.steerer, &req)
+        })),
+        Request::Explain(req) => {
+            Reply::Explain(explainer(ws, current, &req.run).and_then(|e| explain(e, &req.query)))
+        }
     }
+}
+
+/// Opens the steered set's nearest-row search, building a large set's graph the first time
+/// with its progress on the status line.
+fn open_nearest(s: &Steerer, replies: &UnboundedSender<Reply>) -> Result<()> {
+    let set = &s.analysis.set;
+    let (name, total) = (set.name(), set.rows());
+    let started = Instant::now();
+    // The lab's own quit ends this thread with the process; nothing half made is kept.
+    let never = AtomicBool::new(false);
+    let opened = s.open_nearest(
+        &|done| {
+            let _ = replies.send(Reply::Progress(format!(
+                "indexing set '{name}' for nearest images: {done}/{total} rows (once per set; `saelab sets index {name}` does it ahead)"
+            )));
+        },
+        &never,
+    )?;
+    let said = match opened {
+        Some(Opened::Built) => format!(
+            "set '{name}' indexed for nearest images in {:.0} s",
+            started.elapsed().as_secs_f64()
+        ),
+        Some(Opened::Unkept(why)) => {
+            format!("set '{name}': its nearest-row index serves from memory this time: {why}")
+        }
+        _ => return Ok(()),
+    };
+    let _ = replies.send(Reply::Progress(said));
+    Ok(())
 }
 
 fn preview(s: &mut Steerer, req: &SteerRequest) -> Result<SteerView> {

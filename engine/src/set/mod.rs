@@ -353,6 +353,31 @@ impl EmbeddingSet {
         }
     }
 
+    /// Rows `rows`, in that order, each read alone from a sharded set that is not held whole.
+    /// shape: [rows.len(), d]
+    pub fn fetch_rows(&self, rows: &[usize]) -> Result<Vec<f32>> {
+        let d = self.dim();
+        let mut out = vec![0.0; rows.len() * d];
+        match &self.storage {
+            Storage::Sharded { shards, whole } if whole.get().is_none() => {
+                shards.read_rows(rows, &mut out)?;
+            }
+            _ => {
+                let data = self.data()?;
+                for (dst, &r) in out.chunks_mut(d.max(1)).zip(rows) {
+                    let src = data.get(r * d..(r + 1) * d).ok_or_else(|| {
+                        Error::invalid(
+                            "row",
+                            format!("{r} is out of range: the set has {} rows", self.rows()),
+                        )
+                    })?;
+                    dst.copy_from_slice(src);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The per-dimension mean and the total sum of squares about it.
     pub fn stats(&self) -> Result<DataStats> {
         if let Some(stats) = self.stats.get() {

@@ -81,9 +81,13 @@ impl ShardFile {
 
     /// Rows [first, first + out.len() / dim) into `out`, checked to be finite and trainable.
     pub fn read(&self, first: usize, out: &mut [f32]) -> Result<()> {
+        self.read_from(&open_file(&self.path)?, first, out)
+    }
+
+    /// As [`ShardFile::read`], from the shard already opened as `file`.
+    fn read_from(&self, file: &File, first: usize, out: &mut [f32]) -> Result<()> {
         let offset = self.data_start + (first * self.dim * F32_BYTES) as u64;
-        open_file(&self.path)?
-            .read_exact_at(bytemuck::cast_slice_mut(out), offset)
+        file.read_exact_at(bytemuck::cast_slice_mut(out), offset)
             .map_err(|e| Error::io("could not read", &self.path, e))?;
         check_rows(&self.path, first, out, self.dim)
     }
@@ -190,6 +194,41 @@ impl Shards {
             "row",
             format!("{i} is out of range: the set has {} rows", self.rows),
         ))
+    }
+
+    /// Rows `rows` (any order) into `out` ([rows.len(), dim]), opening each shard they fall in
+    /// once: a search re-ranking hundreds of rows should not open a file per row.
+    pub fn read_rows(&self, rows: &[usize], out: &mut [f32]) -> Result<()> {
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_key(|&i| rows[i]);
+        let (mut at, mut start) = (0, 0);
+        for shard in &self.files {
+            let end = start + shard.rows;
+            let mine: Vec<usize> = order[at..]
+                .iter()
+                .take_while(|&&i| rows[i] < end)
+                .copied()
+                .collect();
+            if !mine.is_empty() {
+                let file = open_file(&shard.path)?;
+                for &i in &mine {
+                    let dst = &mut out[i * self.dim..(i + 1) * self.dim];
+                    shard.read_from(&file, rows[i] - start, dst)?;
+                }
+            }
+            at += mine.len();
+            start = end;
+        }
+        match order.get(at) {
+            Some(&i) => Err(Error::invalid(
+                "row",
+                format!(
+                    "{} is out of range: the set has {} rows",
+                    rows[i], self.rows
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The rows in order, at most `piece` at a time: only one piece is in memory.
@@ -474,6 +513,18 @@ mod tests {
         }
         assert_ne!(epochs[0], epochs[1], "each epoch has its own order");
         assert_ne!(epochs[0], (0..rows as u32).collect::<Vec<_>>(), "shuffled");
+    }
+
+    #[test]
+    fn rows_asked_in_any_order_come_back_in_that_order_across_shards() {
+        let (dim, rows) = (3, 30);
+        let (_dir, shards) = sharded(rows, dim, 7);
+        let asked = [29, 0, 14, 7, 6, 14, 21];
+        let mut out = vec![0.0; asked.len() * dim];
+        shards.read_rows(&asked, &mut out).unwrap();
+        assert_eq!(ids(&out, dim), asked.map(|r| r as u32).to_vec());
+        let past = shards.read_rows(&[3, 30], &mut out[..2 * dim]).unwrap_err();
+        assert!(past.to_string().contains("30 is out of range"), "{past}");
     }
 
     #[test]

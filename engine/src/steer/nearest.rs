@@ -3,13 +3,13 @@
 //! over int8 codes of the unit rows proposes [`CANDIDATES`] rows, which are re-ranked exactly
 //! against the set's own f32 rows: the codes only choose whom to score.
 //!
-//! The graph is built once per set, on every core, a piece of rows at a time (memory stays
-//! bounded for sharded sets), and kept in the set's folder as `nearest.usearch` beside
-//! `nearest.toml`, which names the set it was built for; a set that changed is indexed again.
-//! The kept graph is memory-mapped, not read in.
+//! The graph is built once per set, on every core, from the rows read a piece at a time (the
+//! graph itself is held whole while it grows: about 0.66 KB a row at 512 dimensions), and
+//! kept in the set's folder as `nearest.usearch` beside `nearest.toml`, which names the set
+//! it was built for; a set that changed is indexed again. The kept graph is memory-mapped.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
@@ -29,13 +29,15 @@ pub const CANDIDATES: usize = 256;
 /// The graph's links per node: 16 is HNSW's usual M.
 const CONNECTIVITY: usize = 16;
 /// Candidates kept while a row is linked in. 32 builds twice as fast as 64 on the demo world
-/// and, with [`CANDIDATES`] re-ranked, still finds 0.98 of the exact ten.
+/// and, with [`CANDIDATES`] re-ranked, still finds 0.97 of the exact ten.
 const EXPANSION_ADD: usize = 32;
 /// Rows read, normalised and linked in at a time.
 const BUILD_PIECE: usize = 65_536;
 /// The graph beside the set's embeddings, and what it was built for.
 pub const INDEX_FILE: &str = "nearest.usearch";
 pub const INDEX_META: &str = "nearest.toml";
+/// What to do about a graph that cannot be written or read.
+const REMEDY: &str = "the set's folder needs write access and about 0.7 KB a row free; `saelab sets index NAME` builds it again";
 
 /// `nearest.toml`: the set the graph was built for, and the graph's own size, so that a
 /// graph cut short is built again rather than mapped.
@@ -58,37 +60,42 @@ pub enum Nearest {
     Graph(Index),
 }
 
-/// Whether [`Nearest::open`] read a kept graph or built one now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How [`Nearest::open`] found its search.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Opened {
     Exact,
     Kept,
     Built,
+    /// Built, but it could not be kept (why): it serves from memory and is built again next
+    /// time.
+    Unkept(String),
 }
 
 impl Nearest {
     /// The search for `set`: exact up to `exact_rows` rows, else the kept graph, or one built
-    /// now (`progress` hears the rows linked in so far).
+    /// now (`progress` hears the rows linked in so far; `cancel` stops the build).
     pub fn open(
         set: &EmbeddingSet,
         exact_rows: usize,
         progress: &(dyn Fn(usize) + Sync),
+        cancel: &AtomicBool,
     ) -> Result<(Self, Opened)> {
         if set.rows() <= exact_rows {
             return Ok((Self::exact(set)?, Opened::Exact));
         }
-        let meta = wanted_meta(set);
-        if let Some(graph) = kept(set.dir(), &meta) {
+        let want = wanted_meta(set);
+        if let Some(graph) = kept(set.dir(), &want) {
             return Ok((Nearest::Graph(graph), Opened::Kept));
         }
-        build(set, progress)?;
-        let graph = kept(set.dir(), &meta).ok_or_else(|| {
-            Error::bad_file(
-                set.dir().join(INDEX_FILE),
-                "the nearest-row index just written could not be read back; delete it and open the set again",
-            )
-        })?;
-        Ok((Nearest::Graph(graph), Opened::Built))
+        let graph = build(set, progress, cancel)?;
+        match keep(set.dir(), &graph, &want) {
+            // Mapped from the file rather than held: the lab lives long.
+            Ok(()) => match kept(set.dir(), &want) {
+                Some(mapped) => Ok((Nearest::Graph(mapped), Opened::Built)),
+                None => Ok((Nearest::Graph(graph), Opened::Built)),
+            },
+            Err(why) => Ok((Nearest::Graph(graph), Opened::Unkept(why.to_string()))),
+        }
     }
 
     /// Exact search over every row of `set`.
@@ -111,16 +118,34 @@ impl Nearest {
                 Ok(top_k(&scores, k))
             }
             Nearest::Graph(graph) => {
-                let found = graph.search(x, CANDIDATES.max(k)).map_err(|e| {
-                    Error::invalid("nearest rows", format!("the index search failed: {e}"))
-                })?;
-                let mut scored = Vec::with_capacity(found.keys.len());
-                for &key in &found.keys {
-                    let r = key as usize;
-                    let row = set.fetch_row(r)?;
-                    let dot: f32 = row.iter().zip(x).map(|(a, b)| a * b).sum();
-                    scored.push((r, dot * inverse_norm(&row)));
+                let damaged = |why: String| {
+                    Error::bad_file(
+                        set.dir().join(INDEX_FILE),
+                        format!(
+                            "{why}; delete it and `saelab sets index {}` builds it again",
+                            set.name()
+                        ),
+                    )
+                };
+                let found = graph
+                    .search(x, CANDIDATES.max(k))
+                    .map_err(|e| damaged(format!("could not be searched ({e})")))?;
+                let rows: Vec<usize> = found.keys.iter().map(|&key| key as usize).collect();
+                if let Some(bad) = rows.iter().find(|&&r| r >= set.rows()) {
+                    return Err(damaged(format!(
+                        "names row {bad} of a set of {} rows",
+                        set.rows()
+                    )));
                 }
+                let d = set.dim().max(1);
+                let mut scored: Vec<(usize, f32)> = rows
+                    .iter()
+                    .zip(set.fetch_rows(&rows)?.chunks(d))
+                    .map(|(&r, row)| {
+                        let dot: f32 = row.iter().zip(x).map(|(a, b)| a * b).sum();
+                        (r, dot * inverse_norm(row))
+                    })
+                    .collect();
                 scored.sort_by(|a, b| b.1.total_cmp(&a.1));
                 scored.truncate(k);
                 Ok(scored)
@@ -130,16 +155,30 @@ impl Nearest {
 }
 
 /// Opens `set`'s search once, so that a graph it needs is built and kept now (`progress`
-/// hears the rows linked in) rather than when a [`super::Steerer`] opens; says how it opened.
-pub fn prepare(set: &EmbeddingSet, progress: &(dyn Fn(usize) + Sync)) -> Result<Opened> {
-    Nearest::open(set, EXACT_ROWS, progress).map(|(_, opened)| opened)
+/// hears the rows linked in) rather than when a steering key first asks; says how it opened.
+pub fn prepare(
+    set: &EmbeddingSet,
+    progress: &(dyn Fn(usize) + Sync),
+    cancel: &AtomicBool,
+) -> Result<Opened> {
+    Nearest::open(set, EXACT_ROWS, progress, cancel).map(|(_, opened)| opened)
 }
 
-/// Builds `set`'s graph and keeps it in the set's folder; `progress` hears the rows linked in
-/// so far. Returns the graph file's size in bytes.
-pub fn build(set: &EmbeddingSet, progress: &(dyn Fn(usize) + Sync)) -> Result<u64> {
+/// `set`'s graph, grown from its unit rows a piece at a time on every core; `progress` hears
+/// the rows linked in so far, and `cancel` stops it between rows.
+fn build(
+    set: &EmbeddingSet,
+    progress: &(dyn Fn(usize) + Sync),
+    cancel: &AtomicBool,
+) -> Result<Index> {
     let (n, d) = (set.rows(), set.dim());
     let path = set.dir().join(INDEX_FILE);
+    let failed = |what: &str, e: &dyn std::fmt::Display| {
+        Error::bad_file(
+            &path,
+            format!("the nearest-row index {what}: {e}; {REMEDY}"),
+        )
+    };
     let graph = Index::new(&IndexOptions {
         dimensions: d,
         metric: MetricKind::Cos,
@@ -149,28 +188,47 @@ pub fn build(set: &EmbeddingSet, progress: &(dyn Fn(usize) + Sync)) -> Result<u6
         expansion_search: CANDIDATES,
         multi: false,
     })
-    .map_err(|e| index_error(&path, "could not be made", e))?;
+    .map_err(|e| failed("could not be made", &e))?;
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
     graph
         .reserve_capacity_and_threads(n, threads)
-        .map_err(|e| index_error(&path, "could not reserve room", e))?;
+        .map_err(|e| failed("could not reserve room", &e))?;
     let mut done = 0;
     set.each_piece(BUILD_PIECE, &mut |piece| {
         let mut unit = piece.to_vec();
         unit.chunks_mut(d.max(1)).for_each(normalise);
-        link_in(&graph, &unit, d, done, threads)
-            .map_err(|e| index_error(&path, "could not grow", e))?;
+        link_in(&graph, &unit, d, done, threads, cancel)
+            .map_err(|e| failed("could not grow", &e))?;
+        if cancel.load(Ordering::SeqCst) {
+            return Err(Error::Interrupted);
+        }
         done += unit.len() / d.max(1);
         progress(done);
         Ok(())
     })?;
+    Ok(graph)
+}
+
+/// Writes `graph` into `dir` (a temporary name, synced, then renamed) and `nearest.toml`
+/// after it; a reader never maps a graph half written.
+fn keep(dir: &Path, graph: &Index, want: &IndexMeta) -> Result<()> {
+    let path = dir.join(INDEX_FILE);
     let tmp = fsutil::temp_path(&path);
-    let written = graph
-        .save(&tmp.to_string_lossy())
-        .map_err(|e| index_error(&path, "could not be written", e))
-        .and_then(|()| {
-            std::fs::rename(&tmp, &path).map_err(|e| Error::io("could not write", &path, e))
-        });
+    let written = (|| {
+        let name = tmp.to_str().ok_or_else(|| {
+            Error::bad_file(&tmp, "the set's folder has a name that is not UTF-8; the index is kept only under UTF-8 paths")
+        })?;
+        graph.save(name).map_err(|e| {
+            Error::bad_file(
+                &path,
+                format!("the nearest-row index could not be written: {e}; {REMEDY}"),
+            )
+        })?;
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| Error::io("could not write", &path, e))
+    })();
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
@@ -179,23 +237,23 @@ pub fn build(set: &EmbeddingSet, progress: &(dyn Fn(usize) + Sync)) -> Result<u6
         .map_err(|e| Error::io("could not read", &path, e))?
         .len();
     fsutil::write_toml(
-        &set.dir().join(INDEX_META),
+        &dir.join(INDEX_META),
         &IndexMeta {
             bytes,
-            ..wanted_meta(set)
+            ..want.clone()
         },
-    )?;
-    Ok(bytes)
+    )
 }
 
 /// Links the unit rows `unit` ([rows, d]), numbered from `first`, into the graph on `threads`
-/// threads.
+/// threads, stopping early when `cancel` is set.
 fn link_in(
     graph: &Index,
     unit: &[f32],
     d: usize,
     first: usize,
     threads: usize,
+    cancel: &AtomicBool,
 ) -> std::result::Result<(), String> {
     let rows = unit.len() / d.max(1);
     let next = AtomicUsize::new(0);
@@ -204,7 +262,7 @@ fn link_in(
         for _ in 0..threads {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= rows {
+                if i >= rows || cancel.load(Ordering::Relaxed) {
                     return;
                 }
                 if let Err(e) = graph.add((first + i) as u64, &unit[i * d..(i + 1) * d]) {
@@ -239,25 +297,16 @@ fn kept(dir: &Path, want: &IndexMeta) -> Option<Index> {
     let meta: IndexMeta = fsutil::read_toml(&dir.join(INDEX_META)).ok()?;
     let path = dir.join(INDEX_FILE);
     let bytes = std::fs::metadata(&path).ok()?.len();
-    if (
-        meta.bytes,
-        &IndexMeta {
-            bytes: 0,
-            ..meta.clone()
-        },
-    ) != (bytes, want)
-    {
+    if meta.bytes != bytes || (IndexMeta { bytes: 0, ..meta }) != *want {
         return None;
     }
-    let graph = Index::restore_view(&path.to_string_lossy()).ok()?;
+    // The map is shared and read-only: the file must never be rewritten in place while the lab
+    // maps it. Everything here replaces it by renaming a new file over it, which leaves the
+    // mapped one whole until it is unmapped.
+    let graph = Index::restore_view(path.to_str()?).ok()?;
+    // The file keeps the graph, not the breadth its searches were built with.
+    graph.change_expansion_search(CANDIDATES);
     (graph.size() == want.rows && graph.dimensions() == want.dim).then_some(graph)
-}
-
-fn index_error(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
-    Error::bad_file(
-        PathBuf::from(path),
-        format!("the nearest-row index {what}: {e}"),
-    )
 }
 
 /// 1 / ‖row‖, or 0 for a zero row (its cosine with anything is then 0).
@@ -352,8 +401,14 @@ mod tests {
     fn the_graph_finds_the_exact_neighbours_of_steered_embeddings_and_is_kept() {
         let (_dir, ws, set) = demo_set(3000);
         let heard = AtomicUsize::new(0);
-        let (graph, opened) =
-            Nearest::open(&set, 100, &|done| heard.store(done, Ordering::Relaxed)).unwrap();
+        let never = AtomicBool::new(false);
+        let (graph, opened) = Nearest::open(
+            &set,
+            100,
+            &|done| heard.store(done, Ordering::Relaxed),
+            &never,
+        )
+        .unwrap();
         assert_eq!(opened, Opened::Built);
         assert!(matches!(graph, Nearest::Graph(_)));
         assert_eq!(heard.load(Ordering::Relaxed), 3000);
@@ -377,9 +432,11 @@ mod tests {
         let recall = hits as f64 / asked as f64;
         assert!(recall >= 0.95, "recall@10 {recall}");
 
-        let reopen = |set: &EmbeddingSet| Nearest::open(set, 100, &|_| {}).unwrap().1;
+        let reopen = |set: &EmbeddingSet| Nearest::open(set, 100, &|_| {}, &never).unwrap().1;
         assert_eq!(reopen(&set), Opened::Kept);
-        // A graph cut short is built again, not mapped.
+        // A graph cut short is built again, not mapped (the test's own view is let go first:
+        // a file cut short under a live map is what the lab never does).
+        drop(graph);
         let path = set.dir().join(INDEX_FILE);
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
@@ -390,6 +447,15 @@ mod tests {
         assert_eq!(reopen(&changed), Opened::Built);
         assert_eq!(reopen(&changed), Opened::Kept);
         // Small sets are searched exactly.
-        assert_eq!(Nearest::open(&set, 3000, &|_| {}).unwrap().1, Opened::Exact);
+        assert_eq!(
+            Nearest::open(&set, 3000, &|_| {}, &never).unwrap().1,
+            Opened::Exact
+        );
+        // A build asked to stop stops, and keeps nothing half made.
+        std::fs::remove_file(set.dir().join(INDEX_FILE)).unwrap();
+        let stop = AtomicBool::new(true);
+        let stopped = Nearest::open(&changed, 100, &|_| {}, &stop);
+        assert!(matches!(stopped, Err(Error::Interrupted)));
+        assert!(!set.dir().join(INDEX_FILE).exists());
     }
 }

@@ -3,13 +3,14 @@
 //! demo world, the ground-truth concept scores. Everything heavy is prepared once.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::OnceLock;
 
 use candle_core::Device;
 use serde::Serialize;
 
 use super::input::ImageRef;
-use super::nearest::{scores, top_k, Nearest, EXACT_ROWS};
+use super::nearest::{scores, top_k, Nearest, Opened, EXACT_ROWS};
 use super::ops::{steer, unit_of, Edit, Method, Units};
 use crate::clip::image::ClipImage;
 use crate::demo;
@@ -44,8 +45,9 @@ pub struct Preview {
 pub struct Steerer {
     pub analysis: Analysis,
     pub units: Vec<f32>,
-    /// How the set's nearest rows are found: exactly, or through its kept graph.
-    nearest: Nearest,
+    /// How the set's nearest rows are found, exactly or through its kept graph: opened on the
+    /// first preview, since explanations never need it and a large set's graph takes minutes.
+    nearest: OnceLock<Nearest>,
     /// Unit rows of the set, made only for the explanations that read every row. [N, d]
     unit: OnceLock<Vec<f32>>,
     task: Option<(String, Classifier)>,
@@ -93,9 +95,6 @@ impl Steerer {
     ) -> Result<Self> {
         let set = &analysis.set;
         let d = set.dim();
-        // A graph not kept yet is built here without progress; callers that can show it
-        // build first with `nearest::prepare`.
-        let (nearest, _) = Nearest::open(set, EXACT_ROWS, &|_| {})?;
         let task = match task {
             Some(t) => Some((
                 t.name.clone(),
@@ -114,7 +113,7 @@ impl Steerer {
         let scratch = Scratch::new(d, analysis.params.m, 1);
         Ok(Steerer {
             units,
-            nearest,
+            nearest: OnceLock::new(),
             unit: OnceLock::new(),
             task,
             set_mean,
@@ -134,6 +133,29 @@ impl Steerer {
     /// The task's name and classifier, when previews show a class distribution.
     pub fn classifier(&self) -> Option<(&str, &Classifier)> {
         self.task.as_ref().map(|(n, c)| (n.as_str(), c))
+    }
+
+    /// Opens the set's nearest-row search if it is not open, building a large set's graph
+    /// (`progress` hears the rows linked in; `cancel` stops it). Says how it opened, or None
+    /// when it already was.
+    pub fn open_nearest(
+        &self,
+        progress: &(dyn Fn(usize) + Sync),
+        cancel: &AtomicBool,
+    ) -> Result<Option<Opened>> {
+        if self.nearest.get().is_some() {
+            return Ok(None);
+        }
+        let (nearest, opened) = Nearest::open(&self.analysis.set, EXACT_ROWS, progress, cancel)?;
+        let _ = self.nearest.set(nearest);
+        Ok(Some(opened))
+    }
+
+    fn nearest(&self) -> Result<&Nearest> {
+        self.open_nearest(&|_| {}, &AtomicBool::new(false))?;
+        self.nearest
+            .get()
+            .ok_or_else(|| Error::invalid("nearest rows", "the search could not be opened"))
     }
 
     /// Every row of the set, unit length, made on the first call. shape: [N, d]
@@ -227,7 +249,7 @@ impl Steerer {
 
     /// The preview of a unit embedding x ([d]).
     pub fn preview(&self, x: &[f32]) -> Result<Preview> {
-        let neighbours = self.nearest.search(&self.analysis.set, x, NEIGHBOURS)?;
+        let neighbours = self.nearest()?.search(&self.analysis.set, x, NEIGHBOURS)?;
         let (classes, class_probs) = match &self.task {
             Some((_, c)) => {
                 let logits = scores(&c.weights, c.classes.len(), x);
