@@ -40,14 +40,17 @@ pub fn run(ctx: &Ctx, a: &SteerArgs) -> anyhow::Result<()> {
         (None, false) => TaskSpec::for_set(&analysis.set)?,
     };
     let mut steerer = Steerer::new(&ctx.ws, analysis, a.units.into(), task.as_ref())?;
-    let rows = steerer.analysis.set.rows();
-    let opened = super::sets::with_index_bar(ctx, rows, |progress| {
-        steerer.open_nearest(progress, &CANCEL)
-    })?;
-    if let Some(Opened::Unkept(why)) = opened {
-        ctx.note(&format!(
-            "the nearest-row index serves from memory this time: {why}"
-        ));
+    // Only previews search the set: generation decodes the steered embedding instead.
+    if a.check.is_some() || !a.generate.generate {
+        let rows = steerer.analysis.set.rows();
+        let opened = super::sets::with_index_bar(ctx, rows, |progress| {
+            steerer.open_nearest(progress, &CANCEL)
+        })?;
+        if let Some(Opened::Unkept(why)) = opened {
+            ctx.note(&format!(
+                "the nearest-row index serves from memory this time: {why}"
+            ));
+        }
     }
     if let Some(n) = a.check {
         return check(ctx, &mut steerer, n, a.strength);
