@@ -8,6 +8,8 @@
 //! DIR becomes a workspace holding the demo set and its index (2 GiB and more at a million
 //! rows); a set already there is reused. Delete DIR after.
 
+mod common;
+
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -27,10 +29,7 @@ const STRENGTH: f32 = 1.0;
 const K: usize = 10;
 
 fn main() -> Result<(), Failure> {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    let args = common::args();
     let dir = args
         .first()
         .ok_or("usage: steer_nearest DIR [ROWS] [QUERIES]")?;

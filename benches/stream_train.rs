@@ -9,6 +9,8 @@
 //! DIR becomes a workspace holding both sets (ROWS × 2 KiB on disk: 20 GB at 10 million);
 //! a set already there is reused. Delete DIR after.
 
+mod common;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -38,10 +40,7 @@ const PART_ROWS: usize = SHARD_BYTES / (DIM * 4);
 const NOISE_TABLE: usize = 1 << 20;
 
 fn main() -> Result<(), Failure> {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    let args = common::args();
     let dir = args
         .first()
         .ok_or("usage: stream_train DIR [ROWS] [MEMORY_ROWS]")?;

@@ -343,14 +343,7 @@ impl EmbeddingSet {
 
     /// Row i, read alone from a sharded set that is not held whole. shape: [d]
     pub fn fetch_row(&self, i: usize) -> Result<Vec<f32>> {
-        match &self.storage {
-            Storage::Sharded { shards, whole } if whole.get().is_none() => {
-                let mut row = vec![0.0; self.dim()];
-                shards.read_row(i, &mut row)?;
-                Ok(row)
-            }
-            _ => Ok(self.row(i)?.to_vec()),
-        }
+        self.fetch_rows(&[i])
     }
 
     /// Rows `rows`, in that order, each read alone from a sharded set that is not held whole.

@@ -181,21 +181,6 @@ impl Shards {
         self.dim
     }
 
-    /// Row `i` of the set into `out` ([dim]).
-    pub fn read_row(&self, i: usize, out: &mut [f32]) -> Result<()> {
-        let mut first = i;
-        for shard in &self.files {
-            if first < shard.rows {
-                return shard.read(first, out);
-            }
-            first -= shard.rows;
-        }
-        Err(Error::invalid(
-            "row",
-            format!("{i} is out of range: the set has {} rows", self.rows),
-        ))
-    }
-
     /// Rows `rows` (any order) into `out` ([rows.len(), dim]), opening each shard they fall in
     /// once: a search re-ranking hundreds of rows should not open a file per row.
     pub fn read_rows(&self, rows: &[usize], out: &mut [f32]) -> Result<()> {
