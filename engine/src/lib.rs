@@ -6,6 +6,8 @@ pub mod card;
 pub mod checksum;
 pub mod clip;
 pub mod clock;
+#[cfg(target_arch = "x86_64")]
+pub mod cpu;
 pub mod dataset;
 pub mod demo;
 pub mod device;

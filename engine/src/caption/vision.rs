@@ -6,7 +6,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::{conv2d, layer_norm, Conv2d, Conv2dConfig, LayerNorm, VarBuilder};
 
 use super::config::VisionConfig;
-use crate::clip::layers::{class_and_patches, Layer};
+use crate::clip::layers::{class_and_patches, run_layers, Layer};
 use crate::error::Result;
 
 pub struct VisionTower {
@@ -42,11 +42,9 @@ impl VisionTower {
 
     /// The last hidden states. pixels: [b, 3, s, s] → [b, patches + 1, h]
     pub fn forward(&self, pixels: &Tensor) -> Result<Tensor> {
-        let mut x =
+        let x =
             class_and_patches(&self.patch, &self.class, pixels)?.broadcast_add(&self.positions)?;
-        for layer in &self.layers {
-            x = layer.forward(&x, None)?;
-        }
+        let x = run_layers(&self.layers, x, None)?;
         Ok(self.post_norm.forward(&x)?)
     }
 }

@@ -1,22 +1,26 @@
 //! The transformer layers CLIP's towers are made of, which BLIP's vision tower and text decoder
 //! share: attention, the pre-norm layer, and the token plumbing around them.
 
-use candle_core::{Device, Module, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{layer_norm, linear, Conv2d, LayerNorm, Linear, VarBuilder};
 
 use super::config::{Activation, TowerConfig};
+#[cfg(target_arch = "x86_64")]
+use super::packed_layer::{PackedLayer, Scratch};
+#[cfg(target_arch = "x86_64")]
+use crate::cpu::Avx2;
 use crate::error::Result;
 
-struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    out: Linear,
-    heads: usize,
+pub(crate) struct Attention {
+    pub(crate) q: Linear,
+    pub(crate) k: Linear,
+    pub(crate) v: Linear,
+    pub(crate) out: Linear,
+    pub(crate) heads: usize,
 }
 
 impl Attention {
-    fn new(vb: VarBuilder, c: &TowerConfig) -> Result<Self> {
+    pub(crate) fn new(vb: VarBuilder, c: &TowerConfig) -> Result<Self> {
         let h = c.hidden_size;
         Ok(Attention {
             q: linear(h, h, vb.pp("q_proj"))?,
@@ -79,31 +83,87 @@ pub(crate) fn dense(layer: &Linear, x: &Tensor) -> Result<Tensor> {
     Ok(y.reshape((b, n, o))?)
 }
 
-/// A pre-norm transformer layer: attention, then an MLP, each added to its input.
-pub(crate) struct Layer {
-    norm1: LayerNorm,
-    attn: Attention,
-    norm2: LayerNorm,
-    fc1: Linear,
-    fc2: Linear,
-    act: Activation,
+/// A pre-norm transformer layer: attention, then an MLP, each added to its input. On a CPU
+/// with AVX2 and FMA its weights are packed for the CPU's own kernels; elsewhere it runs in
+/// candle.
+pub(crate) enum Layer {
+    Candle(CandleLayer),
+    #[cfg(target_arch = "x86_64")]
+    Packed(Box<PackedLayer>),
 }
 
 impl Layer {
     fn new(vb: VarBuilder, c: &TowerConfig) -> Result<Self> {
         let attn = Attention::new(vb.pp("self_attn"), c)?;
-        Self::with_attention(vb, c, attn)
+        Self::chosen(&vb, CandleLayer::new(vb.clone(), c, attn)?)
     }
 
     /// A layer of BLIP's vision tower, whose attention has one fused `qkv` projection.
     pub(crate) fn blip(vb: VarBuilder, c: &TowerConfig) -> Result<Self> {
         let attn = Attention::fused(vb.pp("self_attn"), c)?;
-        Self::with_attention(vb, c, attn)
+        Self::chosen(&vb, CandleLayer::new(vb.clone(), c, attn)?)
     }
 
-    fn with_attention(vb: VarBuilder, c: &TowerConfig, attn: Attention) -> Result<Self> {
+    /// The packed layer where the CPU's kernels run these weights, else candle's.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+    fn chosen(vb: &VarBuilder, layer: CandleLayer) -> Result<Self> {
+        #[cfg(target_arch = "x86_64")]
+        if vb.device().is_cpu() && vb.dtype() == DType::F32 {
+            if let Some(simd) = Avx2::detect() {
+                return Ok(Layer::Packed(Box::new(PackedLayer::new(simd, &layer)?)));
+            }
+        }
+        Ok(Layer::Candle(layer))
+    }
+}
+
+/// x through every layer. x: [b, n, h] → [b, n, h]; `mask` ([n, n], additive) keeps text
+/// causal.
+pub(crate) fn run_layers(layers: &[Layer], x: Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(Layer::Packed(_)) = layers.first() {
+        return run_packed(layers, &x, mask);
+    }
+    let mut x = x;
+    for l in layers {
+        if let Layer::Candle(l) = l {
+            x = l.forward(&x, mask)?;
+        }
+    }
+    Ok(x)
+}
+
+/// The packed layers over one row-major copy of x, taken out of candle once and put back once.
+#[cfg(target_arch = "x86_64")]
+fn run_packed(layers: &[Layer], x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    let (b, n, h) = x.dims3()?;
+    let mut rows = x.flatten_all()?.to_vec1::<f32>()?;
+    let mask = mask
+        .map(|m| m.flatten_all().and_then(|m| m.to_vec1::<f32>()))
+        .transpose()?;
+    let mut scratch = Scratch::default();
+    for l in layers {
+        if let Layer::Packed(l) = l {
+            l.forward(&mut rows, b, n, mask.as_deref(), &mut scratch);
+        }
+    }
+    Ok(Tensor::from_vec(rows, (b, n, h), x.device())?)
+}
+
+/// A pre-norm transformer layer in candle's ops.
+pub(crate) struct CandleLayer {
+    pub(crate) norm1: LayerNorm,
+    pub(crate) attn: Attention,
+    pub(crate) norm2: LayerNorm,
+    pub(crate) fc1: Linear,
+    pub(crate) fc2: Linear,
+    pub(crate) act: Activation,
+}
+
+impl CandleLayer {
+    pub(crate) fn new(vb: VarBuilder, c: &TowerConfig, attn: Attention) -> Result<Self> {
         let h = c.hidden_size;
-        Ok(Layer {
+        Ok(CandleLayer {
             norm1: layer_norm(h, c.layer_norm_eps, vb.pp("layer_norm1"))?,
             attn,
             norm2: layer_norm(h, c.layer_norm_eps, vb.pp("layer_norm2"))?,

@@ -8,8 +8,11 @@ pub mod image;
 pub(crate) mod layers;
 pub mod model;
 pub(crate) mod ops;
+#[cfg(target_arch = "x86_64")]
+mod packed_layer;
 pub mod preprocess;
 pub mod random;
+mod resample;
 pub mod text;
 mod text_tower;
 pub mod tokenizer;

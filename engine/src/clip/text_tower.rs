@@ -4,7 +4,7 @@ use candle_core::{Device, Module, Tensor};
 use candle_nn::{embedding, layer_norm, linear_no_bias, Embedding, LayerNorm, Linear, VarBuilder};
 
 use super::config::TowerConfig;
-use super::layers::{causal_mask, layers, Layer};
+use super::layers::{causal_mask, layers, run_layers, Layer};
 use crate::error::Result;
 
 /// The text tower and its projection.
@@ -50,14 +50,12 @@ impl TextTower {
             .collect();
         let input = Tensor::from_vec(flat, (ids.len(), n), device)?;
         let positions = Tensor::arange(0u32, n as u32, device)?;
-        let mut x = self
+        let x = self
             .tokens
             .forward(&input)?
             .broadcast_add(&self.positions.forward(&positions)?)?;
         let mask = causal_mask(n, 0, device)?;
-        for l in &self.layers {
-            x = l.forward(&x, Some(&mask))?;
-        }
+        let x = run_layers(&self.layers, x, Some(&mask))?;
         let x = self.final_norm.forward(&x)?;
         let rows = ids
             .iter()

@@ -7,7 +7,7 @@ use candle_nn::{
 };
 
 use super::config::TowerConfig;
-use super::layers::{class_and_patches, layers, Layer};
+use super::layers::{class_and_patches, layers, run_layers, Layer};
 use crate::error::Result;
 
 /// The image tower and its projection. pixels: [b, 3, s, s] → [b, projection]
@@ -53,12 +53,10 @@ impl VisionTower {
     pub(crate) fn forward(&self, pixels: &Tensor) -> Result<Tensor> {
         let x = class_and_patches(&self.patch, &self.class_embedding, pixels)?;
         let positions = Tensor::arange(0u32, x.dim(1)? as u32, x.device())?;
-        let mut x = self
+        let x = self
             .pre_norm
             .forward(&x.broadcast_add(&self.positions.forward(&positions)?)?)?;
-        for l in &self.layers {
-            x = l.forward(&x, None)?;
-        }
+        let x = run_layers(&self.layers, x, None)?;
         let pooled = self.post_norm.forward(&x.narrow(1, 0, 1)?.squeeze(1)?)?;
         Ok(self.projection.forward(&pooled)?)
     }
