@@ -1,8 +1,8 @@
 //! CLIP ViT-B/32 with random weights on the CPU: image embeddings per second at batch 1 and 16,
 //! and 100 CIFAR-100 prompts through the tokenizer and the text tower. Compare with
-//! `tools/bench/ref_clip_embed.py` (open_clip, PyTorch, 2 threads: about 17.6 images/s at
-//! batch 16 here); run both with the same thread count. Like it, this reports the median
-//! batch (and here the fastest too):
+//! `tools/bench/ref_clip_embed.py` (open_clip, PyTorch) run right after it with the same thread
+//! count; this machine's speed drifts, so compare pairs (docs/benchmarks.md). Like it, this
+//! reports the median batch (and here the fastest too):
 //!
 //!     RAYON_NUM_THREADS=2 cargo bench --bench clip_embed
 

@@ -3,12 +3,17 @@
 //!
 //!     RAYON_NUM_THREADS=2 cargo bench --bench cpu_gemm
 
+#[cfg(target_arch = "x86_64")]
 use std::time::Instant;
 
+#[cfg(target_arch = "x86_64")]
 use candle_core::{Device, Tensor};
+#[cfg(target_arch = "x86_64")]
 use saelab::engine::cpu::gemm::{matmul, Into, Packed};
+#[cfg(target_arch = "x86_64")]
 use saelab::engine::cpu::Avx2;
 
+#[cfg(target_arch = "x86_64")]
 const SHAPES: [(usize, usize, usize); 8] = [
     (50, 768, 2304),
     (50, 768, 768),
@@ -20,8 +25,10 @@ const SHAPES: [(usize, usize, usize); 8] = [
     (800, 3072, 768),
 ];
 /// Seconds of products per shape and side.
+#[cfg(target_arch = "x86_64")]
 const SECONDS: f64 = 1.0;
 
+#[cfg(target_arch = "x86_64")]
 /// GFLOP/s of the fastest product: this machine's neighbours slow some runs down, never up.
 fn rate(flops: f64, mut f: impl FnMut()) -> f64 {
     f();
@@ -34,6 +41,13 @@ fn rate(flops: f64, mut f: impl FnMut()) -> f64 {
     flops / best / 1e9
 }
 
+/// The kernels are x86-64's; elsewhere there is nothing to time.
+#[cfg(not(target_arch = "x86_64"))]
+fn main() {
+    println!("{{\"skipped\": \"the CPU kernels are x86-64 only\"}}");
+}
+
+#[cfg(target_arch = "x86_64")]
 fn main() {
     let simd = Avx2::detect().expect("this bench needs AVX2 and FMA");
     let mut rows = Vec::new();

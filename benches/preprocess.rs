@@ -1,5 +1,5 @@
 //! JPEG decode + open_clip preprocessing, images per second on one thread and on all, over the
-//! very files `../shared/bench/ref_clip_embed.py` times open_clip's transform on (300
+//! very files `tools/bench/ref_clip_embed.py` times open_clip's transform on (300
 //! 500×375 JPEGs it writes to its `--jpeg-dir`, `/tmp/clip_bench_jpegs` by default). Run the
 //! reference first, then:
 //!
@@ -32,7 +32,7 @@ fn main() {
         .unwrap_or_else(|| DEFAULT_DIR.into());
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| {
-            panic!("{dir}: {e}; run ../shared/bench/ref_clip_embed.py first, or name a folder of JPEGs")
+            panic!("{dir}: {e}; run tools/bench/ref_clip_embed.py first, or name a folder of JPEGs")
         })
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "jpg" || x == "jpeg"))

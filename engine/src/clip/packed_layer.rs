@@ -11,7 +11,7 @@ use crate::cpu::attention::{attend, Heads};
 use crate::cpu::gemm::{matmul, Into, Packed};
 use crate::cpu::rows::LayerNorm;
 use crate::cpu::{Act, Avx2};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 pub(crate) struct PackedLayer {
     simd: Avx2,
@@ -58,6 +58,12 @@ impl PackedLayer {
     pub(crate) fn new(simd: Avx2, l: &CandleLayer) -> Result<Self> {
         let (q, k, v) = (&l.attn.q, &l.attn.k, &l.attn.v);
         let (h, width) = q.weight().dims2()?;
+        if l.attn.heads == 0 || h % l.attn.heads != 0 {
+            return Err(Error::invalid(
+                "num_attention_heads",
+                format!("hidden size {h} does not split into {} heads", l.attn.heads),
+            ));
+        }
         let scale = ((h / l.attn.heads) as f32).powf(-0.5);
         let mut w = values(q.weight())?;
         w.iter_mut().for_each(|x| *x *= scale);

@@ -122,8 +122,12 @@ fn horizontal_avx2<const C: usize>(
     c: &Coefficients,
 ) -> Vec<u8> {
     use std::arch::x86_64::*;
-    // Each weight repeated in four lanes, so a tap multiplies straight from memory.
-    let wide: Vec<[i32; PIXEL_LANES]> = c.weights.iter().map(|&w| [w; PIXEL_LANES]).collect();
+    // The kept columns' weights, each repeated in four lanes so a tap multiplies straight
+    // from memory.
+    let wide: Vec<[i32; PIXEL_LANES]> = c.weights[cols.start * c.stride..cols.end * c.stride]
+        .iter()
+        .map(|&w| [w; PIXEL_LANES])
+        .collect();
     let width = cols.len();
     let mut out = vec![0u8; rows.len() * width * C];
     for (y, out_row) in rows.zip(out.chunks_exact_mut(width * C)) {
@@ -135,7 +139,8 @@ fn horizontal_avx2<const C: usize>(
                 px.copy_from_slice(&one_pixel::<C>(row, min, taps)[..C]);
                 continue;
             }
-            let wide = &wide[x * c.stride..x * c.stride + taps.len()];
+            let at = (x - cols.start) * c.stride;
+            let wide = &wide[at..at + taps.len()];
             let mut acc = _mm_set1_epi32(HALF);
             for (k, w) in wide.iter().enumerate() {
                 let at = (min + k) * C;
@@ -353,4 +358,44 @@ pub(crate) fn resize_nearest(img: &RgbImage, w: u32, h: u32) -> RgbImage {
         let src_y = (((y as f64 + 0.5) * sy) as u32).min(img.height() - 1);
         *img.get_pixel(src_x, src_y)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn picture(w: u32, h: u32) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([
+                (x * 7 + y * 3) as u8,
+                (x * x + y) as u8,
+                ((x ^ y) * 5) as u8,
+            ])
+        })
+    }
+
+    /// A window equals the same pixels of the whole resize, cropped after: shrinking either
+    /// side, enlarging, and a side left as it is (no pass along it), up to the last pixel.
+    #[test]
+    fn a_window_equals_the_whole_resize_cropped() {
+        for (src, dims, keep) in [
+            ((50, 37), (30, 22), (3..25, 0..22)),
+            ((37, 50), (22, 30), (0..22, 5..27)),
+            ((20, 15), (30, 22), (4..26, 0..22)),
+            ((40, 22), (30, 22), (0..30, 1..21)),
+            ((22, 40), (22, 30), (21..22, 29..30)),
+        ] {
+            let img = picture(src.0, src.1);
+            let whole = resize_bicubic(&img, dims.0, dims.1);
+            let window = Window {
+                cols: keep.0.clone(),
+                rows: keep.1.clone(),
+            };
+            let got = resize_rgb_window(&img, dims, window);
+            let (left, top) = (keep.0.start as u32, keep.1.start as u32);
+            let (w, h) = (keep.0.len() as u32, keep.1.len() as u32);
+            let want = image::imageops::crop_imm(&whole, left, top, w, h).to_image();
+            assert_eq!(got, want, "{src:?} → {dims:?}, window {keep:?}");
+        }
+    }
 }
