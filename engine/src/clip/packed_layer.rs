@@ -10,7 +10,7 @@ use super::layers::CandleLayer;
 use crate::cpu::attention::{attend, Heads};
 use crate::cpu::gemm::{matmul, Into, Packed};
 use crate::cpu::rows::LayerNorm;
-use crate::cpu::{Act, Avx2};
+use crate::cpu::Avx2;
 use crate::error::{Error, Result};
 
 pub(crate) struct PackedLayer {
@@ -22,7 +22,7 @@ pub(crate) struct PackedLayer {
     norm2: LayerNorm,
     fc1: Packed,
     fc2: Packed,
-    act: Act,
+    act: Activation,
     heads: usize,
 }
 
@@ -86,10 +86,7 @@ impl PackedLayer {
             norm2: norm(&l.norm2)?,
             fc1: pack(&l.fc1)?,
             fc2: pack(&l.fc2)?,
-            act: match l.act {
-                Activation::Gelu => Act::Gelu,
-                Activation::QuickGelu => Act::QuickGelu,
-            },
+            act: l.act,
             heads: l.attn.heads,
         })
     }

@@ -9,7 +9,8 @@
 use rayon::prelude::*;
 
 use super::kernel::{tile_rows, Tile, Write, MR, NR};
-use super::{Act, Avx2, SharedMut};
+use super::{Avx2, SharedMut};
+use crate::clip::config::Activation;
 
 /// Depth of a k slice: one panel slice is KC·NR floats, 16 KiB, half of L1.
 const KC: usize = 512;
@@ -62,11 +63,6 @@ impl Packed {
         self.n
     }
 
-    /// Input columns.
-    pub fn k(&self) -> usize {
-        self.k
-    }
-
     fn panels(&self) -> usize {
         self.n.div_ceil(NR)
     }
@@ -80,7 +76,7 @@ impl Packed {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Into {
     /// out = act(A·Wᵀ + bias)
-    Set(Option<Act>),
+    Set(Option<Activation>),
     /// out += A·Wᵀ + bias: a residual added in place.
     Add,
 }
@@ -278,7 +274,7 @@ mod tests {
                 m,
                 &packed,
                 &mut out,
-                Into::Set(Some(Act::QuickGelu)),
+                Into::Set(Some(Activation::QuickGelu)),
             );
             for (g, e) in out.iter().zip(&want) {
                 let q = e / (1.0 + (-1.702 * e).exp());

@@ -5,7 +5,7 @@
 use std::arch::x86_64::*;
 
 use super::vmath::activate;
-use super::Act;
+use crate::clip::config::Activation;
 
 /// Rows of a tile: A values broadcast per step.
 pub(super) const MR: usize = 6;
@@ -22,7 +22,7 @@ pub(super) struct Write {
     pub last: bool,
     /// C already holds a residual the product is added to.
     pub add: bool,
-    pub act: Option<Act>,
+    pub act: Option<Activation>,
 }
 
 /// Where one tile's operands lie: `a`, kc·MR packed floats (step p's MR row values together);

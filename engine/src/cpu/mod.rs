@@ -29,15 +29,6 @@ impl Avx2 {
     }
 }
 
-/// An element-wise activation applied as a product's tile is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Act {
-    /// x·Φ(x), the exact (erf) GELU.
-    Gelu,
-    /// x·σ(1.702x), OpenAI's approximation.
-    QuickGelu,
-}
-
 /// A raw pointer handed to the tasks of one parallel loop, each of which writes a part of the
 /// buffer no other task touches.
 #[derive(Clone, Copy)]

@@ -4,7 +4,7 @@
 
 use std::arch::x86_64::*;
 
-use super::Act;
+use crate::clip::config::Activation;
 
 /// Cody–Waite split of ln 2, so n·ln 2 is subtracted without losing r's low bits.
 const LN2_HI: f32 = 0.693_359_4;
@@ -67,10 +67,10 @@ fn erf(x: __m256) -> __m256 {
 /// The activation of eight values.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn activate(act: Act, x: __m256) -> __m256 {
+pub(super) fn activate(act: Activation, x: __m256) -> __m256 {
     let half = _mm256_set1_ps(0.5);
     match act {
-        Act::Gelu => {
+        Activation::Gelu => {
             let e = erf(_mm256_mul_ps(
                 x,
                 _mm256_set1_ps(std::f32::consts::FRAC_1_SQRT_2),
@@ -80,7 +80,7 @@ pub(super) fn activate(act: Act, x: __m256) -> __m256 {
                 _mm256_add_ps(_mm256_set1_ps(1.0), e),
             )
         }
-        Act::QuickGelu => {
+        Activation::QuickGelu => {
             let e = exp(_mm256_mul_ps(x, _mm256_set1_ps(-QUICK_GELU_SCALE)));
             _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0), e))
         }
@@ -113,14 +113,14 @@ mod tests {
                 (e - want).abs() <= 2e-7 * want.max(1.0),
                 "exp({x}) = {e}, want {want}"
             );
-            let g = lanes(|v| unsafe { activate(Act::Gelu, v) }, x);
+            let g = lanes(|v| unsafe { activate(Activation::Gelu, v) }, x);
             let want =
                 0.5 * x * (1.0 + candle_core::cpu::erf::erf_f64(f64::from(x) / 2f64.sqrt()) as f32);
             assert!(
                 (g - want).abs() < 4e-7 * x.abs().max(1.0),
                 "gelu({x}) = {g}, want {want}"
             );
-            let q = lanes(|v| unsafe { activate(Act::QuickGelu, v) }, x);
+            let q = lanes(|v| unsafe { activate(Activation::QuickGelu, v) }, x);
             let want = x / (1.0 + (-1.702 * x).exp());
             assert!(
                 (q - want).abs() < 4e-7 * x.abs().max(1.0),
@@ -128,9 +128,9 @@ mod tests {
             );
         }
         for x in [-200.0f32, -90.0, 90.0, 200.0] {
-            let g = lanes(|v| unsafe { activate(Act::Gelu, v) }, x);
+            let g = lanes(|v| unsafe { activate(Activation::Gelu, v) }, x);
             assert_eq!(g, x.max(0.0), "gelu({x})");
-            let q = lanes(|v| unsafe { activate(Act::QuickGelu, v) }, x);
+            let q = lanes(|v| unsafe { activate(Activation::QuickGelu, v) }, x);
             assert!((q - x.max(0.0)).abs() < 1e-6, "quick_gelu({x}) = {q}");
         }
     }
