@@ -60,5 +60,12 @@ fn main() {
         (start.elapsed().as_secs_f64() * 1e3).into(),
     );
     report.insert("threads".into(), rayon::current_num_threads().into());
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = saelab::engine::cpu::Avx2::detect() {
+        report.insert(
+            "kernel".into(),
+            saelab::engine::cpu::gemm::kernel_name(simd).into(),
+        );
+    }
     println!("{}", serde_json::Value::Object(report));
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 #[cfg(target_arch = "x86_64")]
 use candle_core::{Device, Tensor};
 #[cfg(target_arch = "x86_64")]
-use saelab::engine::cpu::gemm::{matmul, Into, Packed};
+use saelab::engine::cpu::gemm::{kernel_name, matmul, Into, Packed};
 #[cfg(target_arch = "x86_64")]
 use saelab::engine::cpu::Avx2;
 
@@ -62,7 +62,7 @@ fn main() {
             a.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("a"),
             w.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("w"),
         );
-        let packed = Packed::new(&wv, n, k, None);
+        let packed = Packed::new(simd, &wv, n, k, None);
         let mut out = vec![0f32; m * n];
         let ours = rate(flops, || {
             matmul(simd, &av, m, &packed, &mut out, Into::Set(None))
@@ -73,6 +73,8 @@ fn main() {
     }
     println!(
         "{}",
-        serde_json::json!({ "threads": rayon::current_num_threads(), "shapes": rows })
+        serde_json::json!({
+            "threads": rayon::current_num_threads(), "kernel": kernel_name(simd), "shapes": rows,
+        })
     );
 }

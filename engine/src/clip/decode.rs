@@ -61,7 +61,8 @@ fn jpeg_truncated(bytes: &[u8]) -> bool {
             return true;
         };
         if marker == JPEG_SOS {
-            return !bytes[i..].windows(2).any(|w| w == JPEG_EOI);
+            // From the end, where a whole file's marker is.
+            return !bytes[i..].windows(2).rev().any(|w| w == JPEG_EOI);
         }
         let Some(len) = bytes.get(i + 2..i + 4) else {
             return true;

@@ -48,10 +48,16 @@ fn norm(n: &candle_nn::LayerNorm) -> Result<LayerNorm> {
     Ok(LayerNorm::new(gamma, beta, n.eps() as f32))
 }
 
-fn pack(l: &candle_nn::Linear) -> Result<Packed> {
+fn pack(simd: Avx2, l: &candle_nn::Linear) -> Result<Packed> {
     let (n, k) = l.weight().dims2()?;
     let bias = l.bias().map(values).transpose()?;
-    Ok(Packed::new(&values(l.weight())?, n, k, bias.as_deref()))
+    Ok(Packed::new(
+        simd,
+        &values(l.weight())?,
+        n,
+        k,
+        bias.as_deref(),
+    ))
 }
 
 impl PackedLayer {
@@ -81,11 +87,11 @@ impl PackedLayer {
         Ok(PackedLayer {
             simd,
             norm1: norm(&l.norm1)?,
-            qkv: Packed::new(&w, 3 * h, width, Some(&bias)),
-            out: pack(&l.attn.out)?,
+            qkv: Packed::new(simd, &w, 3 * h, width, Some(&bias)),
+            out: pack(simd, &l.attn.out)?,
             norm2: norm(&l.norm2)?,
-            fc1: pack(&l.fc1)?,
-            fc2: pack(&l.fc2)?,
+            fc1: pack(simd, &l.fc1)?,
+            fc2: pack(simd, &l.fc2)?,
             act: l.act,
             heads: l.attn.heads,
         })

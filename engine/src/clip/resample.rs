@@ -110,8 +110,9 @@ fn horizontal<const C: usize>(
     horizontal_body::<C>(src, in_w, rows, cols, c)
 }
 
-/// [`horizontal_body`] with each tap one 4-lane multiply-add of the pixel's bytes, and the
-/// 8-bit rounding of four lanes at once.
+/// [`horizontal_body`] two rows at a time: each tap is one 8-lane multiply-add of a pixel's
+/// bytes in both rows (the taps and weights of a column are the same in every row), and the
+/// 8-bit rounding is done for both pixels at once.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn horizontal_avx2<const C: usize>(
@@ -122,41 +123,62 @@ fn horizontal_avx2<const C: usize>(
     c: &Coefficients,
 ) -> Vec<u8> {
     use std::arch::x86_64::*;
-    // The kept columns' weights, each repeated in four lanes so a tap multiplies straight
-    // from memory.
-    let wide: Vec<[i32; PIXEL_LANES]> = c.weights[cols.start * c.stride..cols.end * c.stride]
+    // The kept columns' weights, each repeated in both rows' four lanes, so a tap multiplies
+    // straight from memory.
+    let wide: Vec<[i32; 2 * PIXEL_LANES]> = c.weights[cols.start * c.stride..cols.end * c.stride]
         .iter()
-        .map(|&w| [w; PIXEL_LANES])
+        .map(|&w| [w; 2 * PIXEL_LANES])
         .collect();
-    let width = cols.len();
-    let mut out = vec![0u8; rows.len() * width * C];
-    for (y, out_row) in rows.zip(out.chunks_exact_mut(width * C)) {
-        let row = &src[y * in_w * C..];
-        for (x, px) in cols.clone().zip(out_row.chunks_exact_mut(C)) {
+    let (width, row_bytes) = (cols.len(), in_w * C);
+    let out_bytes = width * C;
+    let mut out = vec![0u8; rows.len() * out_bytes];
+    for (pair, y) in out.chunks_mut(2 * out_bytes).zip(rows.step_by(2)) {
+        // A last row without a partner is summed as both rows, its copy dropped.
+        let (top, bottom) = pair.split_at_mut(out_bytes);
+        let upper = &src[y * row_bytes..];
+        let lower = if bottom.is_empty() {
+            upper
+        } else {
+            &src[(y + 1) * row_bytes..]
+        };
+        for (x, px) in cols.clone().zip(0..) {
             let (min, taps) = c.taps(x);
-            if (min + taps.len()) * C + PIXEL_LANES - C > row.len() {
+            let at = px * C;
+            if (min + taps.len()) * C + PIXEL_LANES - C > lower.len() {
                 // The picture's last pixel: its fourth byte would lie past the buffer.
-                px.copy_from_slice(&one_pixel::<C>(row, min, taps)[..C]);
+                top[at..at + C].copy_from_slice(&one_pixel::<C>(upper, min, taps)[..C]);
+                if !bottom.is_empty() {
+                    bottom[at..at + C].copy_from_slice(&one_pixel::<C>(lower, min, taps)[..C]);
+                }
                 continue;
             }
-            let at = (x - cols.start) * c.stride;
-            let wide = &wide[at..at + taps.len()];
-            let mut acc = _mm_set1_epi32(HALF);
+            let wide = &wide[px * c.stride..px * c.stride + taps.len()];
+            let mut acc = _mm256_set1_epi32(HALF);
             for (k, w) in wide.iter().enumerate() {
                 let at = (min + k) * C;
-                // SAFETY: the check above keeps at..at + 4 inside row; `w` is 16 bytes.
+                // SAFETY: the check above keeps at..at + 4 inside both rows (upper is no
+                // shorter than lower); `w` is 32 bytes.
                 let (lanes, w) = unsafe {
-                    let bytes = row.as_ptr().add(at).cast::<i32>().read_unaligned();
+                    let one = |row: &[u8]| row.as_ptr().add(at).cast::<u32>().read_unaligned();
+                    let both = u64::from(one(upper)) | u64::from(one(lower)) << 32;
                     (
-                        _mm_cvtepu8_epi32(_mm_cvtsi32_si128(bytes)),
-                        _mm_loadu_si128(w.as_ptr().cast()),
+                        _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(both as i64)),
+                        _mm256_loadu_si256(w.as_ptr().cast()),
                     )
                 };
-                acc = _mm_add_epi32(acc, _mm_mullo_epi32(lanes, w));
+                acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(lanes, w));
             }
-            let shifted = _mm_srai_epi32::<{ PRECISION_BITS as i32 }>(acc);
-            let bytes = _mm_packus_epi16(_mm_packs_epi32(shifted, shifted), _mm_setzero_si128());
-            px.copy_from_slice(&_mm_cvtsi128_si32(bytes).to_le_bytes()[..C]);
+            let shifted = _mm256_srai_epi32::<{ PRECISION_BITS as i32 }>(acc);
+            // Packing works within each 128-bit half: the low half ends as the upper row's
+            // bytes, the high half as the lower row's.
+            let bytes =
+                _mm256_packus_epi16(_mm256_packs_epi32(shifted, shifted), _mm256_setzero_si256());
+            let pixel = |half: __m128i| _mm_cvtsi128_si32(half).to_le_bytes();
+            top[at..at + C].copy_from_slice(&pixel(_mm256_castsi256_si128(bytes))[..C]);
+            if !bottom.is_empty() {
+                let high = _mm256_extracti128_si256::<1>(bytes);
+                bottom[at..at + C].copy_from_slice(&pixel(high)[..C]);
+            }
         }
     }
     out
@@ -396,6 +418,34 @@ mod tests {
             let (w, h) = (keep.0.len() as u32, keep.1.len() as u32);
             let want = image::imageops::crop_imm(&whole, left, top, w, h).to_image();
             assert_eq!(got, want, "{src:?} → {dims:?}, window {keep:?}");
+        }
+    }
+
+    /// The vector pass (two rows at a time) equals the scalar one: odd and even row counts,
+    /// three and four channels, windows that end at the last column.
+    #[test]
+    fn the_vector_horizontal_pass_equals_the_scalar_one() {
+        for (in_w, rows, out_w, cols) in [
+            (50, 0..7, 30, 0..30),
+            (50, 3..11, 31, 5..31),
+            (17, 0..1, 40, 12..40),
+            (64, 2..5, 13, 0..13),
+        ] {
+            let img = picture(in_w as u32, 11);
+            let c = coefficients(in_w, out_w);
+            let three = horizontal::<3>(img.as_raw(), in_w, rows.clone(), cols.clone(), &c);
+            let want = horizontal_body::<3>(img.as_raw(), in_w, rows.clone(), cols.clone(), &c);
+            assert_eq!(
+                three, want,
+                "RGB {in_w}→{out_w}, rows {rows:?}, cols {cols:?}"
+            );
+            let rgba = image::DynamicImage::ImageRgb8(img).to_rgba8();
+            let four = horizontal::<4>(rgba.as_raw(), in_w, rows.clone(), cols.clone(), &c);
+            let want = horizontal_body::<4>(rgba.as_raw(), in_w, rows.clone(), cols.clone(), &c);
+            assert_eq!(
+                four, want,
+                "RGBA {in_w}→{out_w}, rows {rows:?}, cols {cols:?}"
+            );
         }
     }
 }

@@ -1,29 +1,77 @@
 //! out[m × n] = A[m × k] · Wᵀ + bias, with W ([n, k], as a linear layer stores it) packed once
-//! into 16-column panels, the bias, an activation or a residual fused into the tile write, and
-//! the panels shared out over the cores.
+//! into panels of the kernel's width, the bias, an activation or a residual fused into the tile
+//! write, and the panels shared out over the cores.
 //!
-//! The loops are BLIS's: a kc-deep slice of one panel (16 KiB) stays in L1 while every row
-//! tile of an mc-row block of A passes over it; that block is packed first (in L2), each
-//! tile's six rows interleaved, so the kernel reads A as one stream.
+//! The loops are BLIS's: a kc-deep slice of one panel stays in L1 while every row tile of an
+//! mc-row block of A passes over it; that block is packed first (in L2), each tile's rows
+//! interleaved, so the kernel reads A as one stream.
+
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use super::kernel::{tile_rows, Tile, Write, MR, NR};
-use super::{Avx2, SharedMut};
+use super::tile::{Kernel, Tile, Write, MAX_TILE};
+use super::{Avx2, SharedMut, KERNELS_VAR};
 use crate::clip::config::Activation;
 
-/// Depth of a k slice: one panel slice is KC·NR floats, 16 KiB, half of L1.
-const KC: usize = 512;
-/// Rows of A per block: MC·KC floats, 96 KiB, well inside L2.
-const MC: usize = 96;
-/// Panel floats are aligned to a cache line, so each 16-float row is one line.
+/// Panel floats are aligned to a cache line, so each 16-float row starts one.
 const ALIGN_FLOATS: usize = 16;
 /// Below this many multiply-adds per task, a split costs more than it saves.
 const MIN_WORK_PER_TASK: usize = 1 << 20;
+/// The value of [`KERNELS_VAR`] that keeps to AVX2 on a CPU with AVX-512.
+const AVX2_ONLY: &str = "avx2";
 
-/// W ([n, k], row-major) packed as ⌈n/16⌉ panels of k rows × 16 columns, zero-padded, with the
-/// bias padded alike.
+/// The fastest kernel this CPU runs: AVX-512 where the CPU has it, its kernel agrees with
+/// AVX2's on a test product, and the user has not asked for AVX2 alone; AVX2 otherwise.
+fn best_kernel(simd: Avx2) -> Kernel {
+    static BEST: OnceLock<Kernel> = OnceLock::new();
+    *BEST.get_or_init(|| {
+        let avx2_only = std::env::var(KERNELS_VAR).is_ok_and(|v| v.eq_ignore_ascii_case(AVX2_ONLY));
+        if avx2_only || !is_x86_feature_detected!("avx512f") {
+            return Kernel::Avx2;
+        }
+        if agrees_with_avx2(simd, Kernel::Avx512) {
+            Kernel::Avx512
+        } else {
+            // Wrong numbers are worse than slow ones; say so once, as nothing else would show it.
+            eprintln!(
+                "saelab: the AVX-512 matrix kernel disagrees with the AVX2 one on this CPU; \
+                 using AVX2 (please report this CPU's model)"
+            );
+            Kernel::Avx2
+        }
+    })
+}
+
+/// Whether `kernel` computes what AVX2 does on a product with a ragged edge on every side.
+fn agrees_with_avx2(simd: Avx2, kernel: Kernel) -> bool {
+    let (m, n, k) = (29, 45, 300);
+    let value = |i: usize| ((i * 37 % 101) as f32 - 50.0) / 64.0;
+    let a: Vec<f32> = (0..m * k).map(value).collect();
+    let w: Vec<f32> = (0..n * k).map(|i| value(i + 7)).collect();
+    let bias: Vec<f32> = (0..n).map(|i| value(i + 3)).collect();
+    let product = |kernel| {
+        let packed = Packed::with_kernel(kernel, &w, n, k, Some(&bias));
+        let mut out = vec![0f32; m * n];
+        matmul(simd, &a, m, &packed, &mut out, Into::Set(None));
+        out
+    };
+    let (want, got) = (product(Kernel::Avx2), product(kernel));
+    want.iter()
+        .zip(&got)
+        .all(|(e, g)| (e - g).abs() <= 1e-4 * e.abs().max(1.0))
+}
+
+/// The kernel the products run on here, by name ("avx512" or "avx2"), for benchmarks and
+/// reports.
+pub fn kernel_name(simd: Avx2) -> &'static str {
+    best_kernel(simd).name()
+}
+
+/// W ([n, k], row-major) packed for one kernel as ⌈n/nr⌉ panels of k rows × nr columns,
+/// zero-padded, with the bias padded alike.
 pub struct Packed {
+    kernel: Kernel,
     n: usize,
     k: usize,
     buf: Vec<f32>,
@@ -32,24 +80,31 @@ pub struct Packed {
 }
 
 impl Packed {
-    /// Packs `w`, n rows of k, and its bias (n values, zero when None).
-    pub fn new(w: &[f32], n: usize, k: usize, bias: Option<&[f32]>) -> Packed {
-        let panels = n.div_ceil(NR);
-        let mut buf = vec![0f32; panels * k * NR + ALIGN_FLOATS];
+    /// Packs `w`, n rows of k, and its bias (n values, zero when None), for this CPU's
+    /// fastest kernel.
+    pub fn new(simd: Avx2, w: &[f32], n: usize, k: usize, bias: Option<&[f32]>) -> Packed {
+        Packed::with_kernel(best_kernel(simd), w, n, k, bias)
+    }
+
+    fn with_kernel(kernel: Kernel, w: &[f32], n: usize, k: usize, bias: Option<&[f32]>) -> Packed {
+        let nr = kernel.shape().nr;
+        let panels = n.div_ceil(nr);
+        let mut buf = vec![0f32; panels * k * nr + ALIGN_FLOATS];
 
         let offset = buf.as_ptr().align_offset(ALIGN_FLOATS * size_of::<f32>());
-        let data = &mut buf[offset..offset + panels * k * NR];
+        let data = &mut buf[offset..offset + panels * k * nr];
         for (j, row) in w.chunks_exact(k).take(n).enumerate() {
-            let (panel, col) = (j / NR, j % NR);
+            let (panel, col) = (j / nr, j % nr);
             for (p, &v) in row.iter().enumerate() {
-                data[(panel * k + p) * NR + col] = v;
+                data[(panel * k + p) * nr + col] = v;
             }
         }
-        let mut padded = vec![0f32; panels * NR];
+        let mut padded = vec![0f32; panels * nr];
         if let Some(b) = bias {
             padded[..n].copy_from_slice(&b[..n]);
         }
         Packed {
+            kernel,
             n,
             k,
             buf,
@@ -64,7 +119,7 @@ impl Packed {
     }
 
     fn panels(&self) -> usize {
-        self.n.div_ceil(NR)
+        self.n.div_ceil(self.kernel.shape().nr)
     }
 
     fn data(&self) -> &[f32] {
@@ -91,19 +146,28 @@ pub fn matmul(_: Avx2, a: &[f32], m: usize, w: &Packed, out: &mut [f32], into: I
         "matmul: buffers too short"
     );
     let panels = w.panels();
+    let shape = w.kernel.shape();
     let work = m * w.k * w.n;
-    let tasks = rayon::current_num_threads()
-        .min(panels)
+    let threads = rayon::current_num_threads()
         .min(work / MIN_WORK_PER_TASK)
         .max(1);
-    let per = panels.div_ceil(tasks);
+    // Rows are shared out first, a block of A or more to each task, so each packs only its
+    // own rows; the panels are split as well where there are more threads than row blocks
+    // (each of those tasks then packs the same rows: the cost of a small batch).
+    let row_groups = threads.min(m / shape.mc).max(1);
+    let panel_groups = threads.div_ceil(row_groups).min(panels).max(1);
+    let rows_per = m.div_ceil(row_groups).next_multiple_of(shape.mr);
+    let panels_per = panels.div_ceil(panel_groups);
     let out = SharedMut(out.as_mut_ptr());
     let run = |t: usize| {
-        let first = t * per;
-        // SAFETY: the token proves AVX2 + FMA; each task writes only its panels' columns of
-        // out, which the assert above shows hold m rows of n.
-        unsafe { panels_range(a, m, w, out, first..(first + per).min(panels), into) };
+        let (r, p) = (t / panel_groups * rows_per, t % panel_groups * panels_per);
+        let rows = r.min(m)..(r + rows_per).min(m);
+        // SAFETY: the token proves AVX2 + FMA, and a packing is only made for AVX-512 where
+        // the CPU has it; each task writes only its rows of its panels' columns of out, which
+        // the assert above shows hold m rows of n.
+        unsafe { panels_range(a, rows, w, out, p..(p + panels_per).min(panels), into) };
     };
+    let tasks = row_groups * panel_groups;
     if tasks == 1 {
         run(0);
     } else {
@@ -111,25 +175,27 @@ pub fn matmul(_: Avx2, a: &[f32], m: usize, w: &Packed, out: &mut [f32], into: I
     }
 }
 
-/// The columns of `range`'s panels, for every row.
+/// The columns of `range`'s panels, for `rows`.
 unsafe fn panels_range(
     a: &[f32],
-    m: usize,
+    rows: std::ops::Range<usize>,
     w: &Packed,
     out: SharedMut,
     range: std::ops::Range<usize>,
     into: Into,
 ) {
-    let (n, k) = (w.n, w.k);
-    let slices = k.div_ceil(KC).max(1);
-    let mut block = vec![0f32; MC * KC];
+    let (n, k, kernel) = (w.n, w.k, w.kernel);
+    let shape = kernel.shape();
+    let (mr, nr) = (shape.mr, shape.nr);
+    let slices = k.div_ceil(shape.kc).max(1);
+    let mut block = vec![0f32; shape.mc * shape.kc];
     // Every k slice of one row block before the next block, so C's block is summed while it
     // is still in cache.
-    for ic in (0..m).step_by(MC) {
-        let rows_in_block = MC.min(m - ic);
+    for ic in rows.clone().step_by(shape.mc) {
+        let rows_in_block = shape.mc.min(rows.end - ic);
         for s in 0..slices {
-            let pc = s * KC;
-            let kc = KC.min(k - pc);
+            let pc = s * shape.kc;
+            let kc = shape.kc.min(k - pc);
             let write = Write {
                 first: s == 0,
                 last: s + 1 == slices,
@@ -139,32 +205,32 @@ unsafe fn panels_range(
                     Into::Add => None,
                 },
             };
-            pack_block(&a[ic * k..], k, rows_in_block, pc, kc, &mut block);
+            pack_block(&a[ic * k..], k, rows_in_block, pc, kc, mr, &mut block);
             for panel in range.clone() {
-                let cols = NR.min(n - panel * NR);
-                let b = w.data().as_ptr().add((panel * k + pc) * NR);
+                let cols = nr.min(n - panel * nr);
+                let b = w.data().as_ptr().add((panel * k + pc) * nr);
                 let next = if panel + 1 < range.end {
                     panel + 1
                 } else {
                     panel
                 };
-                let next_b = w.data().as_ptr().add((next * k + pc) * NR);
-                let bias = w.bias.as_ptr().add(panel * NR);
-                for ir in (ic..ic + rows_in_block).step_by(MR) {
-                    let rows = MR.min(ic + rows_in_block - ir);
+                let next_b = w.data().as_ptr().add((next * k + pc) * nr);
+                let bias = w.bias.as_ptr().add(panel * nr);
+                for ir in (ic..ic + rows_in_block).step_by(mr) {
+                    let rows = mr.min(ic + rows_in_block - ir);
                     let t = Tile {
                         kc,
                         a: block.as_ptr().add((ir - ic) * kc),
                         b,
                         next_b,
-                        c: out.0.add(ir * n + panel * NR),
+                        c: out.0.add(ir * n + panel * nr),
                         ldc: n,
                         bias,
                     };
-                    if cols == NR {
-                        tile_rows(rows, t, write);
+                    if cols == nr {
+                        kernel.run(rows, t, write);
                     } else {
-                        narrow_tile(rows, cols, t, write);
+                        narrow_tile(kernel, rows, cols, t, write);
                     }
                 }
             }
@@ -173,41 +239,50 @@ unsafe fn panels_range(
 }
 
 /// Rows [0, rows) × columns [pc, pc + kc) of A (rows of k) into `block`, tile by tile: step
-/// p of tile t holds its MR rows' values at (t·kc + p)·MR, a short last tile zero-padded.
-fn pack_block(a: &[f32], k: usize, rows: usize, pc: usize, kc: usize, block: &mut [f32]) {
+/// p of tile t holds its mr rows' values at (t·kc + p)·mr, a short last tile zero-padded.
+fn pack_block(
+    a: &[f32],
+    k: usize,
+    rows: usize,
+    pc: usize,
+    kc: usize,
+    mr: usize,
+    block: &mut [f32],
+) {
     for (t, dst) in block
-        .chunks_mut(kc * MR)
-        .take(rows.div_ceil(MR))
+        .chunks_mut(kc * mr)
+        .take(rows.div_ceil(mr))
         .enumerate()
     {
-        let live = MR.min(rows - t * MR);
-        let src: [&[f32]; MR] = std::array::from_fn(|r| {
-            let i = t * MR + r.min(live - 1);
-            &a[i * k + pc..i * k + pc + kc]
-        });
-        for (p, step) in dst.chunks_exact_mut(MR).enumerate() {
-            for (r, v) in step.iter_mut().enumerate() {
-                *v = if r < live { src[r][p] } else { 0.0 };
+        let live = mr.min(rows - t * mr);
+        for r in 0..mr {
+            let column = dst.iter_mut().skip(r).step_by(mr);
+            if r < live {
+                let i = (t * mr + r) * k + pc;
+                column.zip(&a[i..i + kc]).for_each(|(v, &x)| *v = x);
+            } else {
+                column.for_each(|v| *v = 0.0);
             }
         }
     }
 }
 
-/// A tile at the right edge, fewer than 16 columns wide: summed in a 16-wide scratch tile
+/// A tile at the right edge, narrower than the kernel: summed in a full-width scratch tile
 /// and its columns copied back.
-unsafe fn narrow_tile(rows: usize, cols: usize, t: Tile, write: Write) {
-    let mut scratch = [0f32; MR * NR];
+unsafe fn narrow_tile(kernel: Kernel, rows: usize, cols: usize, t: Tile, write: Write) {
+    let nr = kernel.shape().nr;
+    let mut scratch = [0f32; MAX_TILE];
     for r in 0..rows {
-        std::ptr::copy_nonoverlapping(t.c.add(r * t.ldc), scratch.as_mut_ptr().add(r * NR), cols);
+        std::ptr::copy_nonoverlapping(t.c.add(r * t.ldc), scratch.as_mut_ptr().add(r * nr), cols);
     }
     let inner = Tile {
         c: scratch.as_mut_ptr(),
-        ldc: NR,
+        ldc: nr,
         ..t
     };
-    tile_rows(rows, inner, write);
+    kernel.run(rows, inner, write);
     for r in 0..rows {
-        std::ptr::copy_nonoverlapping(scratch.as_ptr().add(r * NR), t.c.add(r * t.ldc), cols);
+        std::ptr::copy_nonoverlapping(scratch.as_ptr().add(r * nr), t.c.add(r * t.ldc), cols);
     }
 }
 
@@ -238,48 +313,67 @@ mod tests {
             .collect()
     }
 
+    /// Every kernel this CPU runs, and AVX2 over AVX-512's shape.
+    fn kernels() -> Vec<Kernel> {
+        let mut all = vec![Kernel::Avx2, Kernel::Avx2Wide];
+        if is_x86_feature_detected!("avx512f") {
+            all.push(Kernel::Avx512);
+        }
+        all
+    }
+
     #[test]
     fn products_equal_the_reference_at_every_edge() {
         let Some(simd) = Avx2::detect() else { return };
-        // Rows not a multiple of 6, columns not of 16, depths below, at and past one k slice.
-        for &(m, n, k) in &[
-            (1, 1, 1),
-            (7, 17, 3),
-            (50, 48, 256),
-            (13, 37, 600),
-            (100, 33, 257),
-        ] {
-            let (a, w, bias) = (values(m * k, 1), values(n * k, 2), values(n, 3));
-            let want = reference(&a, m, &w, n, k, &bias);
-            let packed = Packed::new(&w, n, k, Some(&bias));
-            let mut out = vec![f32::NAN; m * n];
-            matmul(simd, &a, m, &packed, &mut out, Into::Set(None));
-            for (g, e) in out.iter().zip(&want) {
-                assert!((g - e).abs() < 1e-4, "{m}×{n}×{k}: {g} vs {e}");
-            }
-            let residual = values(m * n, 4);
-            let mut out = residual.clone();
-            matmul(simd, &a, m, &packed, &mut out, Into::Add);
-            for ((g, e), r) in out.iter().zip(&want).zip(&residual) {
-                assert!(
-                    (g - (e + r)).abs() < 1e-4,
-                    "{m}×{n}×{k} add: {g} vs {}",
-                    e + r
+        // Rows not a multiple of any tile's or block's, columns not of any panel's, depths
+        // below, at and past one k slice; one task, tasks split by panels, and by rows.
+        for kernel in kernels() {
+            for &(m, n, k) in &[
+                (1, 1, 1),
+                (7, 17, 3),
+                (50, 48, 256),
+                (13, 37, 600),
+                (100, 33, 257),
+                (211, 70, 513),
+                (400, 70, 100),
+            ] {
+                let (a, w, bias) = (values(m * k, 1), values(n * k, 2), values(n, 3));
+                let want = reference(&a, m, &w, n, k, &bias);
+                let packed = Packed::with_kernel(kernel, &w, n, k, Some(&bias));
+                let case = format!("{}: {m}×{n}×{k}", kernel.name());
+                let mut out = vec![f32::NAN; m * n];
+                matmul(simd, &a, m, &packed, &mut out, Into::Set(None));
+                for (g, e) in out.iter().zip(&want) {
+                    assert!((g - e).abs() < 1e-4, "{case}: {g} vs {e}");
+                }
+                let residual = values(m * n, 4);
+                let mut out = residual.clone();
+                matmul(simd, &a, m, &packed, &mut out, Into::Add);
+                for ((g, e), r) in out.iter().zip(&want).zip(&residual) {
+                    assert!((g - (e + r)).abs() < 1e-4, "{case} add: {g} vs {}", e + r);
+                }
+                let mut out = vec![0f32; m * n];
+                matmul(
+                    simd,
+                    &a,
+                    m,
+                    &packed,
+                    &mut out,
+                    Into::Set(Some(Activation::QuickGelu)),
                 );
-            }
-            let mut out = vec![0f32; m * n];
-            matmul(
-                simd,
-                &a,
-                m,
-                &packed,
-                &mut out,
-                Into::Set(Some(Activation::QuickGelu)),
-            );
-            for (g, e) in out.iter().zip(&want) {
-                let q = e / (1.0 + (-1.702 * e).exp());
-                assert!((g - q).abs() < 1e-4, "{m}×{n}×{k} quick_gelu: {g} vs {q}");
+                for (g, e) in out.iter().zip(&want) {
+                    let q = e / (1.0 + (-1.702 * e).exp());
+                    assert!((g - q).abs() < 1e-4, "{case} quick_gelu: {g} vs {q}");
+                }
             }
         }
+    }
+
+    #[test]
+    fn the_self_check_accepts_a_kernel_that_agrees_and_the_best_is_one_this_cpu_runs() {
+        let Some(simd) = Avx2::detect() else { return };
+        assert!(agrees_with_avx2(simd, Kernel::Avx2Wide));
+        let best = best_kernel(simd);
+        assert!(kernels().contains(&best) && best != Kernel::Avx2Wide);
     }
 }

@@ -4,16 +4,19 @@
 //! half of this core's peak at a ViT's shapes; these run near it.
 //!
 //! They are x86-64 AVX2 + FMA code, chosen at run time: [`Avx2::detect`] hands out the token
-//! every entry point takes, so no kernel runs on a CPU without the instructions. Elsewhere, or
-//! when `SAELAB_CPU_KERNELS=candle` is set, the towers run in candle as before.
+//! every entry point takes, so no kernel runs on a CPU without the instructions. Where the CPU
+//! also has AVX-512, the matrix product runs on a tile twice as wide (`tile::avx512`);
+//! `SAELAB_CPU_KERNELS=avx2` keeps it to AVX2. Elsewhere, or when `SAELAB_CPU_KERNELS=candle`
+//! is set, the towers run in candle as before.
 
 pub mod attention;
 pub mod gemm;
-mod kernel;
 pub mod rows;
+mod tile;
 mod vmath;
 
-/// The variable that turns these kernels off, to compare with candle or work around a fault.
+/// The variable that turns these kernels off (`candle`) or keeps them to AVX2 (`avx2`), to
+/// compare or to work around a fault.
 pub const KERNELS_VAR: &str = "SAELAB_CPU_KERNELS";
 
 /// Proof that this CPU has AVX2 and FMA: only [`Avx2::detect`] makes one.
