@@ -160,7 +160,7 @@ fn horizontal_avx2<const C: usize>(
                 // shorter than lower); `w` is 32 bytes.
                 let (lanes, w) = unsafe {
                     let one = |row: &[u8]| row.as_ptr().add(at).cast::<u32>().read_unaligned();
-                    let both = u64::from(one(upper)) | u64::from(one(lower)) << 32;
+                    let both = u64::from(one(upper)) | (u64::from(one(lower)) << 32);
                     (
                         _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(both as i64)),
                         _mm256_loadu_si256(w.as_ptr().cast()),
@@ -430,6 +430,7 @@ mod tests {
             (50, 3..11, 31, 5..31),
             (17, 0..1, 40, 12..40),
             (64, 2..5, 13, 0..13),
+            (50, 4..11, 31, 5..31),
         ] {
             let img = picture(in_w as u32, 11);
             let c = coefficients(in_w, out_w);

@@ -14,7 +14,7 @@ use super::tile::{Kernel, Tile, Write, MAX_TILE};
 use super::{Avx2, SharedMut, KERNELS_VAR};
 use crate::clip::config::Activation;
 
-/// Panel floats are aligned to a cache line, so each 16-float row starts one.
+/// Panel floats are aligned to a cache line, so each step of a panel starts one.
 const ALIGN_FLOATS: usize = 16;
 /// Below this many multiply-adds per task, a split costs more than it saves.
 const MIN_WORK_PER_TASK: usize = 1 << 20;
@@ -43,23 +43,37 @@ fn best_kernel(simd: Avx2) -> Kernel {
     })
 }
 
-/// Whether `kernel` computes what AVX2 does on a product with a ragged edge on every side.
+/// Whether `kernel` computes what AVX2 does: products with a ragged edge on every side, for
+/// every row count a tile can have, with each kind of write. They are far below
+/// `MIN_WORK_PER_TASK`, so this runs on the calling thread alone.
 fn agrees_with_avx2(simd: Avx2, kernel: Kernel) -> bool {
-    let (m, n, k) = (29, 45, 300);
+    let (n, k) = (45, 300);
     let value = |i: usize| ((i * 37 % 101) as f32 - 50.0) / 64.0;
-    let a: Vec<f32> = (0..m * k).map(value).collect();
     let w: Vec<f32> = (0..n * k).map(|i| value(i + 7)).collect();
     let bias: Vec<f32> = (0..n).map(|i| value(i + 3)).collect();
-    let product = |kernel| {
-        let packed = Packed::with_kernel(kernel, &w, n, k, Some(&bias));
-        let mut out = vec![0f32; m * n];
-        matmul(simd, &a, m, &packed, &mut out, Into::Set(None));
-        out
-    };
-    let (want, got) = (product(Kernel::Avx2), product(kernel));
-    want.iter()
-        .zip(&got)
-        .all(|(e, g)| (e - g).abs() <= 1e-4 * e.abs().max(1.0))
+    let (want, got) = (
+        Packed::with_kernel(Kernel::Avx2, &w, n, k, Some(&bias)),
+        Packed::with_kernel(kernel, &w, n, k, Some(&bias)),
+    );
+    let rows = (1..=kernel.shape().mr).chain([2 * kernel.shape().mr + 5]);
+    let writes = [
+        Into::Set(None),
+        Into::Add,
+        Into::Set(Some(Activation::Gelu)),
+    ];
+    rows.flat_map(|m| writes.map(|into| (m, into)))
+        .all(|(m, into)| {
+            let a: Vec<f32> = (0..m * k).map(value).collect();
+            let product = |packed: &Packed| {
+                let mut out: Vec<f32> = (0..m * n).map(|i| value(i + 11)).collect();
+                matmul(simd, &a, m, packed, &mut out, into);
+                out
+            };
+            let (e, g) = (product(&want), product(&got));
+            e.iter()
+                .zip(&g)
+                .all(|(e, g)| (e - g).abs() <= 1e-4 * e.abs().max(1.0))
+        })
 }
 
 /// The kernel the products run on here, by name ("avx512" or "avx2"), for benchmarks and
@@ -86,7 +100,13 @@ impl Packed {
         Packed::with_kernel(best_kernel(simd), w, n, k, bias)
     }
 
+    /// # Panics
+    /// When asked for AVX-512 on a CPU without it: running that packing would be undefined.
     fn with_kernel(kernel: Kernel, w: &[f32], n: usize, k: usize, bias: Option<&[f32]>) -> Packed {
+        assert!(
+            kernel != Kernel::Avx512 || is_x86_feature_detected!("avx512f"),
+            "an AVX-512 packing on a CPU without AVX-512"
+        );
         let nr = kernel.shape().nr;
         let panels = n.div_ceil(nr);
         let mut buf = vec![0f32; panels * k * nr + ALIGN_FLOATS];
@@ -145,6 +165,9 @@ pub fn matmul(_: Avx2, a: &[f32], m: usize, w: &Packed, out: &mut [f32], into: I
         a.len() >= m * w.k && out.len() >= m * w.n,
         "matmul: buffers too short"
     );
+    if m == 0 || w.n == 0 {
+        return;
+    }
     let panels = w.panels();
     let shape = w.kernel.shape();
     let work = m * w.k * w.n;
@@ -154,10 +177,13 @@ pub fn matmul(_: Avx2, a: &[f32], m: usize, w: &Packed, out: &mut [f32], into: I
     // Rows are shared out first, a block of A or more to each task, so each packs only its
     // own rows; the panels are split as well where there are more threads than row blocks
     // (each of those tasks then packs the same rows: the cost of a small batch).
-    let row_groups = threads.min(m / shape.mc).max(1);
-    let panel_groups = threads.div_ceil(row_groups).min(panels).max(1);
-    let rows_per = m.div_ceil(row_groups).next_multiple_of(shape.mr);
-    let panels_per = panels.div_ceil(panel_groups);
+    let rows_per = m
+        .div_ceil(threads.min(m / shape.mc).max(1))
+        .next_multiple_of(shape.mr);
+    let row_groups = m.div_ceil(rows_per).max(1);
+    let panels_per = panels.div_ceil(threads.div_ceil(row_groups).min(panels).max(1));
+    // Counted again from the rounded sizes, so that no task is left without work.
+    let panel_groups = panels.div_ceil(panels_per).max(1);
     let out = SharedMut(out.as_mut_ptr());
     let run = |t: usize| {
         let (r, p) = (t / panel_groups * rows_per, t % panel_groups * panels_per);
@@ -176,6 +202,10 @@ pub fn matmul(_: Avx2, a: &[f32], m: usize, w: &Packed, out: &mut [f32], into: I
 }
 
 /// The columns of `range`'s panels, for `rows`.
+///
+/// # Safety
+/// The CPU runs `w`'s kernel; `a` holds the rows, `out` holds m rows of n, and no other task
+/// writes these rows of these panels' columns.
 unsafe fn panels_range(
     a: &[f32],
     rows: std::ops::Range<usize>,
@@ -326,8 +356,19 @@ mod tests {
     fn products_equal_the_reference_at_every_edge() {
         let Some(simd) = Avx2::detect() else { return };
         // Rows not a multiple of any tile's or block's, columns not of any panel's, depths
-        // below, at and past one k slice; one task, tasks split by panels, and by rows.
-        for kernel in kernels() {
+        // below, at and past one k slice; on one thread and on five, so that tasks split by
+        // panels, by rows, and by both.
+        for (kernel, threads) in kernels().into_iter().flat_map(|k| [(k, 1), (k, 5)]) {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| products_equal_the_reference(simd, kernel));
+        }
+    }
+
+    fn products_equal_the_reference(simd: Avx2, kernel: Kernel) {
+        {
             for &(m, n, k) in &[
                 (1, 1, 1),
                 (7, 17, 3),
@@ -336,11 +377,16 @@ mod tests {
                 (100, 33, 257),
                 (211, 70, 513),
                 (400, 70, 100),
+                (900, 150, 40),
             ] {
                 let (a, w, bias) = (values(m * k, 1), values(n * k, 2), values(n, 3));
                 let want = reference(&a, m, &w, n, k, &bias);
                 let packed = Packed::with_kernel(kernel, &w, n, k, Some(&bias));
-                let case = format!("{}: {m}×{n}×{k}", kernel.name());
+                let case = format!(
+                    "{}, {} threads: {m}×{n}×{k}",
+                    kernel.name(),
+                    rayon::current_num_threads()
+                );
                 let mut out = vec![f32::NAN; m * n];
                 matmul(simd, &a, m, &packed, &mut out, Into::Set(None));
                 for (g, e) in out.iter().zip(&want) {

@@ -5,9 +5,9 @@ use std::arch::x86_64::*;
 use super::{finish, Tile, Write};
 
 /// Rows of a tile: A values broadcast per step.
-pub(in crate::cpu) const MR: usize = 6;
+pub(super) const MR: usize = 6;
 /// Columns of a tile and of a packed panel: two 8-lane vectors.
-pub(in crate::cpu) const NR: usize = 16;
+pub(super) const NR: usize = 16;
 const LANES: usize = 8;
 
 /// C[R × 16] ← C ⊕ A[R × kc] · B[kc × 16] (+ bias), as `w` says, A and B advancing `A_STEP`

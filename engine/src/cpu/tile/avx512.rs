@@ -1,17 +1,19 @@
 //! The AVX-512 tile: 12 rows × 32 columns, two zmm sums a row (24 of the 32 registers).
 //!
-//! This machine's CI has no AVX-512, so everything around this loop (packing, blocking, the
-//! write) is shared with AVX2 and tested there over this very shape (`Kernel::Avx2Wide`), and
-//! the loop itself is checked against the AVX2 kernel before its first use (`gemm`).
+//! The machine this was written on has no AVX-512, so what surrounds this loop (the packing,
+//! the blocking, the edges) is shared with AVX2 and tested there over this very shape
+//! (`Kernel::Avx2Wide`); the loop and its 32-wide write are compared with the AVX2 kernel
+//! before their first use, for every row count and kind of write (`gemm`), and the tests run
+//! it wherever the CPU has AVX-512.
 
 use std::arch::x86_64::*;
 
 use super::{finish, Tile, Write};
 
 /// Rows of a tile: A values broadcast per step.
-pub(in crate::cpu) const MR: usize = 12;
+pub(super) const MR: usize = 12;
 /// Columns of a tile and of a packed panel: two 16-lane vectors.
-pub(in crate::cpu) const NR: usize = 32;
+pub(super) const NR: usize = 32;
 const LANES: usize = 16;
 /// Floats in a cache line: a panel's step spans two, both prefetched.
 const LINE: usize = 16;

@@ -14,8 +14,8 @@ pub(super) mod avx512;
 
 /// f32 lanes in an AVX2 register: the epilogue's step.
 const LANES: usize = 8;
-/// The widest tile of any kernel, for the scratch of a tile at the right edge.
-pub(super) const MAX_TILE: usize = 12 * 32;
+/// The largest tile of any kernel, for the scratch of a tile at the right edge.
+pub(super) const MAX_TILE: usize = avx512::MR * avx512::NR;
 
 /// Which micro-kernel a packing is for. Only [`super::gemm`]'s detection makes `Avx512`, after
 /// the CPU reported the feature, so running one is sound wherever it exists.
@@ -39,20 +39,26 @@ pub(super) struct Shape {
     pub mc: usize,
 }
 
-/// 32 KiB panel slices, 192 KiB blocks of A.
+/// 32 KiB panel slices, 192 KiB blocks of A (tuned on Zen 3).
 const AVX2: Shape = Shape {
     mr: avx2::MR,
     nr: avx2::NR,
     kc: 512,
     mc: 96,
 };
-/// 32 KiB panel slices (L1 is 48 KiB on the Xeons that have AVX-512), 192 KiB blocks of A.
+/// 16 KiB panel slices, half of the smallest L1 among AVX-512 CPUs (Skylake-SP, Zen 4), and
+/// 96 KiB blocks of A. Not yet tuned on such a CPU.
 const AVX512: Shape = Shape {
     mr: avx512::MR,
     nr: avx512::NR,
-    kc: 256,
+    kc: 128,
     mc: 192,
 };
+
+// A block holds whole tiles (`pack_block` fills it tile by tile), and every tile fits the
+// edge's scratch.
+const _: () = assert!(AVX2.mc.is_multiple_of(AVX2.mr) && AVX512.mc.is_multiple_of(AVX512.mr));
+const _: () = assert!(AVX2.mr * AVX2.nr <= MAX_TILE);
 
 impl Kernel {
     pub(super) fn shape(self) -> Shape {
